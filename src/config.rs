@@ -1,0 +1,417 @@
+//! Typed configuration: one training run ([`RunConfig`]) and an experiment grid
+//! ([`Experiment`], read from TOML). Validation turns every bad value into an
+//! [`Error`] that names the field, so nothing downstream has to check again.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name { $(#[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+        impl std::str::FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(Error::invalid(stringify!($name), s,
+                        format!("expected one of: {}", [$($text),+].join(", ")))),
+                }
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// Plain stack of layers, or pre-activation residual blocks.
+    Arch { Plain => "plain", Residual => "residual" }
+);
+named_enum!(
+    /// The nonlinearity φ. `gelu` is the exact form x·Φ(x) (erf), as in PyTorch's default.
+    Activation { Relu => "relu", Tanh => "tanh", Gelu => "gelu", Identity => "identity" }
+);
+named_enum!(
+    /// Normalisation N applied before each activation.
+    Norm { None => "none", Layer => "layer", Batch => "batch" }
+);
+named_enum!(
+    /// α in h_k = h_{k−1} + α_k·v: 1, 1/√K, or a learnable scalar initialised to 0.
+    ResidualScale { One => "one", InvSqrtBlocks => "inv_sqrt_blocks", Rezero => "rezero" }
+);
+named_enum!(
+    /// Weight initialisation: He N(0, 2/fan_in) or Xavier N(0, 2/(fan_in+fan_out)).
+    Init { He => "he", Xavier => "xavier" }
+);
+named_enum!(
+    OptimizerKind { Sgd => "sgd", Adam => "adam" }
+);
+named_enum!(
+    /// The built-in data sets; none is downloaded at run time.
+    DatasetKind { Digits => "digits", Spirals => "spirals", Teacher => "teacher" }
+);
+
+/// The network's shape and variant. Depth counts hidden w×w weight layers only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub depth: usize,
+    pub width: usize,
+    pub input_dim: usize,
+    pub output_dim: usize,
+    pub activation: Activation,
+    pub norm: Norm,
+    /// Ignored for plain networks.
+    pub residual_scale: ResidualScale,
+    /// Weight layers per residual block (1 or 2). Ignored for plain networks.
+    pub block_layers: usize,
+    pub init: Init,
+}
+
+impl ModelConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.depth == 0 {
+            return Err(Error::invalid("depth", self.depth, "must be at least 1"));
+        }
+        if self.width == 0 {
+            return Err(Error::invalid("width", self.width, "must be at least 1"));
+        }
+        if self.input_dim == 0 {
+            return Err(Error::invalid("input_dim", self.input_dim, "must be at least 1"));
+        }
+        if self.output_dim == 0 {
+            return Err(Error::invalid("output_dim", self.output_dim, "must be at least 1"));
+        }
+        if self.arch == Arch::Residual {
+            if !(self.block_layers == 1 || self.block_layers == 2) {
+                return Err(Error::invalid("block_layers", self.block_layers, "must be 1 or 2"));
+            }
+            if self.depth % self.block_layers != 0 {
+                return Err(Error::invalid(
+                    "depth",
+                    self.depth,
+                    format!(
+                        "a residual net with {}-layer blocks needs a depth divisible by {}",
+                        self.block_layers, self.block_layers
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of hidden states h_k after the stem: K = D for plain nets, D / block_layers for residual ones.
+    pub fn blocks(&self) -> usize {
+        match self.arch {
+            Arch::Plain => self.depth,
+            Arch::Residual => self.depth / self.block_layers,
+        }
+    }
+}
+
+/// Optimizer hyper-parameters. Adam's β₁, β₂, ε are the usual defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    pub lr: f64,
+    /// SGD only.
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+}
+
+impl OptimizerConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::invalid("optimizer.lr", self.lr, "must be finite and > 0"));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(Error::invalid("optimizer.momentum", self.momentum, "must be in [0, 1)"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::invalid(
+                "optimizer.weight_decay",
+                self.weight_decay,
+                "must be finite and >= 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Options of the synthetic data sets (ignored by `digits`). All have defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetOptions {
+    /// spirals: points per arm (train); teacher: training samples.
+    pub samples: usize,
+    /// Held-out samples for synthetic sets.
+    pub test_samples: usize,
+    /// spirals: turns of each arm.
+    pub turns: f64,
+    /// spirals: Gaussian noise std on each coordinate; teacher: on each target.
+    pub noise: f64,
+    /// teacher: input dimension.
+    pub input_dim: usize,
+    /// teacher: output dimension.
+    pub output_dim: usize,
+    /// teacher: hidden layers of the teacher MLP.
+    pub teacher_depth: usize,
+    /// teacher: width of the teacher MLP.
+    pub teacher_width: usize,
+    /// Seed of the data set itself (independent of the run seed, so all runs see the same data).
+    pub data_seed: u64,
+}
+
+impl Default for DatasetOptions {
+    fn default() -> Self {
+        DatasetOptions {
+            samples: 1000,
+            test_samples: 250,
+            turns: 2.0,
+            noise: 0.05,
+            input_dim: 16,
+            output_dim: 4,
+            teacher_depth: 4,
+            teacher_width: 32,
+            data_seed: 0,
+        }
+    }
+}
+
+impl DatasetOptions {
+    pub fn validate(&self, kind: DatasetKind) -> Result<()> {
+        if kind == DatasetKind::Digits {
+            return Ok(());
+        }
+        let positive = [
+            ("dataset_options.samples", self.samples),
+            ("dataset_options.test_samples", self.test_samples),
+            ("dataset_options.input_dim", self.input_dim),
+            ("dataset_options.output_dim", self.output_dim),
+            ("dataset_options.teacher_width", self.teacher_width),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(Error::invalid(field, value, "must be at least 1"));
+            }
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return Err(Error::invalid("dataset_options.noise", self.noise, "must be finite and >= 0"));
+        }
+        if !(self.turns.is_finite() && self.turns > 0.0) {
+            return Err(Error::invalid("dataset_options.turns", self.turns, "must be finite and > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Everything one training run needs; a point of an [`Experiment`]'s grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub experiment: String,
+    pub dataset: DatasetKind,
+    pub dataset_options: DatasetOptions,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerConfig,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub checkpoints: usize,
+    pub seed: u64,
+}
+
+impl RunConfig {
+    /// Checks everything that does not need the data (see `train` for batch size vs data size).
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.optimizer.validate()?;
+        self.dataset_options.validate(self.dataset)?;
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size", self.batch_size, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// An experiment file: every list is a grid axis and the sweep runs the Cartesian product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    pub name: String,
+    pub dataset: DatasetKind,
+    #[serde(default)]
+    pub dataset_options: DatasetOptions,
+    pub archs: Vec<Arch>,
+    pub depths: Vec<usize>,
+    pub widths: Vec<usize>,
+    pub activations: Vec<Activation>,
+    pub norms: Vec<Norm>,
+    /// Applies to residual runs only; plain runs are not duplicated along this axis.
+    pub residual_scales: Vec<ResidualScale>,
+    #[serde(default = "default_block_layers")]
+    pub block_layers: usize,
+    pub inits: Vec<Init>,
+    pub seeds: Vec<u64>,
+    pub steps: usize,
+    pub batch_size: usize,
+    #[serde(default = "default_checkpoints")]
+    pub checkpoints: usize,
+    /// One optimizer (a `[optimizer]` table) ...
+    #[serde(default)]
+    pub optimizer: Option<OptimizerConfig>,
+    /// ... or a grid of them (`[[optimizers]]` tables); exactly one of the two.
+    #[serde(default)]
+    pub optimizers: Option<Vec<OptimizerConfig>>,
+}
+
+fn default_block_layers() -> usize {
+    2
+}
+fn default_checkpoints() -> usize {
+    30
+}
+
+impl Experiment {
+    /// Reads and validates an experiment file; errors name the file, the line and the key.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::from_toml_str(&text, path)
+    }
+
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<Self> {
+        let experiment: Experiment = toml::from_str(text).map_err(|e| {
+            let (line, column) = match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    (Some(line), Some(column))
+                }
+                None => (None, None),
+            };
+            Error::Toml {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        experiment.validate()?;
+        Ok(experiment)
+    }
+
+    /// The optimizers axis, whichever way the file wrote it.
+    pub fn optimizer_axis(&self) -> &[OptimizerConfig] {
+        match (&self.optimizer, &self.optimizers) {
+            (Some(one), None) => std::slice::from_ref(one),
+            (None, Some(many)) => many,
+            _ => &[],
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::invalid(
+                "name",
+                format!("{:?}", self.name),
+                "must be non-empty and use only letters, digits, '-' and '_' (it names a directory)",
+            ));
+        }
+        let axes = [
+            ("archs", self.archs.len()),
+            ("depths", self.depths.len()),
+            ("widths", self.widths.len()),
+            ("activations", self.activations.len()),
+            ("norms", self.norms.len()),
+            ("inits", self.inits.len()),
+            ("seeds", self.seeds.len()),
+        ];
+        for (field, len) in axes {
+            if len == 0 {
+                return Err(Error::invalid(field, "[]", "a grid axis must not be empty"));
+            }
+        }
+        if self.archs.contains(&Arch::Residual) && self.residual_scales.is_empty() {
+            return Err(Error::invalid(
+                "residual_scales",
+                "[]",
+                "must not be empty when archs contains \"residual\"",
+            ));
+        }
+        match (&self.optimizer, &self.optimizers) {
+            (Some(_), Some(_)) => {
+                return Err(Error::invalid(
+                    "optimizers",
+                    "both [optimizer] and [[optimizers]]",
+                    "give one optimizer table or a list of them, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(Error::invalid(
+                    "optimizer",
+                    "missing",
+                    "an [optimizer] table (or [[optimizers]] list) is required",
+                ))
+            }
+            (None, Some(list)) if list.is_empty() => {
+                return Err(Error::invalid("optimizers", "[]", "a grid axis must not be empty"))
+            }
+            _ => {}
+        }
+        for optimizer in self.optimizer_axis() {
+            optimizer.validate()?;
+        }
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size", self.batch_size, "must be at least 1"));
+        }
+        for &width in &self.widths {
+            if width == 0 {
+                return Err(Error::invalid("widths", width, "must be at least 1"));
+            }
+        }
+        self.dataset_options.validate(self.dataset)?;
+        // Depth checks per arch, through the model's own validation (input/output dims are placeholders).
+        for &arch in &self.archs {
+            for &depth in &self.depths {
+                let model = ModelConfig {
+                    arch,
+                    depth,
+                    width: 1,
+                    input_dim: 1,
+                    output_dim: 1,
+                    activation: Activation::Relu,
+                    norm: Norm::None,
+                    residual_scale: ResidualScale::One,
+                    block_layers: self.block_layers,
+                    init: Init::He,
+                };
+                model.validate().map_err(|e| match e {
+                    Error::InvalidField { field, value, reason } if field == "depth" => {
+                        Error::invalid("depths", value, reason)
+                    }
+                    other => other,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}

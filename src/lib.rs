@@ -1,0 +1,14 @@
+//! degradation-bench: plain and residual MLPs with hand-written forward/backward passes,
+//! a training loop with per-layer probes, and a parallel sweep, for measuring the
+//! degradation problem of deep plain networks and how residual connections fix it.
+//!
+//! Data flow: `model` → `train` (with `probe`) → `sweep` → `record` (runs.jsonl), read by
+//! the separate analysis crate.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod machine;
+pub mod record;
+
+pub use error::{Error, Result};
