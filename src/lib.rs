@@ -8,7 +8,9 @@
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod loss;
 pub mod machine;
+pub mod model;
 pub mod record;
 
 pub use error::{Error, Result};

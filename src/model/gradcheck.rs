@@ -1,0 +1,206 @@
+//! Finite-difference checks of every hand-written backward, in f64, over every combination
+//! of arch × norm × activation × residual scale × block layers × loss.
+
+use super::{Mlp, Mode};
+use crate::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
+use crate::loss::{loss_and_grad, BatchTargets};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const BATCH: usize = 6;
+const INPUT: usize = 3;
+const OUTPUT: usize = 3;
+
+#[derive(Clone, Copy, Debug)]
+enum LossKind {
+    CrossEntropy,
+    Mse,
+}
+
+struct Problem {
+    inputs: Vec<f64>,
+    labels: Vec<u32>,
+    values: Vec<f32>,
+    loss: LossKind,
+}
+
+impl Problem {
+    fn new(loss: LossKind, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Problem {
+            inputs: (0..BATCH * INPUT).map(|_| rng.random_range(-1.5..1.5)).collect(),
+            labels: (0..BATCH).map(|_| rng.random_range(0..OUTPUT as u32)).collect(),
+            values: (0..BATCH * OUTPUT).map(|_| rng.random_range(-1.0..1.0)).collect(),
+            loss,
+        }
+    }
+
+    fn targets(&self) -> BatchTargets<'_> {
+        match self.loss {
+            LossKind::CrossEntropy => BatchTargets::Classes(&self.labels),
+            LossKind::Mse => BatchTargets::Values(&self.values),
+        }
+    }
+
+    fn loss(&self, mlp: &mut Mlp<f64>, mode: Mode) -> f64 {
+        let logits = mlp.forward(&self.inputs, BATCH, mode).to_vec();
+        loss_and_grad(&logits, self.targets(), BATCH, OUTPUT, None).loss
+    }
+
+    fn analytic_gradient(&self, mlp: &mut Mlp<f64>, mode: Mode) -> Vec<f64> {
+        let logits = mlp.forward(&self.inputs, BATCH, mode).to_vec();
+        let mut dlogits = vec![0.0; logits.len()];
+        loss_and_grad(&logits, self.targets(), BATCH, OUTPUT, Some(&mut dlogits));
+        mlp.backward(&self.inputs, &dlogits, BATCH, None);
+        mlp.grads.clone()
+    }
+}
+
+/// Central differences of the loss w.r.t. every parameter.
+fn numeric_gradient(mlp: &mut Mlp<f64>, problem: &Problem, mode: Mode) -> Vec<f64> {
+    let h = 1e-6;
+    (0..mlp.params.len())
+        .map(|i| {
+            let original = mlp.params[i];
+            mlp.params[i] = original + h;
+            let plus = problem.loss(mlp, mode);
+            mlp.params[i] = original - h;
+            let minus = problem.loss(mlp, mode);
+            mlp.params[i] = original;
+            (plus - minus) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// Index and size of the worst disagreement, relative to the gradient's overall scale.
+fn worst_error(analytic: &[f64], numeric: &[f64]) -> (usize, f64) {
+    let scale = numeric.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
+    analytic
+        .iter()
+        .zip(numeric)
+        .map(|(a, n)| (a - n).abs() / scale)
+        .enumerate()
+        .fold((0, 0.0), |worst, (i, e)| if e > worst.1 { (i, e) } else { worst })
+}
+
+const TOLERANCE: f64 = 1e-6;
+
+fn config(arch: Arch, norm: Norm, activation: Activation, scale: ResidualScale, block_layers: usize) -> ModelConfig {
+    ModelConfig {
+        arch,
+        depth: 4,
+        width: 5,
+        input_dim: INPUT,
+        output_dim: OUTPUT,
+        activation,
+        norm,
+        residual_scale: scale,
+        block_layers,
+        init: Init::He,
+    }
+}
+
+/// Builds the network and moves every parameter off its initial value (biases, norm gains,
+/// ReZero α), so no gradient path is trivially zero.
+fn perturbed_network(config: &ModelConfig, seed: u64) -> Mlp<f64> {
+    let mut mlp = Mlp::<f64>::new(config, BATCH, seed).unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed + 1000);
+    for p in mlp.params.iter_mut() {
+        *p += rng.random_range(-0.3..0.3);
+    }
+    mlp
+}
+
+fn check(config: &ModelConfig, loss: LossKind, mode: Mode) -> (usize, f64) {
+    let problem = Problem::new(loss, 7);
+    let mut mlp = perturbed_network(config, 3);
+    let analytic = problem.analytic_gradient(&mut mlp, mode);
+    let numeric = numeric_gradient(&mut mlp, &problem, mode);
+    assert!(numeric.iter().any(|v| v.abs() > 1e-4), "{config:?}: the loss does not depend on the parameters");
+    worst_error(&analytic, &numeric)
+}
+
+fn all_configs() -> Vec<ModelConfig> {
+    let mut configs = Vec::new();
+    for &norm in Norm::ALL {
+        for &activation in Activation::ALL {
+            configs.push(config(Arch::Plain, norm, activation, ResidualScale::One, 2));
+            for &scale in ResidualScale::ALL {
+                for block_layers in [1, 2] {
+                    configs.push(config(Arch::Residual, norm, activation, scale, block_layers));
+                }
+            }
+        }
+    }
+    configs
+}
+
+#[test]
+fn backward_matches_finite_differences_for_every_combination() {
+    let configs = all_configs();
+    assert_eq!(configs.len(), 3 * 4 * (1 + 3 * 2));
+    let mut failures = Vec::new();
+    for config in &configs {
+        for loss in [LossKind::CrossEntropy, LossKind::Mse] {
+            let (index, error) = check(config, loss, Mode::Probe);
+            if error > TOLERANCE {
+                failures.push(format!("{config:?} {loss:?}: parameter {index} off by {error:.2e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn backward_matches_finite_differences_with_running_batch_statistics() {
+    for arch in [Arch::Plain, Arch::Residual] {
+        let config = config(arch, Norm::Batch, Activation::Tanh, ResidualScale::Rezero, 2);
+        let (index, error) = check(&config, LossKind::CrossEntropy, Mode::Eval);
+        assert!(error < TOLERANCE, "{arch}: parameter {index} off by {error:.2e}");
+    }
+}
+
+#[test]
+fn rezero_at_initialisation_has_gradient_only_through_alpha_and_the_ends() {
+    // tanh, not ReLU: with α = 0 the stream holds ReLU's exact zeros, where φ has a kink and
+    // the loss is not differentiable in α.
+    let config = config(Arch::Residual, Norm::None, Activation::Tanh, ResidualScale::Rezero, 2);
+    let mut mlp = Mlp::<f64>::new(&config, BATCH, 5).unwrap();
+    let problem = Problem::new(LossKind::CrossEntropy, 1);
+    let analytic = problem.analytic_gradient(&mut mlp, Mode::Probe);
+    let numeric = numeric_gradient(&mut mlp, &problem, Mode::Probe);
+    assert!(worst_error(&analytic, &numeric).1 < TOLERANCE);
+    // α = 0 blocks every branch weight's gradient, but not α's own.
+    assert!(mlp.weight_grad_norms().iter().all(|&g| g == 0.0));
+    let alpha_grad: f64 = analytic.iter().zip(&mlp.params).filter(|(_, &p)| p == 0.0).map(|(g, _)| g.abs()).sum();
+    assert!(alpha_grad > 0.0);
+}
+
+#[test]
+fn the_check_detects_a_wrong_gradient() {
+    let config = config(Arch::Residual, Norm::Layer, Activation::Gelu, ResidualScale::One, 2);
+    let problem = Problem::new(LossKind::Mse, 2);
+    let mut mlp = perturbed_network(&config, 4);
+    let mut analytic = problem.analytic_gradient(&mut mlp, Mode::Probe);
+    let numeric = numeric_gradient(&mut mlp, &problem, Mode::Probe);
+    assert!(worst_error(&analytic, &numeric).1 < TOLERANCE);
+    // Dropping the identity path's "+1" in one block would change gradients by O(1); even a
+    // 1% error in a single component must be caught.
+    let largest = (0..analytic.len()).max_by(|&a, &b| analytic[a].abs().total_cmp(&analytic[b].abs())).unwrap();
+    analytic[largest] *= 1.01;
+    assert!(worst_error(&analytic, &numeric).1 > TOLERANCE);
+}
+
+#[test]
+fn f32_and_f64_networks_agree() {
+    let config = config(Arch::Residual, Norm::Batch, Activation::Relu, ResidualScale::InvSqrtBlocks, 2);
+    let problem = Problem::new(LossKind::CrossEntropy, 9);
+    let mut wide = Mlp::<f64>::new(&config, BATCH, 11).unwrap();
+    let mut narrow = Mlp::<f32>::new(&config, BATCH, 11).unwrap();
+    let inputs32: Vec<f32> = problem.inputs.iter().map(|&v| v as f32).collect();
+    let a = wide.forward(&problem.inputs, BATCH, Mode::Train).to_vec();
+    let b = narrow.forward(&inputs32, BATCH, Mode::Train).to_vec();
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - *y as f64).abs() < 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
+    }
+}
