@@ -1,0 +1,163 @@
+//! The built-in data sets, all in memory and none downloaded at run time.
+//!
+//! - [`DatasetKind::Digits`]: the real 8×8 handwritten digits (1797 samples, 10 classes),
+//!   embedded by smartcore; a fixed 1437/360 train/test split.
+//! - [`DatasetKind::Spirals`]: two interleaved noisy spirals, 2 classes, 2-D inputs.
+//! - [`DatasetKind::Teacher`]: regression onto a random tanh MLP ("teacher"), standardised targets.
+//!
+//! Every set is a pure function of its [`DatasetOptions`] (synthetic sets draw from
+//! `ChaCha8Rng` seeded with `data_seed`), so all runs of a sweep see the same data and a
+//! results set can be reproduced exactly. Inputs are row-major `f32` (`len × input_dim`).
+
+mod digits;
+mod spirals;
+mod teacher;
+
+use crate::config::{DatasetKind, DatasetOptions};
+use crate::error::Result;
+
+/// What a model is trained to predict.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Targets {
+    /// One class index per sample, each `< num_classes`.
+    Classes {
+        labels: Vec<u32>,
+        num_classes: usize,
+    },
+    /// `dim` real values per sample, row-major (`len × dim`).
+    Values { values: Vec<f32>, dim: usize },
+}
+
+/// Samples of one split: inputs (row-major, `len × input_dim`) and their targets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub inputs: Vec<f32>,
+    pub input_dim: usize,
+    pub targets: Targets,
+}
+
+impl Dataset {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { labels, .. } => labels.len(),
+            Targets::Values { values, dim } => {
+                if *dim == 0 {
+                    0
+                } else {
+                    values.len() / dim
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Width of the model's output layer: the number of classes, or the target dimension.
+    pub fn output_dim(&self) -> usize {
+        match &self.targets {
+            Targets::Classes { num_classes, .. } => *num_classes,
+            Targets::Values { dim, .. } => *dim,
+        }
+    }
+
+    /// Input row `i` (`input_dim` values). Panics if `i >= len()`.
+    pub fn input(&self, i: usize) -> &[f32] {
+        &self.inputs[i * self.input_dim..(i + 1) * self.input_dim]
+    }
+}
+
+/// A training set and a held-out test set drawn from the same distribution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+/// Builds the data set `kind`. `options` are validated here (and ignored by `digits`).
+pub fn load(kind: DatasetKind, options: &DatasetOptions) -> Result<Split> {
+    options.validate(kind)?;
+    let split = match kind {
+        DatasetKind::Digits => digits::load(),
+        DatasetKind::Spirals => spirals::load(options),
+        DatasetKind::Teacher => teacher::load(options),
+    };
+    debug_assert!(consistent(&split.train) && consistent(&split.test));
+    Ok(split)
+}
+
+/// Random-number streams of one `data_seed`: independent, so that e.g. changing the number of
+/// training samples leaves the test set (and the teacher) unchanged.
+pub(crate) const TRAIN_STREAM: u64 = 0;
+pub(crate) const TEST_STREAM: u64 = 1;
+pub(crate) const MODEL_STREAM: u64 = 2;
+
+pub(crate) fn rng(seed: u64, stream: u64) -> rand_chacha::ChaCha8Rng {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+fn consistent(d: &Dataset) -> bool {
+    let n = d.len();
+    d.inputs.len() == n * d.input_dim
+        && match &d.targets {
+            Targets::Classes {
+                labels,
+                num_classes,
+            } => labels.iter().all(|&l| (l as usize) < *num_classes),
+            Targets::Values { values, dim } => values.len() == n * dim,
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_validates_options() {
+        let bad = DatasetOptions {
+            samples: 0,
+            ..DatasetOptions::default()
+        };
+        for kind in [DatasetKind::Spirals, DatasetKind::Teacher] {
+            let err = load(kind, &bad).unwrap_err().to_string();
+            assert!(err.contains("dataset_options.samples"), "{err}");
+        }
+        // Digits ignores the options.
+        assert!(load(DatasetKind::Digits, &bad).is_ok());
+    }
+
+    #[test]
+    fn every_kind_loads_consistently() {
+        let options = DatasetOptions {
+            samples: 50,
+            test_samples: 20,
+            ..DatasetOptions::default()
+        };
+        for &kind in DatasetKind::ALL {
+            let split = load(kind, &options).unwrap();
+            for d in [&split.train, &split.test] {
+                assert!(consistent(d), "{kind}");
+                assert!(!d.is_empty());
+                assert_eq!(d.input(d.len() - 1).len(), d.input_dim);
+                assert!(d.inputs.iter().all(|v| v.is_finite()));
+            }
+            assert_eq!(split.train.input_dim, split.test.input_dim);
+            assert_eq!(split.train.output_dim(), split.test.output_dim());
+        }
+    }
+
+    #[test]
+    fn streams_differ() {
+        use rand::Rng;
+        let a: u64 = rng(7, TRAIN_STREAM).random();
+        let b: u64 = rng(7, TEST_STREAM).random();
+        let c: u64 = rng(7, TRAIN_STREAM).random();
+        assert_ne!(a, b);
+        assert_eq!(a, c);
+    }
+}
