@@ -143,11 +143,7 @@ impl OptimizerConfig {
             return Err(Error::invalid("optimizer.momentum", self.momentum, "must be in [0, 1)"));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(Error::invalid(
-                "optimizer.weight_decay",
-                self.weight_decay,
-                "must be finite and >= 0",
-            ));
+            return Err(Error::invalid("optimizer.weight_decay", self.weight_decay, "must be finite and >= 0"));
         }
         Ok(())
     }
@@ -303,12 +299,7 @@ impl Experiment {
                 }
                 None => (None, None),
             };
-            Error::Toml {
-                path: path.to_path_buf(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
+            Error::Toml { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
         })?;
         experiment.validate()?;
         Ok(experiment)
@@ -324,12 +315,7 @@ impl Experiment {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.name.is_empty()
-            || !self
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(Error::invalid(
                 "name",
                 format!("{:?}", self.name),
@@ -351,11 +337,7 @@ impl Experiment {
             }
         }
         if self.archs.contains(&Arch::Residual) && self.residual_scales.is_empty() {
-            return Err(Error::invalid(
-                "residual_scales",
-                "[]",
-                "must not be empty when archs contains \"residual\"",
-            ));
+            return Err(Error::invalid("residual_scales", "[]", "must not be empty when archs contains \"residual\""));
         }
         match (&self.optimizer, &self.optimizers) {
             (Some(_), Some(_)) => {

@@ -7,28 +7,15 @@ use std::path::PathBuf;
 pub enum Error {
     /// A configuration value is out of its allowed range or inconsistent with another.
     #[error("invalid value for `{field}`: {value} ({reason})")]
-    InvalidField {
-        field: String,
-        value: String,
-        reason: String,
-    },
+    InvalidField { field: String, value: String, reason: String },
 
     /// A TOML file could not be parsed or did not match the schema.
     #[error("{path}{location}: {message}", location = line_col(*.line, *.column))]
-    Toml {
-        path: PathBuf,
-        line: Option<usize>,
-        column: Option<usize>,
-        message: String,
-    },
+    Toml { path: PathBuf, line: Option<usize>, column: Option<usize>, message: String },
 
     /// A results file line is not a valid record.
     #[error("{path}:{line}: {message}")]
-    Record {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Record { path: PathBuf, line: usize, message: String },
 
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
@@ -57,18 +44,11 @@ fn line_col(line: Option<usize>, column: Option<usize>) -> String {
 
 impl Error {
     pub fn invalid(field: &str, value: impl std::fmt::Display, reason: impl Into<String>) -> Self {
-        Error::InvalidField {
-            field: field.to_string(),
-            value: value.to_string(),
-            reason: reason.into(),
-        }
+        Error::InvalidField { field: field.to_string(), value: value.to_string(), reason: reason.into() }
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 }
 

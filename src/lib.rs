@@ -11,6 +11,9 @@ pub mod error;
 pub mod loss;
 pub mod machine;
 pub mod model;
+pub mod optim;
+pub mod probe;
 pub mod record;
+pub mod train;
 
 pub use error::{Error, Result};

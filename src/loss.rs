@@ -21,7 +21,13 @@ pub struct LossValue {
 
 /// L and ∂L/∂logits for `n` rows. logits and dlogits are (n, classes); `dlogits` may be
 /// `None` when only the value is wanted (evaluation).
-pub fn loss_and_grad<T: Real>(logits: &[T], targets: BatchTargets<'_>, n: usize, classes: usize, dlogits: Option<&mut [T]>) -> LossValue {
+pub fn loss_and_grad<T: Real>(
+    logits: &[T],
+    targets: BatchTargets<'_>,
+    n: usize,
+    classes: usize,
+    dlogits: Option<&mut [T]>,
+) -> LossValue {
     match targets {
         BatchTargets::Classes(labels) => softmax_cross_entropy(logits, &labels[..n], classes, dlogits),
         BatchTargets::Values(values) => mean_squared_error(logits, &values[..n * classes], dlogits),
@@ -30,7 +36,12 @@ pub fn loss_and_grad<T: Real>(logits: &[T], targets: BatchTargets<'_>, n: usize,
 
 /// L = −(1/n) Σ_i log softmax(z_i)[y_i];  ∂L/∂z_i = (softmax(z_i) − onehot(y_i)) / n.
 /// The max logit is subtracted first so large logits cannot overflow.
-pub fn softmax_cross_entropy<T: Real>(logits: &[T], labels: &[u32], classes: usize, mut dlogits: Option<&mut [T]>) -> LossValue {
+pub fn softmax_cross_entropy<T: Real>(
+    logits: &[T],
+    labels: &[u32],
+    classes: usize,
+    mut dlogits: Option<&mut [T]>,
+) -> LossValue {
     let n = labels.len();
     let inv_n = 1.0 / n.max(1) as f64;
     let mut total = 0.0f64;
@@ -38,7 +49,8 @@ pub fn softmax_cross_entropy<T: Real>(logits: &[T], labels: &[u32], classes: usi
     for (row, &label) in labels.iter().enumerate() {
         let z = &logits[row * classes..(row + 1) * classes];
         let label = label as usize;
-        let (argmax, max) = z.iter().enumerate().fold((0, T::neg_infinity()), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
+        let (argmax, max) =
+            z.iter().enumerate().fold((0, T::neg_infinity()), |best, (i, &v)| if v > best.1 { (i, v) } else { best });
         if argmax == label {
             correct += 1;
         }

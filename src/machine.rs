@@ -38,9 +38,7 @@ pub fn fingerprint(threads: usize, gemm_backend: &str) -> MachineInfo {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
-    let os = System::long_os_version()
-        .or_else(System::name)
-        .unwrap_or_else(|| std::env::consts::OS.to_string());
+    let os = System::long_os_version().or_else(System::name).unwrap_or_else(|| std::env::consts::OS.to_string());
 
     let mut info = MachineInfo {
         machine_id: String::new(),
@@ -53,9 +51,7 @@ pub fn fingerprint(threads: usize, gemm_backend: &str) -> MachineInfo {
         os: format!("{os} {}", std::env::consts::ARCH),
         rustc_version: env!("DB_RUSTC_VERSION").to_string(),
         crate_version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: Some(env!("DB_GIT_COMMIT"))
-            .filter(|c| !c.is_empty())
-            .map(str::to_string),
+        git_commit: Some(env!("DB_GIT_COMMIT")).filter(|c| !c.is_empty()).map(str::to_string),
         gemm_backend: gemm_backend.to_string(),
         threads,
         recorded_at: rfc3339_utc(SystemTime::now()),
@@ -73,8 +69,7 @@ pub fn machine_id(info: &MachineInfo) -> String {
         "cpu={}\nlogical_cores={}\nphysical_cores={}\nsimd={}\ncaches={}\nmemory_gib={}\nos={}\n",
         info.cpu_model,
         info.logical_cores,
-        info.physical_cores
-            .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        info.physical_cores.map_or_else(|| "?".to_string(), |n| n.to_string()),
         info.simd_features.join(","),
         info.caches.join(","),
         (info.memory_bytes + GIB / 2) / GIB,
@@ -159,12 +154,7 @@ fn caches_from(dir: &Path) -> Vec<String> {
     let mut indexed: Vec<(usize, String)> = entries
         .filter_map(|entry| {
             let entry = entry.ok()?;
-            let index: usize = entry
-                .file_name()
-                .to_str()?
-                .strip_prefix("index")?
-                .parse()
-                .ok()?;
+            let index: usize = entry.file_name().to_str()?.strip_prefix("index")?.parse().ok()?;
             let read = |name: &str| {
                 std::fs::read_to_string(entry.path().join(name))
                     .ok()
@@ -193,12 +183,7 @@ pub fn rfc3339_utc(time: SystemTime) -> String {
     };
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Proleptic Gregorian (year, month, day) of `days` since 1970-01-01
@@ -267,10 +252,7 @@ mod tests {
         assert_eq!(at(1_234_567_890), "2009-02-13T23:31:30Z");
         assert_eq!(at(1_709_251_199), "2024-02-29T23:59:59Z");
         assert_eq!(at(4_102_444_800), "2100-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339_utc(UNIX_EPOCH - Duration::from_secs(1)),
-            "1969-12-31T23:59:59Z"
-        );
+        assert_eq!(rfc3339_utc(UNIX_EPOCH - Duration::from_secs(1)), "1969-12-31T23:59:59Z");
     }
 
     #[test]
@@ -289,9 +271,7 @@ mod tests {
             };
             if day == 1 {
                 assert_eq!(prev.2, last(prev.0, prev.1), "{prev:?} -> {y}-{m}-{day}");
-                assert!(
-                    (m == prev.1 + 1 && y == prev.0) || (m == 1 && prev.1 == 12 && y == prev.0 + 1)
-                );
+                assert!((m == prev.1 + 1 && y == prev.0) || (m == 1 && prev.1 == 12 && y == prev.0 + 1));
             } else {
                 assert_eq!((y, m, day), (prev.0, prev.1, prev.2 + 1));
             }
@@ -303,15 +283,9 @@ mod tests {
     fn fingerprint_fields_and_stable_id() {
         let a = fingerprint(1, "gemm");
         let b = fingerprint(8, "other");
-        assert_eq!(
-            a.machine_id, b.machine_id,
-            "id must not depend on threads or backend"
-        );
+        assert_eq!(a.machine_id, b.machine_id, "id must not depend on threads or backend");
         assert_eq!(a.machine_id.len(), 12);
-        assert!(a
-            .machine_id
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a.machine_id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(a.machine_id, machine_id(&a));
         assert!(a.logical_cores >= 1);
         assert!(!a.cpu_model.is_empty() && !a.os.is_empty());
@@ -349,18 +323,12 @@ mod tests {
         let read = read_machine_json(&sub.join(MACHINE_JSON)).unwrap();
         assert_eq!(read, info);
         // Only the final file remains.
-        let names: Vec<_> = std::fs::read_dir(&sub)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = std::fs::read_dir(&sub).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [MACHINE_JSON]);
         // Overwrites in place.
         let other = fingerprint(4, "gemm");
         write_machine_json(&sub, &other).unwrap();
-        assert_eq!(
-            read_machine_json(&sub.join(MACHINE_JSON)).unwrap().threads,
-            4
-        );
+        assert_eq!(read_machine_json(&sub.join(MACHINE_JSON)).unwrap().threads, 4);
     }
 
     #[test]
@@ -391,10 +359,7 @@ mod tests {
             std::fs::write(d.join("size"), format!("{size}\n")).unwrap();
         }
         std::fs::write(dir.path().join("uevent"), "").unwrap();
-        assert_eq!(
-            caches_from(dir.path()),
-            ["L1d 32K", "L1i 32K", "L2 512K", "L3 32768K"]
-        );
+        assert_eq!(caches_from(dir.path()), ["L1d 32K", "L1i 32K", "L2 512K", "L3 32768K"]);
         assert!(caches_from(&dir.path().join("missing")).is_empty());
     }
 }

@@ -13,30 +13,21 @@ const MAX_PIXEL: f32 = 16.0;
 
 pub(super) fn load() -> Split {
     let raw = smartcore::dataset::digits::load_dataset();
-    assert_eq!(
-        raw.num_features, PIXELS,
-        "smartcore digits: unexpected feature count"
-    );
+    assert_eq!(raw.num_features, PIXELS, "smartcore digits: unexpected feature count");
     assert_eq!(raw.data.len(), raw.num_samples * PIXELS);
     assert_eq!(raw.target.len(), raw.num_samples);
 
     let empty = || Dataset {
         inputs: Vec::new(),
         input_dim: PIXELS,
-        targets: Targets::Classes {
-            labels: Vec::new(),
-            num_classes: NUM_CLASSES,
-        },
+        targets: Targets::Classes { labels: Vec::new(), num_classes: NUM_CLASSES },
     };
     let (mut train, mut test) = (empty(), empty());
     for (i, (row, &target)) in raw.data.chunks_exact(PIXELS).zip(&raw.target).enumerate() {
         let set = if i % 5 == 0 { &mut test } else { &mut train };
         set.inputs.extend(row.iter().map(|&p| p / MAX_PIXEL));
         let label = target as u32;
-        assert!(
-            label as f32 == target && (label as usize) < NUM_CLASSES,
-            "smartcore digits: bad label {target}"
-        );
+        assert!(label as f32 == target && (label as usize) < NUM_CLASSES, "smartcore digits: bad label {target}");
         if let Targets::Classes { labels, .. } = &mut set.targets {
             labels.push(label);
         }
@@ -74,10 +65,7 @@ mod tests {
             let n = d.len() as f64;
             for (class, &c) in counts.iter().enumerate() {
                 let share = c as f64 / n;
-                assert!(
-                    (0.07..0.14).contains(&share),
-                    "class {class}: {c} of {n} ({counts:?})"
-                );
+                assert!((0.07..0.14).contains(&share), "class {class}: {c} of {n} ({counts:?})");
             }
         }
         let mut total = [0usize; 10];
@@ -97,10 +85,7 @@ mod tests {
         assert_eq!(labels(&split.test)[0], 0);
         assert_eq!(labels(&split.train)[0], 1);
         // First row of sample 0 is [0, 0, 5, 13, 9, 1, 0, 0].
-        let expected: Vec<f32> = [0., 0., 5., 13., 9., 1., 0., 0.]
-            .iter()
-            .map(|v| v / 16.0)
-            .collect();
+        let expected: Vec<f32> = [0., 0., 5., 13., 9., 1., 0., 0.].iter().map(|v| v / 16.0).collect();
         assert_eq!(&split.test.inputs[..8], &expected[..]);
     }
 }

@@ -20,10 +20,7 @@ use crate::error::Result;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Targets {
     /// One class index per sample, each `< num_classes`.
-    Classes {
-        labels: Vec<u32>,
-        num_classes: usize,
-    },
+    Classes { labels: Vec<u32>, num_classes: usize },
     /// `dim` real values per sample, row-major (`len × dim`).
     Values { values: Vec<f32>, dim: usize },
 }
@@ -105,10 +102,7 @@ fn consistent(d: &Dataset) -> bool {
     let n = d.len();
     d.inputs.len() == n * d.input_dim
         && match &d.targets {
-            Targets::Classes {
-                labels,
-                num_classes,
-            } => labels.iter().all(|&l| (l as usize) < *num_classes),
+            Targets::Classes { labels, num_classes } => labels.iter().all(|&l| (l as usize) < *num_classes),
             Targets::Values { values, dim } => values.len() == n * dim,
         }
 }
@@ -119,10 +113,7 @@ mod tests {
 
     #[test]
     fn load_validates_options() {
-        let bad = DatasetOptions {
-            samples: 0,
-            ..DatasetOptions::default()
-        };
+        let bad = DatasetOptions { samples: 0, ..DatasetOptions::default() };
         for kind in [DatasetKind::Spirals, DatasetKind::Teacher] {
             let err = load(kind, &bad).unwrap_err().to_string();
             assert!(err.contains("dataset_options.samples"), "{err}");
@@ -133,11 +124,7 @@ mod tests {
 
     #[test]
     fn every_kind_loads_consistently() {
-        let options = DatasetOptions {
-            samples: 50,
-            test_samples: 20,
-            ..DatasetOptions::default()
-        };
+        let options = DatasetOptions { samples: 50, test_samples: 20, ..DatasetOptions::default() };
         for &kind in DatasetKind::ALL {
             let split = load(kind, &options).unwrap();
             for d in [&split.train, &split.test] {

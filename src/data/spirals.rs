@@ -45,14 +45,7 @@ fn draw(options: &DatasetOptions, per_arm: usize, stream: u64) -> Dataset {
             labels.push(class as u32);
         }
     }
-    Dataset {
-        inputs,
-        input_dim: 2,
-        targets: Targets::Classes {
-            labels,
-            num_classes: NUM_CLASSES,
-        },
-    }
+    Dataset { inputs, input_dim: 2, targets: Targets::Classes { labels, num_classes: NUM_CLASSES } }
 }
 
 #[cfg(test)]
@@ -60,12 +53,7 @@ mod tests {
     use super::*;
 
     fn options(seed: u64) -> DatasetOptions {
-        DatasetOptions {
-            samples: 300,
-            test_samples: 100,
-            data_seed: seed,
-            ..DatasetOptions::default()
-        }
+        DatasetOptions { samples: 300, test_samples: 100, data_seed: seed, ..DatasetOptions::default() }
     }
 
     fn labels(d: &Dataset) -> &[u32] {
@@ -86,10 +74,7 @@ mod tests {
             let ones = labels(d).iter().filter(|&&l| l == 1).count();
             assert_eq!(ones * 2, d.len());
             // Alternating rows.
-            assert!(labels(d)
-                .iter()
-                .enumerate()
-                .all(|(i, &l)| l as usize == i % 2));
+            assert!(labels(d).iter().enumerate().all(|(i, &l)| l as usize == i % 2));
             // Roughly unit range: radius below 1 plus a few noise standard deviations.
             assert!(d.inputs.iter().all(|v| v.abs() < 1.3), "out of range");
             let max = d.inputs.iter().fold(0f32, |m, v| m.max(v.abs()));
@@ -106,20 +91,13 @@ mod tests {
         // Train and test are independent draws.
         assert_ne!(a.train.inputs[..200], a.test.inputs[..200]);
         // The test set does not depend on the number of training samples.
-        let more = load(&DatasetOptions {
-            samples: 500,
-            ..options(3)
-        });
+        let more = load(&DatasetOptions { samples: 500, ..options(3) });
         assert_eq!(more.test, a.test);
     }
 
     #[test]
     fn noiseless_points_lie_on_their_arm() {
-        let opts = DatasetOptions {
-            noise: 0.0,
-            turns: 1.5,
-            ..options(1)
-        };
+        let opts = DatasetOptions { noise: 0.0, turns: 1.5, ..options(1) };
         let d = load(&opts).train;
         for (i, &label) in labels(&d).iter().enumerate() {
             let (x, y) = (d.inputs[2 * i] as f64, d.inputs[2 * i + 1] as f64);
@@ -143,10 +121,7 @@ mod tests {
         }
         let expected = 1.0 / (PI * 2.0); // turns = 2
         for k in 0..2 {
-            assert!(
-                (mean[0][k] + mean[1][k]).abs() < 0.08,
-                "class means {mean:?}"
-            );
+            assert!((mean[0][k] + mean[1][k]).abs() < 0.08, "class means {mean:?}");
         }
         assert!((mean[0][1] + expected).abs() < 0.06, "class means {mean:?}");
         assert!((mean[1][1] - expected).abs() < 0.06, "class means {mean:?}");

@@ -34,20 +34,14 @@ struct Teacher {
 impl Layer {
     fn he(rng: &mut impl Rng, fan_in: usize, out: usize) -> Layer {
         let std = (2.0 / fan_in as f64).sqrt();
-        let weights = (0..out * fan_in)
-            .map(|_| std * rng.sample::<f64, _>(StandardNormal))
-            .collect();
+        let weights = (0..out * fan_in).map(|_| std * rng.sample::<f64, _>(StandardNormal)).collect();
         Layer { weights, fan_in }
     }
 
     fn apply(&self, x: &[f64], y: &mut Vec<f64>) {
         debug_assert_eq!(x.len(), self.fan_in);
         y.clear();
-        y.extend(
-            self.weights
-                .chunks_exact(self.fan_in)
-                .map(|row| row.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()),
-        );
+        y.extend(self.weights.chunks_exact(self.fan_in).map(|row| row.iter().zip(x).map(|(w, v)| w * v).sum::<f64>()));
     }
 }
 
@@ -77,12 +71,7 @@ impl Teacher {
 }
 
 /// Raw (unstandardised) samples: inputs as f32, targets as f64.
-fn draw(
-    teacher: &Teacher,
-    options: &DatasetOptions,
-    n: usize,
-    stream: u64,
-) -> (Vec<f32>, Vec<f64>) {
+fn draw(teacher: &Teacher, options: &DatasetOptions, n: usize, stream: u64) -> (Vec<f32>, Vec<f64>) {
     let mut rng = rng(options.data_seed, stream);
     let mut inputs = Vec::with_capacity(n * options.input_dim);
     let mut targets = Vec::with_capacity(n * options.output_dim);
@@ -95,10 +84,7 @@ fn draw(
         }
         inputs.extend(x.iter().map(|&v| v as f32));
         teacher.forward(&x, &mut y);
-        targets.extend(
-            y.iter()
-                .map(|&t| t + options.noise * rng.sample::<f64, _>(StandardNormal)),
-        );
+        targets.extend(y.iter().map(|&t| t + options.noise * rng.sample::<f64, _>(StandardNormal)));
     }
     (inputs, targets)
 }
@@ -122,35 +108,15 @@ pub(super) fn load(options: &DatasetOptions) -> Split {
         }
     }
     // A constant column (e.g. a single sample) is centred but not scaled.
-    let scale: Vec<f64> = var
-        .iter()
-        .map(|&v| {
-            if v > 0.0 && v.is_finite() {
-                1.0 / v.sqrt()
-            } else {
-                1.0
-            }
-        })
-        .collect();
+    let scale: Vec<f64> = var.iter().map(|&v| if v > 0.0 && v.is_finite() { 1.0 / v.sqrt() } else { 1.0 }).collect();
     let standardise = |y: Vec<f64>| -> Vec<f32> {
         y.chunks_exact(dim)
-            .flat_map(|row| {
-                row.iter()
-                    .zip(&mean)
-                    .zip(&scale)
-                    .map(|((v, m), s)| ((v - m) * s) as f32)
-            })
+            .flat_map(|row| row.iter().zip(&mean).zip(&scale).map(|((v, m), s)| ((v - m) * s) as f32))
             .collect()
     };
-    let dataset = |inputs, values| Dataset {
-        inputs,
-        input_dim: options.input_dim,
-        targets: Targets::Values { values, dim },
-    };
-    Split {
-        train: dataset(train_x, standardise(train_y)),
-        test: dataset(test_x, standardise(test_y)),
-    }
+    let dataset =
+        |inputs, values| Dataset { inputs, input_dim: options.input_dim, targets: Targets::Values { values, dim } };
+    Split { train: dataset(train_x, standardise(train_y)), test: dataset(test_x, standardise(test_y)) }
 }
 
 #[cfg(test)]
@@ -208,10 +174,7 @@ mod tests {
             assert!((var - 1.0).abs() < 1e-4, "column {col}: var {var}");
             // Same distribution, same transform: the test column is close to standard too.
             let (mean, var) = column_stats(values(&split.test).0, dim, col);
-            assert!(
-                mean.abs() < 0.2 && (0.7..1.3).contains(&var),
-                "test {col}: {mean} {var}"
-            );
+            assert!(mean.abs() < 0.2 && (0.7..1.3).contains(&var), "test {col}: {mean} {var}");
         }
     }
 
@@ -220,16 +183,8 @@ mod tests {
         let d = load(&options(2)).train;
         let n = d.inputs.len() as f64;
         let mean = d.inputs.iter().map(|&v| v as f64).sum::<f64>() / n;
-        let var = d
-            .inputs
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        assert!(
-            mean.abs() < 0.05 && (var - 1.0).abs() < 0.05,
-            "{mean} {var}"
-        );
+        let var = d.inputs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+        assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.05, "{mean} {var}");
     }
 
     #[test]
@@ -245,10 +200,7 @@ mod tests {
     fn targets_are_a_function_of_the_inputs() {
         // Without noise, the standardised targets are an exact function of x: undo the
         // standardisation by regressing each column on the raw teacher output.
-        let opts = DatasetOptions {
-            noise: 0.0,
-            ..options(5)
-        };
+        let opts = DatasetOptions { noise: 0.0, ..options(5) };
         let teacher = Teacher::new(&opts);
         let split = load(&opts);
         let (y, dim) = values(&split.train);
@@ -274,12 +226,7 @@ mod tests {
 
     #[test]
     fn teacher_depth_zero_is_linear() {
-        let opts = DatasetOptions {
-            teacher_depth: 0,
-            samples: 10,
-            test_samples: 5,
-            ..options(6)
-        };
+        let opts = DatasetOptions { teacher_depth: 0, samples: 10, test_samples: 5, ..options(6) };
         let split = load(&opts);
         assert_eq!(split.train.len(), 10);
         assert_eq!(split.train.output_dim(), 3);
@@ -287,11 +234,7 @@ mod tests {
 
     #[test]
     fn single_sample_does_not_divide_by_zero() {
-        let opts = DatasetOptions {
-            samples: 1,
-            test_samples: 1,
-            ..options(7)
-        };
+        let opts = DatasetOptions { samples: 1, test_samples: 1, ..options(7) };
         let split = load(&opts);
         assert!(values(&split.train).0.iter().all(|&v| v == 0.0));
         assert!(values(&split.test).0.iter().all(|v| v.is_finite()));
@@ -300,10 +243,7 @@ mod tests {
     #[test]
     fn test_set_independent_of_train_size() {
         let a = load(&options(8));
-        let b = load(&DatasetOptions {
-            samples: 1500,
-            ..options(8)
-        });
+        let b = load(&DatasetOptions { samples: 1500, ..options(8) });
         // Same teacher and test inputs; only the standardisation constants differ.
         assert_eq!(a.test.inputs, b.test.inputs);
     }

@@ -32,10 +32,8 @@ pub fn derivative<T: Real>(activation: Activation, x: T, y: T) -> T {
         Activation::Tanh => T::one() - y * y,
         Activation::Gelu => {
             // d/dx [x Φ(x)] = Φ(x) + x φ(x), φ the standard normal density.
-            let cdf = T::from_f64(0.5)
-                * (T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
-            let density = (-(x * x) * T::from_f64(0.5)).exp()
-                * T::from_f64(1.0 / (2.0 * std::f64::consts::PI).sqrt());
+            let cdf = T::from_f64(0.5) * (T::one() + (x * T::from_f64(std::f64::consts::FRAC_1_SQRT_2)).erf());
+            let density = (-(x * x) * T::from_f64(0.5)).exp() * T::from_f64(1.0 / (2.0 * std::f64::consts::PI).sqrt());
             cdf + x * density
         }
         Activation::Identity => T::one(),
@@ -98,10 +96,7 @@ mod tests {
                 let h = 1e-6;
                 let numeric = (apply(activation, x + h) - apply(activation, x - h)) / (2.0 * h);
                 let analytic = derivative(activation, x, apply(activation, x));
-                assert!(
-                    (numeric - analytic).abs() < 1e-7,
-                    "{activation} at {x}: {numeric} vs {analytic}"
-                );
+                assert!((numeric - analytic).abs() < 1e-7, "{activation} at {x}: {numeric} vs {analytic}");
             }
         }
     }

@@ -21,12 +21,7 @@ impl Linear {
         let weight = *offset;
         let bias = weight + fan_in * fan_out;
         *offset = bias + fan_out;
-        Linear {
-            fan_in,
-            fan_out,
-            weight,
-            bias,
-        }
+        Linear { fan_in, fan_out, weight, bias }
     }
 
     pub fn weight<'a, T>(&self, params: &'a [T]) -> &'a [T] {
@@ -65,13 +60,7 @@ impl Linear {
     ) {
         let (fan_in, fan_out) = (self.fan_in, self.fan_out);
         let (weight_grad, rest) = grads[self.weight..].split_at_mut(fan_in * fan_out);
-        matmul(
-            weight_grad,
-            MatRef::transposed(dout, fan_out, n),
-            MatRef::row_major(inp, n, fan_in),
-            scale,
-            false,
-        );
+        matmul(weight_grad, MatRef::transposed(dout, fan_out, n), MatRef::row_major(inp, n, fan_in), scale, false);
         let bias_grad = &mut rest[self.bias - self.weight - fan_in * fan_out..][..fan_out];
         bias_grad.fill(T::zero());
         for row in dout[..n * fan_out].chunks_exact(fan_out) {

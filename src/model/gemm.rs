@@ -36,24 +36,12 @@ pub struct MatRef<'a, T> {
 impl<'a, T> MatRef<'a, T> {
     /// A row-major (rows, cols) matrix.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatRef {
-            data,
-            rows,
-            cols,
-            row_stride: cols,
-            col_stride: 1,
-        }
+        MatRef { data, rows, cols, row_stride: cols, col_stride: 1 }
     }
 
     /// The transpose of a row-major (cols, rows) matrix, without copying.
     pub fn transposed(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatRef {
-            data,
-            rows,
-            cols,
-            row_stride: 1,
-            col_stride: rows,
-        }
+        MatRef { data, rows, cols, row_stride: 1, col_stride: rows }
     }
 
     fn max_index(&self) -> usize {
@@ -68,20 +56,11 @@ impl<'a, T> MatRef<'a, T> {
 /// dst (a.rows × b.cols, row-major, contiguous) = [dst +] scale · a·b.
 ///
 /// `accumulate = false` overwrites dst (its old contents are never read).
-pub fn matmul<T: Real>(
-    dst: &mut [T],
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    scale: T,
-    accumulate: bool,
-) {
+pub fn matmul<T: Real>(dst: &mut [T], a: MatRef<'_, T>, b: MatRef<'_, T>, scale: T, accumulate: bool) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     assert_eq!(b.rows, k, "matmul: inner dimensions differ");
     assert!(dst.len() >= m * n, "matmul: destination too small");
-    assert!(
-        a.data.len() >= a.max_index() && b.data.len() >= b.max_index(),
-        "matmul: operand too small"
-    );
+    assert!(a.data.len() >= a.max_index() && b.data.len() >= b.max_index(), "matmul: operand too small");
     if m == 0 || n == 0 {
         return;
     }
@@ -92,11 +71,7 @@ pub fn matmul<T: Real>(
         return;
     }
     let threads = gemm_threads();
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the asserts above bound every index the kernel touches: dst is m×n row-major,
     // a and b are read only inside their max_index, and dst does not alias a or b (&mut vs &).
     unsafe {
@@ -145,13 +120,7 @@ mod tests {
         let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.71).cos()).collect();
         let expected = naive(&a, &b, m, k, n);
         let mut c = vec![0.0; m * n];
-        matmul(
-            &mut c,
-            MatRef::row_major(&a, m, k),
-            MatRef::row_major(&b, k, n),
-            1.0,
-            false,
-        );
+        matmul(&mut c, MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 1.0, false);
         for (x, y) in c.iter().zip(&expected) {
             assert!((x - y).abs() < 1e-12);
         }
@@ -159,13 +128,7 @@ mod tests {
         let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
         let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
         let mut c2 = vec![1.0; m * n];
-        matmul(
-            &mut c2,
-            MatRef::transposed(&at, m, k),
-            MatRef::transposed(&bt, k, n),
-            2.0,
-            true,
-        );
+        matmul(&mut c2, MatRef::transposed(&at, m, k), MatRef::transposed(&bt, k, n), 2.0, true);
         for (x, y) in c2.iter().zip(&expected) {
             assert!((x - (1.0 + 2.0 * y)).abs() < 1e-12);
         }

@@ -75,12 +75,13 @@ fn numeric_gradient(mlp: &mut Mlp<f64>, problem: &Problem, mode: Mode) -> Vec<f6
 /// Index and size of the worst disagreement, relative to the gradient's overall scale.
 fn worst_error(analytic: &[f64], numeric: &[f64]) -> (usize, f64) {
     let scale = numeric.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-3);
-    analytic
-        .iter()
-        .zip(numeric)
-        .map(|(a, n)| (a - n).abs() / scale)
-        .enumerate()
-        .fold((0, 0.0), |worst, (i, e)| if e > worst.1 { (i, e) } else { worst })
+    analytic.iter().zip(numeric).map(|(a, n)| (a - n).abs() / scale).enumerate().fold((0, 0.0), |worst, (i, e)| {
+        if e > worst.1 {
+            (i, e)
+        } else {
+            worst
+        }
+    })
 }
 
 const TOLERANCE: f64 = 1e-6;

@@ -55,11 +55,7 @@ impl<T: Real> NormAct<T> {
             *offset += 2 * width;
             NormLayer::new(kind, width, max_batch, gain, gain + width)
         });
-        NormAct {
-            width,
-            norm,
-            out: vec![T::zero(); max_batch * width],
-        }
+        NormAct { width, norm, out: vec![T::zero(); max_batch * width] }
     }
 
     /// out = φ(N(x)); x is (n, width) and only read.
@@ -76,24 +72,10 @@ impl<T: Real> NormAct<T> {
 
     /// x += bias, then out = φ(N(x)); x keeps the biased values (the saved pre-activation).
     /// Without normalisation the bias add and φ are one fused pass.
-    fn forward_biased(
-        &mut self,
-        activation: Activation,
-        params: &[T],
-        x: &mut [T],
-        bias: &[T],
-        n: usize,
-        mode: Mode,
-    ) {
+    fn forward_biased(&mut self, activation: Activation, params: &[T], x: &mut [T], bias: &[T], n: usize, mode: Mode) {
         let (w, len) = (self.width, n * self.width);
         if self.norm.is_none() {
-            bias_activation_forward(
-                activation,
-                &mut x[..len],
-                Some(bias),
-                &mut self.out[..len],
-                w,
-            );
+            bias_activation_forward(activation, &mut x[..len], Some(bias), &mut self.out[..len], w);
             return;
         }
         for row in x[..len].chunks_exact_mut(w) {
@@ -105,25 +87,12 @@ impl<T: Real> NormAct<T> {
     }
 
     /// In place: `grad` holds ∂L/∂out on entry and ∂L/∂x on exit. x is the saved input.
-    fn backward(
-        &self,
-        activation: Activation,
-        params: &[T],
-        grads: &mut [T],
-        x: &[T],
-        grad: &mut [T],
-        n: usize,
-    ) {
+    fn backward(&self, activation: Activation, params: &[T], grads: &mut [T], x: &[T], grad: &mut [T], n: usize) {
         let len = n * self.width;
         match &self.norm {
             None => activation_backward(activation, &mut grad[..len], &x[..len], &self.out[..len]),
             Some(norm) => {
-                activation_backward(
-                    activation,
-                    &mut grad[..len],
-                    &norm.out[..len],
-                    &self.out[..len],
-                );
+                activation_backward(activation, &mut grad[..len], &norm.out[..len], &self.out[..len]);
                 norm.backward(params, grads, grad, n);
             }
         }
@@ -199,11 +168,7 @@ impl<T: Real> Mlp<T> {
     pub fn new(config: &ModelConfig, max_batch: usize, seed: u64) -> Result<Self> {
         config.validate()?;
         if max_batch == 0 {
-            return Err(crate::Error::invalid(
-                "batch_size",
-                max_batch,
-                "must be at least 1",
-            ));
+            return Err(crate::Error::invalid("batch_size", max_batch, "must be at least 1"));
         }
         let (w, n) = (config.width, max_batch);
         let buffer = || vec![T::zero(); n * w];
@@ -219,11 +184,7 @@ impl<T: Real> Mlp<T> {
                 layers: (0..config.depth)
                     .map(|_| {
                         let linear = Linear::allocate(w, w, &mut offset);
-                        DenseLayer {
-                            linear,
-                            pre: buffer(),
-                            act: NormAct::new(config.norm, w, n, &mut offset),
-                        }
+                        DenseLayer { linear, pre: buffer(), act: NormAct::new(config.norm, w, n, &mut offset) }
                     })
                     .collect(),
             },
@@ -234,11 +195,7 @@ impl<T: Real> Mlp<T> {
                         let branch = (0..config.block_layers)
                             .map(|_| {
                                 let act = NormAct::new(config.norm, w, n, &mut offset);
-                                BranchLayer {
-                                    act,
-                                    linear: Linear::allocate(w, w, &mut offset),
-                                    pre: buffer(),
-                                }
+                                BranchLayer { act, linear: Linear::allocate(w, w, &mut offset), pre: buffer() }
                             })
                             .collect();
                         let scale = match config.residual_scale {
@@ -252,17 +209,10 @@ impl<T: Real> Mlp<T> {
                                 BlockScale::Learned(offset - 1)
                             }
                         };
-                        ResidualBlock {
-                            branch,
-                            scale,
-                            out: buffer(),
-                        }
+                        ResidualBlock { branch, scale, out: buffer() }
                     })
                     .collect();
-                Body::Residual {
-                    blocks,
-                    head_act: NormAct::new(Norm::None, w, n, &mut offset),
-                }
+                Body::Residual { blocks, head_act: NormAct::new(Norm::None, w, n, &mut offset) }
             }
         };
         let head = Linear::allocate(w, config.output_dim, &mut offset);
@@ -322,24 +272,16 @@ impl<T: Real> Mlp<T> {
     pub fn hidden_linears(&self) -> Vec<Linear> {
         match &self.body {
             Body::Plain { layers } => layers.iter().map(|l| l.linear).collect(),
-            Body::Residual { blocks, .. } => blocks
-                .iter()
-                .flat_map(|b| b.branch.iter().map(|s| s.linear))
-                .collect(),
+            Body::Residual { blocks, .. } => blocks.iter().flat_map(|b| b.branch.iter().map(|s| s.linear)).collect(),
         }
     }
 
     fn norm_gains(&self) -> Vec<(usize, usize)> {
         let acts: Vec<&NormAct<T>> = match &self.body {
             Body::Plain { layers } => layers.iter().map(|l| &l.act).collect(),
-            Body::Residual { blocks, .. } => blocks
-                .iter()
-                .flat_map(|b| b.branch.iter().map(|s| &s.act))
-                .collect(),
+            Body::Residual { blocks, .. } => blocks.iter().flat_map(|b| b.branch.iter().map(|s| &s.act)).collect(),
         };
-        acts.iter()
-            .filter_map(|a| a.norm.as_ref().map(|n| (n.gain, n.width)))
-            .collect()
+        acts.iter().filter_map(|a| a.norm.as_ref().map(|n| (n.gain, n.width))).collect()
     }
 
     fn block_scale(&self, scale: &BlockScale<T>) -> T {
@@ -362,48 +304,23 @@ impl<T: Real> Mlp<T> {
 
     /// Logits for `n` rows of `inputs` ((n, input_dim) row-major); n ≤ max_batch.
     pub fn forward(&mut self, inputs: &[T], n: usize, mode: Mode) -> &[T] {
-        assert!(
-            n <= self.max_batch,
-            "batch of {n} rows exceeds the {} the network was built for",
-            self.max_batch
-        );
+        assert!(n <= self.max_batch, "batch of {n} rows exceeds the {} the network was built for", self.max_batch);
         let (w, act) = (self.config.width, self.config.activation);
         let len = n * w;
         let params = &self.params;
 
         // h₀ = φ(W₀x + b₀)
         let stem = &mut self.stem;
-        stem.linear.forward(
-            params,
-            &inputs[..n * self.config.input_dim],
-            &mut stem.pre,
-            n,
-        );
-        stem.act.forward_biased(
-            act,
-            params,
-            &mut stem.pre,
-            stem.linear.bias(params),
-            n,
-            mode,
-        );
+        stem.linear.forward(params, &inputs[..n * self.config.input_dim], &mut stem.pre, n);
+        stem.act.forward_biased(act, params, &mut stem.pre, stem.linear.bias(params), n, mode);
 
         let last_state: &[T] = match &mut self.body {
             Body::Plain { layers } => {
                 let mut input: &[T] = &self.stem.act.out;
                 for layer in layers.iter_mut() {
                     // h_l = φ(N_l(W_l h_{l−1} + b_l))
-                    layer
-                        .linear
-                        .forward(params, &input[..len], &mut layer.pre, n);
-                    layer.act.forward_biased(
-                        act,
-                        params,
-                        &mut layer.pre,
-                        layer.linear.bias(params),
-                        n,
-                        mode,
-                    );
+                    layer.linear.forward(params, &input[..len], &mut layer.pre, n);
+                    layer.act.forward_biased(act, params, &mut layer.pre, layer.linear.bias(params), n, mode);
                     input = &layer.act.out;
                 }
                 input
@@ -419,24 +336,17 @@ impl<T: Real> Mlp<T> {
                             None => stage.act.forward(act, params, &input[..len], n, mode),
                             Some(prev) => {
                                 let bias = prev.linear.bias(params);
-                                stage
-                                    .act
-                                    .forward_biased(act, params, &mut prev.pre, bias, n, mode)
+                                stage.act.forward_biased(act, params, &mut prev.pre, bias, n, mode)
                             }
                         }
-                        stage
-                            .linear
-                            .forward(params, &stage.act.out[..len], &mut stage.pre, n);
+                        stage.linear.forward(params, &stage.act.out[..len], &mut stage.pre, n);
                     }
                     // h_k = h_{k−1} + α_k v, with v's bias added in the same pass.
                     let alpha = match block.scale {
                         BlockScale::Fixed(alpha) => alpha,
                         BlockScale::Learned(offset) => params[offset],
                     };
-                    let v_stage = block
-                        .branch
-                        .last_mut()
-                        .expect("a block has at least one layer");
+                    let v_stage = block.branch.last_mut().expect("a block has at least one layer");
                     let bias = v_stage.linear.bias(params);
                     for ((out_row, v_row), in_row) in block.out[..len]
                         .chunks_exact_mut(w)
@@ -458,8 +368,7 @@ impl<T: Real> Mlp<T> {
 
         // logits = W_out h + b_out
         let out_dim = self.config.output_dim;
-        self.head
-            .forward(params, &last_state[..len], &mut self.logits, n);
+        self.head.forward(params, &last_state[..len], &mut self.logits, n);
         let bias = self.head.bias(params);
         for row in self.logits[..n * out_dim].chunks_exact_mut(out_dim) {
             for (v, &b) in row.iter_mut().zip(bias) {
@@ -472,31 +381,11 @@ impl<T: Real> Mlp<T> {
     /// Writes ∂L/∂θ into `grads` for the last forward (same `inputs`, same `n`), given
     /// dlogits = ∂L/∂logits, (n, output_dim). If `state_grad_norms` is given it receives
     /// ‖∂L/∂h_k‖ for k = 0..K. Mirrors `forward` in reverse, block by block.
-    pub fn backward(
-        &mut self,
-        inputs: &[T],
-        dlogits: &[T],
-        n: usize,
-        mut state_grad_norms: Option<&mut Vec<f64>>,
-    ) {
-        assert!(
-            n <= self.max_batch,
-            "batch of {n} rows exceeds the {} the network was built for",
-            self.max_batch
-        );
+    pub fn backward(&mut self, inputs: &[T], dlogits: &[T], n: usize, mut state_grad_norms: Option<&mut Vec<f64>>) {
+        assert!(n <= self.max_batch, "batch of {n} rows exceeds the {} the network was built for", self.max_batch);
         let act = self.config.activation;
         let len = n * self.config.width;
-        let Mlp {
-            params,
-            grads,
-            stem,
-            body,
-            head,
-            grad_state,
-            grad_a,
-            grad_b,
-            ..
-        } = self;
+        let Mlp { params, grads, stem, body, head, grad_state, grad_a, grad_b, .. } = self;
         let params: &[T] = params;
         let blocks = match body {
             Body::Plain { layers } => layers.len(),
@@ -516,75 +405,33 @@ impl<T: Real> Mlp<T> {
             Body::Plain { layers } => {
                 // logits = W_out h_D + b_out
                 let last = layers.last().map_or(&stem.act.out, |l| &l.act.out);
-                head.backward(
-                    params,
-                    grads,
-                    &last[..len],
-                    dlogits,
-                    Some(&mut grad_state[..]),
-                    n,
-                    T::one(),
-                );
+                head.backward(params, grads, &last[..len], dlogits, Some(&mut grad_state[..]), n, T::one());
                 for l in (0..layers.len()).rev() {
                     record(l + 1, grad_state);
                     // h_l = φ(N_l(z_l)), z_l = W_l h_{l−1} + b_l
                     let layer = &layers[l];
-                    layer
-                        .act
-                        .backward(act, params, grads, &layer.pre, grad_state, n);
-                    let input = if l == 0 {
-                        &stem.act.out
-                    } else {
-                        &layers[l - 1].act.out
-                    };
-                    layer.linear.backward(
-                        params,
-                        grads,
-                        &input[..len],
-                        grad_state,
-                        Some(&mut grad_a[..]),
-                        n,
-                        T::one(),
-                    );
+                    layer.act.backward(act, params, grads, &layer.pre, grad_state, n);
+                    let input = if l == 0 { &stem.act.out } else { &layers[l - 1].act.out };
+                    layer.linear.backward(params, grads, &input[..len], grad_state, Some(&mut grad_a[..]), n, T::one());
                     std::mem::swap(grad_state, grad_a);
                 }
             }
             Body::Residual { blocks, head_act } => {
                 // logits = W_out φ(h_K) + b_out
                 let last = blocks.last().map_or(&stem.act.out, |b| &b.out);
-                head.backward(
-                    params,
-                    grads,
-                    &head_act.out[..len],
-                    dlogits,
-                    Some(&mut grad_a[..]),
-                    n,
-                    T::one(),
-                );
+                head.backward(params, grads, &head_act.out[..len], dlogits, Some(&mut grad_a[..]), n, T::one());
                 head_act.backward(act, params, grads, last, grad_a, n);
                 std::mem::swap(grad_state, grad_a);
                 for k in (0..blocks.len()).rev() {
                     record(k + 1, grad_state);
                     let block = &blocks[k];
-                    let input = if k == 0 {
-                        &stem.act.out
-                    } else {
-                        &blocks[k - 1].out
-                    };
+                    let input = if k == 0 { &stem.act.out } else { &blocks[k - 1].out };
                     // In the forward pass h_k = h_{k−1} + α v, so ∂L/∂v = α·∂L/∂h_k and ∂L/∂α = Σ ∂L/∂h_k ⊙ v.
                     let alpha = match block.scale {
                         BlockScale::Fixed(alpha) => alpha,
                         BlockScale::Learned(offset) => {
-                            let v = &block
-                                .branch
-                                .last()
-                                .expect("a block has at least one layer")
-                                .pre;
-                            grads[offset] = grad_state[..len]
-                                .iter()
-                                .zip(&v[..len])
-                                .map(|(&g, &x)| g * x)
-                                .sum();
+                            let v = &block.branch.last().expect("a block has at least one layer").pre;
+                            grads[offset] = grad_state[..len].iter().zip(&v[..len]).map(|(&g, &x)| g * x).sum();
                             params[offset]
                         }
                     };
@@ -592,11 +439,8 @@ impl<T: Real> Mlp<T> {
                     let (mut incoming, mut outgoing): (&mut Vec<T>, &mut Vec<T>) = (grad_a, grad_b);
                     for s in (0..block.branch.len()).rev() {
                         let stage = &block.branch[s];
-                        let (dout, scale): (&[T], T) = if s + 1 == block.branch.len() {
-                            (grad_state, alpha)
-                        } else {
-                            (incoming, T::one())
-                        };
+                        let (dout, scale): (&[T], T) =
+                            if s + 1 == block.branch.len() { (grad_state, alpha) } else { (incoming, T::one()) };
                         stage.linear.backward(
                             params,
                             grads,
@@ -606,14 +450,8 @@ impl<T: Real> Mlp<T> {
                             n,
                             scale,
                         );
-                        let stage_input = if s == 0 {
-                            input
-                        } else {
-                            &block.branch[s - 1].pre
-                        };
-                        stage
-                            .act
-                            .backward(act, params, grads, stage_input, outgoing, n);
+                        let stage_input = if s == 0 { input } else { &block.branch[s - 1].pre };
+                        stage.act.backward(act, params, grads, stage_input, outgoing, n);
                         std::mem::swap(&mut incoming, &mut outgoing);
                     }
                     // ∂L/∂h_{k−1} = ∂L/∂h_k · (1 + ∂F/∂h_{k−1}): the identity path adds the gradient unchanged.
@@ -625,18 +463,9 @@ impl<T: Real> Mlp<T> {
         }
         record(0, grad_state);
         // h₀ = φ(W₀x + b₀); the input needs no gradient.
-        stem.act
-            .backward(act, params, grads, &stem.pre, grad_state, n);
+        stem.act.backward(act, params, grads, &stem.pre, grad_state, n);
         let input_len = n * self.config.input_dim;
-        stem.linear.backward(
-            params,
-            grads,
-            &inputs[..input_len],
-            grad_state,
-            None,
-            n,
-            T::one(),
-        );
+        stem.linear.backward(params, grads, &inputs[..input_len], grad_state, None, n, T::one());
     }
 
     /// RMS of each hidden state h_k (k = 0..K) of the last forward over `n` rows.
@@ -646,10 +475,7 @@ impl<T: Real> Mlp<T> {
 
     /// ‖∂L/∂W_l‖ for each hidden weight layer, input side first, from the last backward.
     pub fn weight_grad_norms(&self) -> Vec<f64> {
-        self.hidden_linears()
-            .iter()
-            .map(|l| l2_norm(l.weight(&self.grads)))
-            .collect()
+        self.hidden_linears().iter().map(|l| l2_norm(l.weight(&self.grads))).collect()
     }
 
     /// ‖α_k v_k‖ ÷ ‖h_{k−1}‖ per residual block from the last forward (empty for plain nets):
@@ -664,11 +490,7 @@ impl<T: Real> Mlp<T> {
             .iter()
             .enumerate()
             .map(|(k, block)| {
-                let v = &block
-                    .branch
-                    .last()
-                    .expect("a block has at least one layer")
-                    .pre[..len];
+                let v = &block.branch.last().expect("a block has at least one layer").pre[..len];
                 let alpha = self.block_scale(&block.scale).as_f64().abs();
                 let base = l2_norm(states[k]);
                 if base > 0.0 {

@@ -58,11 +58,7 @@ impl Real for f64 {
 
 /// Frobenius norm, accumulated in f64 so long vectors of f32 lose nothing.
 pub fn l2_norm<T: Real>(values: &[T]) -> f64 {
-    values
-        .iter()
-        .map(|v| v.as_f64() * v.as_f64())
-        .sum::<f64>()
-        .sqrt()
+    values.iter().map(|v| v.as_f64() * v.as_f64()).sum::<f64>().sqrt()
 }
 
 /// Root mean square, accumulated in f64.

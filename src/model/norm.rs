@@ -68,11 +68,7 @@ impl<T: Real> NormLayer<T> {
         match self.kind {
             NormKind::Layer => {
                 let inv_w = T::one() / T::from_f64(w as f64);
-                for (row, (x_row, xhat_row)) in x
-                    .chunks_exact(w)
-                    .zip(self.xhat.chunks_exact_mut(w))
-                    .enumerate()
-                {
+                for (row, (x_row, xhat_row)) in x.chunks_exact(w).zip(self.xhat.chunks_exact_mut(w)).enumerate() {
                     let mean = x_row.iter().copied().sum::<T>() * inv_w;
                     let var = x_row.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() * inv_w;
                     let inv_std = T::one() / (var + eps).sqrt();
@@ -112,8 +108,7 @@ impl<T: Real> NormLayer<T> {
                     let batch_var = &mut self.inv_std;
                     batch_var.fill(T::zero());
                     for x_row in x.chunks_exact(w) {
-                        for ((s, &v), &m) in batch_var.iter_mut().zip(x_row).zip(batch_mean.iter())
-                        {
+                        for ((s, &v), &m) in batch_var.iter_mut().zip(x_row).zip(batch_mean.iter()) {
                             *s += (v - m) * (v - m);
                         }
                     }
@@ -122,16 +117,10 @@ impl<T: Real> NormLayer<T> {
                     }
                     if mode == Mode::Train {
                         let momentum = T::from_f64(BATCH_NORM_MOMENTUM);
-                        let unbias = if n > 1 {
-                            T::from_f64(n as f64) / T::from_f64((n - 1) as f64)
-                        } else {
-                            T::one()
-                        };
+                        let unbias = if n > 1 { T::from_f64(n as f64) / T::from_f64((n - 1) as f64) } else { T::one() };
                         for col in 0..w {
-                            mean[col] =
-                                (T::one() - momentum) * mean[col] + momentum * batch_mean[col];
-                            var[col] = (T::one() - momentum) * var[col]
-                                + momentum * batch_var[col] * unbias;
+                            mean[col] = (T::one() - momentum) * mean[col] + momentum * batch_mean[col];
+                            var[col] = (T::one() - momentum) * var[col] + momentum * batch_var[col] * unbias;
                         }
                     }
                     for s in batch_var.iter_mut() {
@@ -146,10 +135,7 @@ impl<T: Real> NormLayer<T> {
                 }
             }
         }
-        for (y_row, xhat_row) in self.out[..n * w]
-            .chunks_exact_mut(w)
-            .zip(self.xhat.chunks_exact(w))
-        {
+        for (y_row, xhat_row) in self.out[..n * w].chunks_exact_mut(w).zip(self.xhat.chunks_exact(w)) {
             for col in 0..w {
                 y_row[col] = gain[col] * xhat_row[col] + bias[col];
             }
@@ -163,11 +149,7 @@ impl<T: Real> NormLayer<T> {
         let (grad_gain, grad_bias) = {
             // γ and β are adjacent or not; take them as two disjoint slices.
             assert!(self.gain + w <= self.bias || self.bias + w <= self.gain);
-            let (lo, hi) = if self.gain < self.bias {
-                (self.gain, self.bias)
-            } else {
-                (self.bias, self.gain)
-            };
+            let (lo, hi) = if self.gain < self.bias { (self.gain, self.bias) } else { (self.bias, self.gain) };
             let (a, b) = grads.split_at_mut(hi);
             let (lo_slice, hi_slice) = (&mut a[lo..lo + w], &mut b[..w]);
             if self.gain < self.bias {
@@ -191,11 +173,7 @@ impl<T: Real> NormLayer<T> {
             NormKind::Layer => {
                 // x̂ = (x − μ)/σ over the row: dx = (1/σ)(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = γ·dy.
                 let inv_w = T::one() / T::from_f64(w as f64);
-                for (row, (g_row, xh_row)) in grad
-                    .chunks_exact_mut(w)
-                    .zip(xhat.chunks_exact(w))
-                    .enumerate()
-                {
+                for (row, (g_row, xh_row)) in grad.chunks_exact_mut(w).zip(xhat.chunks_exact(w)).enumerate() {
                     let mut mean_dxhat = T::zero();
                     let mut mean_dxhat_xhat = T::zero();
                     for col in 0..w {
@@ -226,10 +204,8 @@ impl<T: Real> NormLayer<T> {
                 for (g_row, xh_row) in grad.chunks_exact_mut(w).zip(xhat.chunks_exact(w)) {
                     for col in 0..w {
                         let scale = gain[col] * self.inv_std[col];
-                        g_row[col] = scale
-                            * (g_row[col]
-                                - grad_bias[col] * inv_n
-                                - xh_row[col] * grad_gain[col] * inv_n);
+                        g_row[col] =
+                            scale * (g_row[col] - grad_bias[col] * inv_n - xh_row[col] * grad_gain[col] * inv_n);
                     }
                 }
             }

@@ -1,0 +1,261 @@
+//! The training loop: minibatches without replacement (a fresh permutation each epoch, from
+//! the run seed; the incomplete tail of an epoch is dropped), a fixed number of steps,
+//! loss-curve checkpoints, divergence detection, probes at initialisation and at the end,
+//! and final evaluation. One step is forward → loss → backward → optimizer update, and
+//! allocates nothing.
+
+use crate::config::RunConfig;
+use crate::data::{Dataset, Split, Targets};
+use crate::error::{Error, Result};
+use crate::loss::{loss_and_grad, BatchTargets};
+use crate::model::{Mlp, Mode};
+use crate::optim::Optimizer;
+use crate::probe::probe;
+use crate::record::{LossPoint, ProbeStats};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// ChaCha stream of the batch order, distinct from the stream that initialises the weights.
+const SHUFFLE_STREAM: u64 = 1;
+
+/// What one training run produced (the sweep adds identity and machine fields).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainResult {
+    pub final_train_loss: Option<f64>,
+    pub final_train_accuracy: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
+    pub diverged: bool,
+    pub diverged_at_step: Option<usize>,
+    pub loss_curve: Vec<LossPoint>,
+    pub probe_init: ProbeStats,
+    pub probe_final: ProbeStats,
+    pub wall_seconds: f64,
+    pub steps_per_second: f64,
+}
+
+/// Loss and accuracy (classification only) over a whole data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    pub loss: f64,
+    pub accuracy: Option<f64>,
+}
+
+/// Contiguous copies of one minibatch's rows, sized once.
+struct BatchBuffers {
+    inputs: Vec<f32>,
+    labels: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl BatchBuffers {
+    fn new(data: &Dataset, batch: usize) -> Self {
+        let (labels, values) = match &data.targets {
+            Targets::Classes { .. } => (batch, 0),
+            Targets::Values { dim, .. } => (0, batch * dim),
+        };
+        BatchBuffers { inputs: vec![0.0; batch * data.input_dim], labels: vec![0; labels], values: vec![0.0; values] }
+    }
+
+    /// Gathers the rows `indices` of `data`.
+    fn gather(&mut self, data: &Dataset, indices: &[usize]) {
+        let d = data.input_dim;
+        for (slot, &i) in indices.iter().enumerate() {
+            self.inputs[slot * d..(slot + 1) * d].copy_from_slice(data.input(i));
+        }
+        match &data.targets {
+            Targets::Classes { labels, .. } => {
+                for (slot, &i) in indices.iter().enumerate() {
+                    self.labels[slot] = labels[i];
+                }
+            }
+            Targets::Values { values, dim } => {
+                for (slot, &i) in indices.iter().enumerate() {
+                    self.values[slot * dim..(slot + 1) * dim].copy_from_slice(&values[i * dim..(i + 1) * dim]);
+                }
+            }
+        }
+    }
+
+    fn targets(&self, data: &Dataset) -> BatchTargets<'_> {
+        match data.targets {
+            Targets::Classes { .. } => BatchTargets::Classes(&self.labels),
+            Targets::Values { .. } => BatchTargets::Values(&self.values),
+        }
+    }
+}
+
+/// Endless minibatches without replacement from a seeded permutation.
+struct BatchOrder {
+    permutation: Vec<usize>,
+    position: usize,
+    batch: usize,
+    rng: ChaCha8Rng,
+}
+
+impl BatchOrder {
+    fn new(len: usize, batch: usize, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(SHUFFLE_STREAM);
+        let mut permutation: Vec<usize> = (0..len).collect();
+        permutation.shuffle(&mut rng);
+        BatchOrder { permutation, position: 0, batch, rng }
+    }
+
+    fn next_batch(&mut self) -> &[usize] {
+        if self.position + self.batch > self.permutation.len() {
+            self.permutation.shuffle(&mut self.rng);
+            self.position = 0;
+        }
+        let start = self.position;
+        self.position += self.batch;
+        &self.permutation[start..start + self.batch]
+    }
+}
+
+/// Checks what needs the data: the batch must fit in the training set.
+pub fn validate_against_data(config: &RunConfig, split: &Split) -> Result<()> {
+    let train = split.train.len();
+    if config.batch_size > train {
+        return Err(Error::invalid(
+            "batch_size",
+            config.batch_size,
+            format!("larger than the {train} training samples of `{}`", config.dataset),
+        ));
+    }
+    if split.train.input_dim != config.model.input_dim || split.train.output_dim() != config.model.output_dim {
+        return Err(Error::invalid(
+            "model",
+            format!("{}→{}", config.model.input_dim, config.model.output_dim),
+            format!(
+                "data set `{}` has {} inputs and {} outputs",
+                config.dataset,
+                split.train.input_dim,
+                split.train.output_dim()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Mean loss and accuracy of `mlp` over all of `data`, in chunks of the network's batch
+/// capacity, with normalisation in evaluation mode.
+pub fn evaluate(mlp: &mut Mlp<f32>, data: &Dataset) -> Evaluation {
+    let chunk = mlp.max_batch();
+    let classes = mlp.config().output_dim;
+    let mut buffers = BatchBuffers::new(data, chunk);
+    let mut indices: Vec<usize> = Vec::with_capacity(chunk);
+    let (mut loss_sum, mut correct) = (0.0, 0usize);
+    for start in (0..data.len()).step_by(chunk) {
+        let n = chunk.min(data.len() - start);
+        indices.clear();
+        indices.extend(start..start + n);
+        buffers.gather(data, &indices);
+        let logits = mlp.forward(&buffers.inputs, n, Mode::Eval);
+        let value = loss_and_grad(logits, buffers.targets(data), n, classes, None);
+        loss_sum += value.loss * n as f64;
+        correct += value.correct.unwrap_or(0);
+    }
+    let total = data.len().max(1) as f64;
+    let accuracy = matches!(data.targets, Targets::Classes { .. }).then(|| correct as f64 / total);
+    Evaluation { loss: loss_sum / total, accuracy }
+}
+
+/// Trains one network as `config` says and measures it.
+pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
+    config.validate()?;
+    validate_against_data(config, split)?;
+    let train_set = &split.train;
+    let batch = config.batch_size;
+    let classes = config.model.output_dim;
+    let mut mlp = Mlp::<f32>::new(&config.model, batch, config.seed)?;
+    let mut optimizer = Optimizer::new(&config.optimizer, mlp.num_params());
+    let mut order = BatchOrder::new(train_set.len(), batch, config.seed);
+    let mut buffers = BatchBuffers::new(train_set, batch);
+    let mut dlogits = vec![0.0f32; batch * classes];
+
+    // Probes use the first minibatch of the run, at initialisation and again at the end.
+    let probe_rows: Vec<usize> = order.next_batch().to_vec();
+    order.position = 0;
+    buffers.gather(train_set, &probe_rows);
+    let probe_init = probe(&mut mlp, &buffers.inputs, buffers.targets(train_set), batch).unwrap_or_default();
+
+    let checkpoints = checkpoint_steps(config.steps, config.checkpoints);
+    let mut loss_curve = Vec::with_capacity(checkpoints.len() + 1);
+    let mut next_checkpoint = 0;
+    let (mut interval_sum, mut interval_count) = (0.0f64, 0usize);
+    let mut diverged_at_step = None;
+
+    let started = Instant::now();
+    for step in 1..=config.steps {
+        let indices = order.next_batch();
+        buffers.gather(train_set, indices);
+        let logits = mlp.forward(&buffers.inputs, batch, Mode::Train);
+        let value = loss_and_grad(logits, buffers.targets(train_set), batch, classes, Some(&mut dlogits));
+        if step == 1 {
+            loss_curve.push(LossPoint { step: 0, loss: Some(value.loss).filter(|l| l.is_finite()) });
+        }
+        if !value.loss.is_finite() {
+            diverged_at_step = Some(step);
+            break;
+        }
+        mlp.backward(&buffers.inputs, &dlogits, batch, None);
+        optimizer.step(&mut mlp.params, &mlp.grads);
+
+        interval_sum += value.loss;
+        interval_count += 1;
+        if next_checkpoint < checkpoints.len() && step == checkpoints[next_checkpoint] {
+            loss_curve.push(LossPoint { step, loss: Some(interval_sum / interval_count as f64) });
+            next_checkpoint += 1;
+            interval_sum = 0.0;
+            interval_count = 0;
+        }
+    }
+    let train_seconds = started.elapsed().as_secs_f64();
+    let steps_done = diverged_at_step.map_or(config.steps, |s| s - 1);
+
+    let mut result = TrainResult {
+        final_train_loss: None,
+        final_train_accuracy: None,
+        test_loss: None,
+        test_accuracy: None,
+        diverged: diverged_at_step.is_some(),
+        diverged_at_step,
+        loss_curve,
+        probe_init,
+        probe_final: ProbeStats::default(),
+        wall_seconds: 0.0,
+        steps_per_second: if train_seconds > 0.0 { steps_done as f64 / train_seconds } else { 0.0 },
+    };
+    if !result.diverged {
+        let train_eval = evaluate(&mut mlp, train_set);
+        let test_eval = evaluate(&mut mlp, &split.test);
+        if train_eval.loss.is_finite() && test_eval.loss.is_finite() {
+            result.final_train_loss = Some(train_eval.loss);
+            result.final_train_accuracy = train_eval.accuracy;
+            result.test_loss = Some(test_eval.loss);
+            result.test_accuracy = test_eval.accuracy;
+        } else {
+            // Finite minibatch losses but a non-finite evaluation: diverged at the very end.
+            result.diverged = true;
+            result.diverged_at_step = Some(config.steps);
+        }
+        buffers.gather(train_set, &probe_rows);
+        result.probe_final = probe(&mut mlp, &buffers.inputs, buffers.targets(train_set), batch).unwrap_or_default();
+    }
+    if config.steps == 0 {
+        result.loss_curve.clear();
+    }
+    result.wall_seconds = started.elapsed().as_secs_f64();
+    Ok(result)
+}
+
+/// The steps at which the loss curve gets a point: `count` evenly spaced, the last at `steps`.
+pub fn checkpoint_steps(steps: usize, count: usize) -> Vec<usize> {
+    let count = count.min(steps);
+    let mut points: Vec<usize> = (1..=count).map(|j| (j * steps).div_ceil(count)).collect();
+    points.dedup();
+    points
+}
