@@ -14,6 +14,7 @@ pub mod model;
 pub mod optim;
 pub mod probe;
 pub mod record;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,1 +1,90 @@
-fn main() {}
+//! `sweep`: trains a grid of plain and residual MLPs from an experiment file and records
+//! per-run results in `results/<experiment>/<machine_id>/runs.jsonl`.
+
+use clap::Parser;
+use degradation_bench::config::Experiment;
+use degradation_bench::sweep::{self, format_duration, Shard, SweepOptions};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Train a grid of plain and residual MLPs and record losses and per-layer gradient norms.
+///
+/// Re-running into the same directory resumes: runs already recorded are skipped.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Experiment file (TOML; see experiments/ and the README for the format).
+    #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
+    config: Option<PathBuf>,
+
+    /// A preset shipped in experiments/: quick, init, full or tiny.
+    #[arg(long)]
+    preset: Option<String>,
+
+    /// Results directory [default: results/<experiment>/<machine_id>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+
+    /// Runs trained in parallel (each run is single-threaded) [default: all cores].
+    #[arg(long)]
+    threads: Option<usize>,
+
+    /// Run only shard I of N (runs whose position in run-id order is I mod N), e.g. 0/4.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<Shard>,
+
+    /// List the runs and estimate their cost (FLOPs, and time from a short calibration) without training.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// Start over: move an existing runs.jsonl aside (it is never deleted) instead of resuming.
+    #[arg(long)]
+    fresh: bool,
+
+    /// No progress bar or log lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> degradation_bench::Result<()> {
+    let (text, path) = match (&cli.config, &cli.preset) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| degradation_bench::Error::io(path, e))?;
+            (text, path.clone())
+        }
+        (None, Some(name)) => (sweep::preset_text(name)?, PathBuf::from(format!("experiments/{name}.toml"))),
+        (None, None) => unreachable!("clap requires --config or --preset"),
+    };
+    let experiment = Experiment::from_toml_str(&text, Path::new(&path))?;
+    let outcome = sweep::run(&SweepOptions {
+        experiment,
+        experiment_text: text,
+        out: cli.out.clone(),
+        threads: cli.threads,
+        shard: cli.shard,
+        dry_run: cli.dry_run,
+        fresh: cli.fresh,
+        progress: !cli.quiet,
+    })?;
+    if !cli.dry_run {
+        eprintln!(
+            "{} runs trained ({} already recorded) in {}; results in {}",
+            outcome.runs_done,
+            outcome.runs_skipped,
+            format_duration(outcome.wall_seconds),
+            outcome.out_dir.display()
+        );
+    }
+    Ok(())
+}

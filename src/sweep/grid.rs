@@ -1,0 +1,146 @@
+//! Grid expansion: an [`Experiment`] becomes a list of [`PlannedRun`]s, each with a stable
+//! run id, in a deterministic order (by run id) that sharding partitions.
+
+use crate::config::{Arch, Experiment, ModelConfig, RunConfig};
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::str::FromStr;
+
+/// One point of the grid, ready to train.
+#[derive(Debug, Clone)]
+pub struct PlannedRun {
+    pub run_id: String,
+    pub config: RunConfig,
+    /// Floating-point operations of the whole run (training, evaluation, probes); used for
+    /// longest-first scheduling and the dry-run estimate.
+    pub flops: f64,
+}
+
+/// `--shard I/N`: this process runs the runs whose position (in run-id order) is ≡ I mod N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        let parse = || -> Option<Shard> {
+            let (i, n) = text.split_once('/')?;
+            let (index, count) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+            (count > 0 && index < count).then_some(Shard { index, count })
+        };
+        parse().ok_or_else(|| Error::Shard(text.to_string()))
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Sizes of the data a run trains and evaluates on, for the FLOP estimate.
+#[derive(Debug, Clone, Copy)]
+pub struct DataShape {
+    pub input_dim: usize,
+    pub output_dim: usize,
+    pub train_len: usize,
+    pub test_len: usize,
+}
+
+/// Every run of the experiment, sorted by run id. Plain runs are not repeated along the
+/// residual-scale axis.
+pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
+    let mut runs = Vec::new();
+    for optimizer in experiment.optimizer_axis() {
+        for &arch in &experiment.archs {
+            let scales = match arch {
+                Arch::Plain => &experiment.residual_scales[..experiment.residual_scales.len().min(1)],
+                Arch::Residual => &experiment.residual_scales[..],
+            };
+            // A plain run still needs some value in its config; it is ignored and recorded as null.
+            let scales = if scales.is_empty() { &[crate::config::ResidualScale::One][..] } else { scales };
+            for &depth in &experiment.depths {
+                for &width in &experiment.widths {
+                    for &activation in &experiment.activations {
+                        for &norm in &experiment.norms {
+                            for &residual_scale in scales {
+                                for &init in &experiment.inits {
+                                    for &seed in &experiment.seeds {
+                                        let model = ModelConfig {
+                                            arch,
+                                            depth,
+                                            width,
+                                            input_dim: data.input_dim,
+                                            output_dim: data.output_dim,
+                                            activation,
+                                            norm,
+                                            residual_scale: if arch == Arch::Plain {
+                                                crate::config::ResidualScale::One
+                                            } else {
+                                                residual_scale
+                                            },
+                                            block_layers: if arch == Arch::Plain { 1 } else { experiment.block_layers },
+                                            init,
+                                        };
+                                        let config = RunConfig {
+                                            experiment: experiment.name.clone(),
+                                            dataset: experiment.dataset,
+                                            dataset_options: experiment.dataset_options.clone(),
+                                            model,
+                                            optimizer: optimizer.clone(),
+                                            batch_size: experiment.batch_size,
+                                            steps: experiment.steps,
+                                            checkpoints: experiment.checkpoints,
+                                            seed,
+                                        };
+                                        let flops = run_flops(&config, data);
+                                        runs.push(PlannedRun { run_id: run_id(&config), config, flops });
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs.dedup_by(|a, b| a.run_id == b.run_id);
+    runs
+}
+
+/// A readable prefix plus a hash of the whole configuration: equal ids mean equal runs.
+pub fn run_id(config: &RunConfig) -> String {
+    let canonical = serde_json::to_string(config).expect("a RunConfig always serialises");
+    let digest = Sha256::digest(canonical.as_bytes());
+    let hash: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+    let m = &config.model;
+    format!("{}-d{}-w{}-s{}-{hash}", m.arch, m.depth, m.width, config.seed)
+}
+
+/// FLOPs of one forward pass per sample: 2 per multiply-add of every weight layer.
+pub fn forward_flops_per_sample(model: &ModelConfig) -> f64 {
+    let w = model.width as f64;
+    2.0 * (model.depth as f64 * w * w + model.input_dim as f64 * w + w * model.output_dim as f64)
+}
+
+/// Training steps cost 3× a forward (forward, input gradient, weight gradient); evaluation
+/// of both sets and two probes are added.
+pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
+    let forward = forward_flops_per_sample(&config.model);
+    let train = 3.0 * forward * (config.steps * config.batch_size) as f64;
+    let eval = forward * (data.train_len + data.test_len) as f64;
+    let probes = 2.0 * 3.0 * forward * config.batch_size as f64;
+    train + eval + probes
+}
+
+/// The runs that belong to `shard`: positions ≡ index (mod count) in run-id order.
+pub fn select_shard(runs: Vec<PlannedRun>, shard: Option<Shard>) -> Vec<PlannedRun> {
+    match shard {
+        None => runs,
+        Some(shard) => runs.into_iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, r)| r).collect(),
+    }
+}
