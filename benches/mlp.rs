@@ -1,0 +1,333 @@
+//! Criterion benches: what a residual connection costs next to a plain layer, how time grows
+//! with depth and width, and how close a layer gets to this machine's own GEMM ceiling.
+//!
+//! Ids (the analysis relies on them): `{forward,backward,train_step}/{plain,residual}/d{D}_w{W}`
+//! and `gemm_ceiling/f32/w{W}`.
+//! - `forward`: inference forward (`Mode::Eval`), logits only.
+//! - `backward`: forward (`Mode::Train`) + softmax cross-entropy gradient + backward; no update.
+//! - `train_step`: the same plus one Adam update over the flat parameter buffer.
+//! - `gemm_ceiling`: one raw f32 GEMM through `model::gemm::matmul` at a hidden layer's
+//!   forward shape, (B × w) · (w × w)ᵀ with the weight read transposed exactly as
+//!   `Linear::forward` reads it.
+//!
+//! FLOP convention (`Throughput::Elements`, so criterion's "elem/s" are FLOP/s): 2·B·w² per
+//! hidden w×w layer forward, 3× that for forward + backward (`backward`, `train_step`). Only
+//! the D hidden layers count: the stem (width × width here, since the input has `width`
+//! features), the head (width × 10), the loss and the optimizer are timed but not counted, so
+//! at small depth the GFLOP/s understate the GEMM rate. `gemm_ceiling` counts its 2·B·w².
+//!
+//! Networks: ReLU, no normalisation, He init, input dim = width, 10 classes with random fixed
+//! labels, batch 128. Residual: two-layer pre-activation blocks with α = 1/√K.
+//!
+//! Environment:
+//! - `DEGRADATION_BENCH_GRID=full`: depths {2,…,128} × widths {32,…,1024}; default `quick`:
+//!   depths {4, 16, 64} × widths {64, 256, 1024}.
+//! - `DEGRADATION_BENCH_THREADS=N`: threads inside each GEMM (default 1, GEMM parallelism off).
+//!
+//! Besides criterion's own files, `machine.json` (the sweep's fingerprint, threads recorded)
+//! and `bench_config.json` (grid, batch, threads, FLOP convention) are written into
+//! criterion's output directory, `target/criterion` unless `CRITERION_HOME` or
+//! `CARGO_TARGET_DIR` says otherwise.
+
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
+use degradation_bench::config::{
+    Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
+};
+use degradation_bench::loss::{loss_and_grad, BatchTargets};
+use degradation_bench::machine::{fingerprint, write_machine_json};
+use degradation_bench::model::gemm::{gemm_threads, matmul, set_gemm_threads, MatRef, GEMM_BACKEND};
+use degradation_bench::model::{Mlp, Mode};
+use degradation_bench::optim::Optimizer;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const BATCH: usize = 128;
+const CLASSES: usize = 10;
+const SEED: u64 = 0x5eed;
+/// Small enough that thousands of Adam steps on one batch keep every value far from
+/// overflow and from subnormals, so the timing stays stationary.
+const LEARNING_RATE: f64 = 1e-4;
+
+const QUICK_DEPTHS: &[usize] = &[4, 16, 64];
+const QUICK_WIDTHS: &[usize] = &[64, 256, 1024];
+const FULL_DEPTHS: &[usize] = &[2, 4, 8, 16, 32, 64, 128];
+const FULL_WIDTHS: &[usize] = &[32, 64, 128, 256, 512, 1024];
+
+/// The three timed network operations, in the order they run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Forward,
+    Backward,
+    TrainStep,
+}
+
+impl Op {
+    const ALL: [Op; 3] = [Op::Forward, Op::Backward, Op::TrainStep];
+
+    fn group(self) -> &'static str {
+        match self {
+            Op::Forward => "forward",
+            Op::Backward => "backward",
+            Op::TrainStep => "train_step",
+        }
+    }
+
+    /// GEMM passes per hidden layer: forward 1, forward + backward 3 (∂W and ∂input).
+    fn passes(self) -> u64 {
+        match self {
+            Op::Forward => 1,
+            Op::Backward | Op::TrainStep => 3,
+        }
+    }
+}
+
+/// 2·B·w² per layer forward pass: the counted work of one hidden w×w layer.
+fn layer_flops(width: usize) -> u64 {
+    2 * (BATCH * width * width) as u64
+}
+
+/// A network, its optimizer and one fixed batch; everything a timed iteration touches.
+struct Fixture {
+    mlp: Mlp<f32>,
+    optimizer: Option<Optimizer<f32>>,
+    inputs: Vec<f32>,
+    labels: Vec<u32>,
+    dlogits: Vec<f32>,
+}
+
+impl Fixture {
+    fn new(arch: Arch, depth: usize, width: usize, op: Op) -> Self {
+        let config = ModelConfig {
+            arch,
+            depth,
+            width,
+            input_dim: width,
+            output_dim: CLASSES,
+            activation: Activation::Relu,
+            norm: Norm::None,
+            residual_scale: ResidualScale::InvSqrtBlocks,
+            block_layers: 2,
+            init: Init::He,
+        };
+        let mlp = Mlp::<f32>::new(&config, BATCH, SEED).expect("bench configurations are valid");
+        let optimizer = (op == Op::TrainStep).then(|| {
+            let adam =
+                OptimizerConfig { kind: OptimizerKind::Adam, lr: LEARNING_RATE, momentum: 0.0, weight_decay: 0.0 };
+            Optimizer::new(&adam, mlp.num_params())
+        });
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
+        let inputs = (0..BATCH * width).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
+        let labels = (0..BATCH).map(|_| rng.random_range(0..CLASSES as u32)).collect();
+        Fixture { mlp, optimizer, inputs, labels, dlogits: vec![0.0; BATCH * CLASSES] }
+    }
+
+    /// One timed iteration of `op`.
+    fn run(&mut self, op: Op) {
+        let Fixture { mlp, optimizer, inputs, labels, dlogits } = self;
+        if op == Op::Forward {
+            black_box(mlp.forward(inputs, BATCH, Mode::Eval));
+            return;
+        }
+        let logits = mlp.forward(inputs, BATCH, Mode::Train);
+        black_box(loss_and_grad(logits, BatchTargets::Classes(labels), BATCH, CLASSES, Some(dlogits)));
+        mlp.backward(inputs, dlogits, BATCH, None);
+        if let Some(optimizer) = optimizer {
+            optimizer.step(&mut mlp.params, &mlp.grads);
+        }
+        black_box(&mlp.params);
+    }
+}
+
+/// Criterion settings given on the command line; those win over the per-size defaults below.
+struct CliOverrides {
+    sample_size: bool,
+    warm_up_time: bool,
+    measurement_time: bool,
+}
+
+impl CliOverrides {
+    fn from_args() -> Self {
+        let given = |flag: &str| std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        CliOverrides {
+            sample_size: given("--sample-size"),
+            warm_up_time: given("--warm-up-time"),
+            measurement_time: given("--measurement-time"),
+        }
+    }
+}
+
+/// Sizes each benchmark's sampling from a rough guess of one iteration's time, so the quick
+/// grid fits in a few minutes on 2 cores: about 1 s warm-up and 2 s of measurement, at least
+/// 10 samples (one iteration each, flat sampling) for the slow sizes, at most 100.
+fn configure(group: &mut BenchmarkGroup<'_, WallTime>, cli: &CliOverrides, estimated_seconds: f64) {
+    const MEASUREMENT: f64 = 2.0;
+    const WARM_UP: f64 = 1.0;
+    // Linear sampling with n samples runs n(n+1)/2 iterations at the smallest step.
+    let linear_fits = |n: f64| n * (n + 1.0) / 2.0 * estimated_seconds <= MEASUREMENT;
+    let (samples, mode) = if linear_fits(100.0) {
+        (100, SamplingMode::Linear)
+    } else {
+        let flat_samples = (MEASUREMENT / estimated_seconds).floor().clamp(10.0, 100.0) as usize;
+        (flat_samples, SamplingMode::Flat)
+    };
+    group.sampling_mode(mode);
+    if !cli.sample_size {
+        group.sample_size(samples);
+    }
+    if !cli.warm_up_time {
+        group.warm_up_time(Duration::from_secs_f64(WARM_UP.max(estimated_seconds)));
+    }
+    if !cli.measurement_time {
+        let needed = samples as f64 * estimated_seconds;
+        group.measurement_time(Duration::from_secs_f64(MEASUREMENT.max(needed * 1.1)));
+    }
+}
+
+/// A deliberately pessimistic single-thread rate, for sizing samples only.
+fn estimate_seconds(flops: u64, layers: usize) -> f64 {
+    const RATE: f64 = 40e9;
+    const PER_LAYER_OVERHEAD: f64 = 3e-6;
+    (flops as f64 / RATE + layers as f64 * PER_LAYER_OVERHEAD) / gemm_threads() as f64
+}
+
+fn bench_network(c: &mut Criterion, cli: &CliOverrides, grid: &Grid) {
+    for op in Op::ALL {
+        let mut group = c.benchmark_group(op.group());
+        for &width in grid.widths {
+            for &depth in grid.depths {
+                let flops = op.passes() * depth as u64 * layer_flops(width);
+                // Stem and head (≈ one more layer) enter the estimate, not the throughput.
+                let estimate = estimate_seconds(flops + op.passes() * layer_flops(width), depth + 2);
+                configure(&mut group, cli, estimate);
+                group.throughput(Throughput::Elements(flops));
+                for arch in [Arch::Plain, Arch::Residual] {
+                    // Built on first use, so filtered-out benchmarks allocate nothing.
+                    let mut fixture = None;
+                    group.bench_function(
+                        criterion::BenchmarkId::new(arch.as_str(), format!("d{depth}_w{width}")),
+                        |b| {
+                            let fixture = fixture.get_or_insert_with(|| Fixture::new(arch, depth, width, op));
+                            b.iter(|| fixture.run(op));
+                        },
+                    );
+                }
+            }
+        }
+        group.finish();
+    }
+}
+
+fn bench_gemm_ceiling(c: &mut Criterion, cli: &CliOverrides, grid: &Grid) {
+    let mut group = c.benchmark_group("gemm_ceiling");
+    for &width in grid.widths {
+        let flops = layer_flops(width);
+        configure(&mut group, cli, estimate_seconds(flops, 1));
+        group.throughput(Throughput::Elements(flops));
+        let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
+        let mut normal = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.sample(StandardNormal)).collect() };
+        let (inp, weight) = (normal(BATCH * width), normal(width * width));
+        let mut out = vec![0.0f32; BATCH * width];
+        group.bench_function(criterion::BenchmarkId::new("f32", format!("w{width}")), |b| {
+            b.iter(|| {
+                // out = inp · Wᵀ: inp (B, w) row-major, W (w_out, w_in) row-major read transposed.
+                let a = MatRef::row_major(&inp, BATCH, width);
+                let w = MatRef::transposed(&weight, width, width);
+                matmul(&mut out, a, w, 1.0, false);
+                black_box(&out);
+            });
+        });
+    }
+    group.finish();
+}
+
+struct Grid {
+    name: &'static str,
+    depths: &'static [usize],
+    widths: &'static [usize],
+}
+
+impl Grid {
+    fn from_env() -> Self {
+        match std::env::var("DEGRADATION_BENCH_GRID").as_deref() {
+            Ok("full") => Grid { name: "full", depths: FULL_DEPTHS, widths: FULL_WIDTHS },
+            Ok("quick") | Ok("") | Err(_) => Grid { name: "quick", depths: QUICK_DEPTHS, widths: QUICK_WIDTHS },
+            Ok(other) => panic!("DEGRADATION_BENCH_GRID={other}: expected `quick` or `full`"),
+        }
+    }
+}
+
+fn threads_from_env() -> usize {
+    match std::env::var("DEGRADATION_BENCH_THREADS") {
+        Err(_) => 1,
+        Ok(text) => match text.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("DEGRADATION_BENCH_THREADS={text}: expected a whole number >= 1"),
+        },
+    }
+}
+
+/// Criterion's output directory, found the way criterion finds it: `CRITERION_HOME`, else
+/// `$CARGO_TARGET_DIR/criterion`, else the target directory `cargo metadata` names, else
+/// `target/criterion`.
+fn criterion_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return PathBuf::from(home);
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(target).join("criterion");
+    }
+    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
+        let output =
+            std::process::Command::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]).output().ok()?;
+        let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        Some(PathBuf::from(metadata.get("target_directory")?.as_str()?))
+    });
+    from_metadata.unwrap_or_else(|| PathBuf::from("target")).join("criterion")
+}
+
+/// Writes machine.json and bench_config.json unless criterion only lists or tests.
+fn write_fingerprint(grid: &Grid, threads: usize) {
+    let measuring =
+        std::env::args().any(|a| a == "--bench") && !std::env::args().any(|a| a == "--list" || a == "--test");
+    if !measuring {
+        return;
+    }
+    let dir = criterion_home();
+    let info = fingerprint(threads, GEMM_BACKEND);
+    if let Err(e) = write_machine_json(&dir, &info) {
+        eprintln!("warning: could not write the machine fingerprint: {e}");
+        return;
+    }
+    let config = serde_json::json!({
+        "grid": grid.name,
+        "depths": grid.depths,
+        "widths": grid.widths,
+        "batch": BATCH,
+        "threads": threads,
+        "optimizer": "adam",
+        "flops": "2*batch*width^2 per hidden layer forward; 3x for backward and train_step; stem and head excluded",
+        "machine_id": info.machine_id,
+    });
+    let path = dir.join("bench_config.json");
+    if let Err(e) = std::fs::write(&path, format!("{config:#}\n")) {
+        eprintln!("warning: could not write {}: {e}", path.display());
+    }
+}
+
+fn main() {
+    let threads = threads_from_env();
+    set_gemm_threads(threads);
+    let grid = Grid::from_env();
+    write_fingerprint(&grid, threads);
+
+    let cli = CliOverrides::from_args();
+    let mut c = Criterion::default().configure_from_args();
+    bench_gemm_ceiling(&mut c, &cli, &grid);
+    bench_network(&mut c, &cli, &grid);
+    c.final_summary();
+}
