@@ -1,1 +1,19 @@
-fn main() {}
+//! `analyze`: see `degradation_analysis::cli` and `analyze --help`.
+
+use clap::Parser;
+use degradation_analysis::cli::{command_line, run, Args};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args, command_line()) {
+        Ok(out) => {
+            eprintln!("report written to {}", out.join("README.md").display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Criterion output directories → typed benchmark rows.
+//!
+//! Layout (criterion 0.8): `<dir>/<group>/<function>/<param>/new/{estimates.json, benchmark.json}`,
+//! times in nanoseconds. These are criterion's internal files, so they are parsed defensively:
+//! only `median.point_estimate` is required; the ids come from `benchmark.json` when it has
+//! them and from the path otherwise. The benches write the machine fingerprint as
+//! `<dir>/machine.json`; criterion itself records no hardware.
+//!
+//! Benchmark ids (see the benches): groups `forward`, `backward`, `train_step` with function
+//! `plain` | `residual` and parameter `d{depth}_w{width}`; group `gemm_ceiling` with any
+//! function and parameter `w{width}`. Throughput elements are the FLOPs of one iteration.
+
+use crate::error::{Error, Result, Warning};
+use crate::load::read_machine;
+use degradation_bench::record::MachineInfo;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Machine id used when a criterion directory has no fingerprint beside it.
+pub const UNKNOWN_MACHINE: &str = "unknown";
+
+/// The groups that time a network (the others are ignored, except the ceiling).
+pub const LAYER_GROUPS: [&str; 3] = ["forward", "backward", "train_step"];
+pub const CEILING_GROUP: &str = "gemm_ceiling";
+
+/// What a benchmark id says it measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BenchKind {
+    /// A network pass: `forward|backward|train_step / plain|residual / d{depth}_w{width}`.
+    Network { arch: String, depth: usize, width: usize },
+    /// The raw GEMM at the layer shape: `gemm_ceiling / * / w{width}`.
+    Ceiling { width: usize },
+}
+
+/// One benchmark's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchRow {
+    pub machine_id: String,
+    pub group: String,
+    pub function: String,
+    pub param: String,
+    pub kind: BenchKind,
+    pub median_ns: f64,
+    pub mean_ns: Option<f64>,
+    /// FLOPs of one iteration (criterion's `Throughput::Elements`), when recorded.
+    pub flops: Option<f64>,
+}
+
+impl BenchRow {
+    /// FLOPs per nanosecond is GFLOP/s.
+    pub fn gflops(&self) -> Option<f64> {
+        self.flops.map(|f| f / self.median_ns)
+    }
+}
+
+/// One criterion output directory, loaded.
+#[derive(Debug, Clone)]
+pub struct BenchSet {
+    pub dir: PathBuf,
+    pub machine: Option<MachineInfo>,
+    pub machine_id: String,
+    pub rows: Vec<BenchRow>,
+}
+
+/// Loads every benchmark under `dir`. A directory without any estimates is an error.
+pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSet> {
+    if !dir.is_dir() {
+        return Err(Error::MissingDir { path: dir.to_path_buf(), what: "criterion" });
+    }
+    let machine_path = dir.join("machine.json");
+    let machine = if machine_path.is_file() {
+        Some(read_machine(&machine_path)?)
+    } else {
+        warnings.push(Warning(format!(
+            "{}: missing; these benchmarks are attributed to machine `{UNKNOWN_MACHINE}` and have no CPU description",
+            machine_path.display()
+        )));
+        None
+    };
+    let machine_id = machine.as_ref().map_or_else(|| UNKNOWN_MACHINE.to_string(), |m| m.machine_id.clone());
+
+    let mut bench_dirs = Vec::new();
+    find_bench_dirs(dir, dir, 0, &mut bench_dirs)?;
+    bench_dirs.sort();
+    if bench_dirs.is_empty() {
+        return Err(Error::NoEstimates { path: dir.to_path_buf() });
+    }
+
+    let mut rows = Vec::new();
+    let mut missing_throughput = 0usize;
+    for bench_dir in &bench_dirs {
+        let ids = bench_ids(dir, bench_dir)?;
+        let new = bench_dir.join("new");
+        let (median_ns, mean_ns) = read_estimates(&new.join("estimates.json"))?;
+        let flops = read_throughput(&new.join("benchmark.json"))?;
+        if flops.is_none() {
+            missing_throughput += 1;
+        }
+        let kind = match classify(&ids.group, &ids.function, &ids.param) {
+            Some(kind) => kind,
+            None => {
+                warnings.push(Warning(format!(
+                    "{}: benchmark `{}/{}/{}` is not one the analysis knows; ignored",
+                    bench_dir.display(),
+                    ids.group,
+                    ids.function,
+                    ids.param
+                )));
+                continue;
+            }
+        };
+        rows.push(BenchRow {
+            machine_id: machine_id.clone(),
+            group: ids.group,
+            function: ids.function,
+            param: ids.param,
+            kind,
+            median_ns,
+            mean_ns,
+            flops,
+        });
+    }
+    if missing_throughput > 0 {
+        warnings.push(Warning(format!(
+            "{}: {missing_throughput} benchmark(s) record no throughput (FLOPs); their GFLOP/s are left blank",
+            dir.display()
+        )));
+    }
+    Ok(BenchSet { dir: dir.to_path_buf(), machine, machine_id, rows })
+}
+
+/// Directories below `root` that hold `new/estimates.json` (criterion's `report/` pages skipped).
+fn find_bench_dirs(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
+    if dir != root && dir.join("new").join("estimates.json").is_file() {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    if depth >= 4 {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "report" || name == "new" || name == "base" || !path.is_dir() {
+            continue;
+        }
+        find_bench_dirs(root, &path, depth + 1, out)?;
+    }
+    Ok(())
+}
+
+struct BenchIds {
+    group: String,
+    function: String,
+    param: String,
+}
+
+/// Ids from `new/benchmark.json` (`group_id`, `function_id`, `value_str`), else from the path.
+fn bench_ids(root: &Path, bench_dir: &Path) -> Result<BenchIds> {
+    let parts: Vec<String> = bench_dir
+        .strip_prefix(root)
+        .unwrap_or(bench_dir)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let from_path = |i: usize| parts.get(i).cloned().unwrap_or_default();
+    let mut ids = BenchIds { group: from_path(0), function: from_path(1), param: from_path(2) };
+    let path = bench_dir.join("new").join("benchmark.json");
+    if let Some(json) = read_json_if_present(&path)? {
+        let text = |key: &str| json.get(key).and_then(Value::as_str).map(str::to_string);
+        if let Some(group) = text("group_id") {
+            ids.group = group;
+        }
+        if let Some(function) = text("function_id") {
+            ids.function = function;
+        }
+        if let Some(param) = text("value_str") {
+            ids.param = param;
+        }
+    }
+    Ok(ids)
+}
+
+fn read_json_if_present(path: &Path) -> Result<Option<Value>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::Json { path: path.to_path_buf(), message: format!("not valid JSON: {e}") })
+}
+
+/// `(median, mean)` point estimates in ns; the median is required, finite and positive.
+pub fn read_estimates(path: &Path) -> Result<(f64, Option<f64>)> {
+    let json = read_json_if_present(path)?
+        .ok_or_else(|| Error::MissingFile { path: path.to_path_buf(), why: "criterion's estimates" })?;
+    let point = |stat: &str| json.get(stat).and_then(|s| s.get("point_estimate")).and_then(Value::as_f64);
+    let median =
+        point("median").ok_or_else(|| Error::field(path, "median.point_estimate", "missing or not a number"))?;
+    if !(median.is_finite() && median > 0.0) {
+        return Err(Error::field(path, "median.point_estimate", format!("{median} is not a positive time in ns")));
+    }
+    let mean = point("mean").filter(|m| m.is_finite() && *m > 0.0);
+    Ok((median, mean))
+}
+
+/// `throughput.Elements` of benchmark.json (FLOPs per iteration), when present.
+pub fn read_throughput(path: &Path) -> Result<Option<f64>> {
+    let Some(json) = read_json_if_present(path)? else {
+        return Ok(None);
+    };
+    let elements = json
+        .get("throughput")
+        .and_then(|t| t.get("Elements"))
+        .and_then(Value::as_f64)
+        .filter(|e| e.is_finite() && *e > 0.0);
+    Ok(elements)
+}
+
+/// Maps a benchmark id onto what it measures; `None` for ids the analysis does not use.
+pub fn classify(group: &str, function: &str, param: &str) -> Option<BenchKind> {
+    if group == CEILING_GROUP {
+        let width = param.strip_prefix('w')?.parse().ok()?;
+        return Some(BenchKind::Ceiling { width });
+    }
+    if !LAYER_GROUPS.contains(&group) || !(function == "plain" || function == "residual") {
+        return None;
+    }
+    let (depth, width) = parse_depth_width(param)?;
+    Some(BenchKind::Network { arch: function.to_string(), depth, width })
+}
+
+/// Parses `d{depth}_w{width}`.
+pub fn parse_depth_width(param: &str) -> Option<(usize, usize)> {
+    let (d, w) = param.split_once('_')?;
+    let depth = d.strip_prefix('d')?.parse().ok()?;
+    let width = w.strip_prefix('w')?.parse().ok()?;
+    Some((depth, width))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn write_bench(root: &Path, id: &str, median_ns: f64, flops: Option<u64>) {
+        let dir = root.join(id).join("new");
+        fs::create_dir_all(&dir).unwrap();
+        let estimates = serde_json::json!({
+            "mean": {"point_estimate": median_ns * 1.01, "standard_error": 1.0},
+            "median": {"point_estimate": median_ns, "standard_error": 1.0},
+        });
+        fs::write(dir.join("estimates.json"), estimates.to_string()).unwrap();
+        let parts: Vec<&str> = id.split('/').collect();
+        let throughput = flops.map(|f| serde_json::json!({"Elements": f}));
+        let benchmark = serde_json::json!({
+            "group_id": parts[0], "function_id": parts[1], "value_str": parts[2],
+            "throughput": throughput, "full_id": id, "directory_name": id, "title": id,
+        });
+        fs::write(dir.join("benchmark.json"), benchmark.to_string()).unwrap();
+    }
+
+    #[test]
+    fn parses_ids() {
+        assert_eq!(parse_depth_width("d16_w256"), Some((16, 256)));
+        assert_eq!(parse_depth_width("d16w256"), None);
+        assert_eq!(parse_depth_width("dx_w2"), None);
+        assert_eq!(
+            classify("train_step", "residual", "d4_w64"),
+            Some(BenchKind::Network { arch: "residual".into(), depth: 4, width: 64 })
+        );
+        assert_eq!(classify("gemm_ceiling", "f32", "w1024"), Some(BenchKind::Ceiling { width: 1024 }));
+        assert_eq!(classify("train_step", "other", "d4_w64"), None);
+        assert_eq!(classify("misc", "plain", "d4_w64"), None);
+    }
+
+    #[test]
+    fn loads_a_tree_and_skips_reports_and_unknown_ids() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        write_bench(root, "train_step/plain/d4_w64", 2_000.0, Some(8_000));
+        write_bench(root, "gemm_ceiling/f32/w64", 500.0, Some(4_000));
+        write_bench(root, "misc/thing/x", 10.0, None);
+        fs::create_dir_all(root.join("report")).unwrap();
+        fs::create_dir_all(root.join("train_step/report")).unwrap();
+        let mut warnings = Vec::new();
+        let set = load_criterion(root, &mut warnings).unwrap();
+        assert_eq!(set.machine_id, UNKNOWN_MACHINE);
+        assert_eq!(set.rows.len(), 2);
+        let step = set.rows.iter().find(|r| r.group == "train_step").unwrap();
+        assert_eq!(step.median_ns, 2_000.0);
+        assert_eq!(step.gflops(), Some(4.0));
+        let ceiling = set.rows.iter().find(|r| r.group == "gemm_ceiling").unwrap();
+        assert_eq!(ceiling.kind, BenchKind::Ceiling { width: 64 });
+        assert_eq!(ceiling.gflops(), Some(8.0));
+        assert!(warnings.iter().any(|w| w.0.contains("machine.json")));
+        assert!(warnings.iter().any(|w| w.0.contains("misc/thing/x")));
+    }
+
+    #[test]
+    fn empty_tree_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::create_dir_all(tmp.path().join("report")).unwrap();
+        let err = load_criterion(tmp.path(), &mut Vec::new()).unwrap_err();
+        assert!(matches!(err, Error::NoEstimates { .. }), "{err}");
+        assert!(err.to_string().contains("no criterion estimates"));
+    }
+
+    #[test]
+    fn estimates_without_median_name_the_field() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("estimates.json");
+        fs::write(&path, r#"{"mean": {"point_estimate": 3.0}}"#).unwrap();
+        let err = read_estimates(&path).unwrap_err().to_string();
+        assert!(err.contains("median.point_estimate"), "{err}");
+        fs::write(&path, r#"{"median": {"point_estimate": -1.0}}"#).unwrap();
+        assert!(read_estimates(&path).is_err());
+        fs::write(&path, "{not json").unwrap();
+        assert!(read_estimates(&path).unwrap_err().to_string().contains("not valid JSON"));
+    }
+}

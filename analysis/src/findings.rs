@@ -1,0 +1,318 @@
+//! Findings stated in the report, each computed from the tables (never hand-written), so a
+//! rerun on other data states what that data shows.
+
+use crate::render::{format_sig, Table};
+use crate::tables::TimingRow;
+
+struct LossRow {
+    variant: String,
+    depth: usize,
+    median: Option<f64>,
+    runs: usize,
+    diverged: usize,
+}
+
+fn loss_rows(table: &Table) -> Vec<LossRow> {
+    (0..table.height())
+        .filter_map(|i| {
+            Some(LossRow {
+                variant: table.text("variant", i)?,
+                depth: table.number("depth", i)? as usize,
+                median: table.number("loss_median", i),
+                runs: table.number("runs", i).unwrap_or(0.0) as usize,
+                diverged: table.number("diverged", i).unwrap_or(0.0) as usize,
+            })
+        })
+        .collect()
+}
+
+/// A ratio for prose: `3.2×`, or `1.2×10⁵×` once it spans decades.
+pub fn format_ratio(r: f64) -> String {
+    if !r.is_finite() {
+        return "∞×".into();
+    }
+    if r < 1000.0 {
+        return format!("{}×", format_sig(r, 2));
+    }
+    let exponent = r.log10().floor() as i32;
+    let mantissa = r / 10f64.powi(exponent);
+    let superscript: String = exponent
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][d.to_digit(10).unwrap_or(0) as usize],
+        })
+        .collect();
+    if (mantissa - 1.0).abs() < 0.05 {
+        format!("10{superscript}×")
+    } else {
+        format!("{:.1}×10{superscript}×", mantissa)
+    }
+}
+
+/// Degradation: each variant's best depth, how much worse plain nets are than the best
+/// residual net at the deepest depth both reached, and divergences.
+pub fn degradation(table: &Table) -> Vec<String> {
+    let rows = loss_rows(table);
+    let mut variants: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
+    variants.dedup();
+    let mut out = Vec::new();
+    for variant in &variants {
+        let mine: Vec<&LossRow> = rows.iter().filter(|r| r.variant == *variant).collect();
+        let with_loss: Vec<(&LossRow, f64)> = mine.iter().filter_map(|r| Some((*r, r.median?))).collect();
+        let Some(&(best, best_loss)) = with_loss.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
+            continue;
+        };
+        let Some(&(deepest, deepest_loss)) = with_loss.iter().max_by_key(|(r, _)| r.depth) else {
+            continue;
+        };
+        let mut line =
+            format!("{variant}: lowest median final train loss at depth {} ({})", best.depth, format_sig(best_loss, 3));
+        if deepest.depth != best.depth && best_loss > 0.0 {
+            line.push_str(&format!(
+                "; at depth {} it is {} that ({})",
+                deepest.depth,
+                format_ratio(deepest_loss / best_loss),
+                format_sig(deepest_loss, 3)
+            ));
+        }
+        line.push('.');
+        out.push(line);
+    }
+
+    // Plain vs the best residual variant at the deepest depth where both have a loss.
+    let is_plain = |v: &str| v.starts_with("plain") || v.contains("] plain");
+    for plain in variants.iter().filter(|v| is_plain(v)) {
+        let plain_rows: Vec<&LossRow> = rows.iter().filter(|r| r.variant == *plain && r.median.is_some()).collect();
+        let best_pair = plain_rows
+            .iter()
+            .filter_map(|p| {
+                let best_residual = rows
+                    .iter()
+                    .filter(|r| !is_plain(&r.variant) && r.depth == p.depth && r.median.is_some())
+                    .min_by(|a, b| a.median.unwrap_or(f64::MAX).total_cmp(&b.median.unwrap_or(f64::MAX)))?;
+                Some((*p, best_residual))
+            })
+            .max_by_key(|(p, _)| p.depth);
+        if let Some((p, r)) = best_pair {
+            let (pl, rl) = (p.median.unwrap_or(f64::NAN), r.median.unwrap_or(f64::NAN));
+            if rl > 0.0 {
+                let relation = if pl >= rl {
+                    format!("{} the residual net's", format_ratio(pl / rl))
+                } else {
+                    format!("{} lower than the residual net's", format_ratio(rl / pl))
+                };
+                out.push(format!(
+                    "At depth {}, {plain}'s median final train loss ({}) is {relation} ({}: {}).",
+                    p.depth,
+                    format_sig(pl, 3),
+                    r.variant,
+                    format_sig(rl, 3)
+                ));
+            }
+        }
+    }
+
+    let diverged: Vec<&LossRow> = rows.iter().filter(|r| r.diverged > 0).collect();
+    if diverged.is_empty() {
+        let total: usize = rows.iter().map(|r| r.runs).sum();
+        out.push(format!("No run diverged ({total} runs)."));
+    } else {
+        let parts: Vec<String> = diverged
+            .iter()
+            .map(|r| format!("{} at depth {}: {} of {}", r.variant, r.depth, r.diverged, r.runs))
+            .collect();
+        out.push(format!("Diverged runs: {}.", parts.join("; ")));
+    }
+    out
+}
+
+/// Gradient flow at init: at each variant's deepest depth, the input/output gradient ratio
+/// and the fitted RMS² slope next to theory.
+pub fn gradient_flow(table: &Table) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    // Rows are sorted by variant then depth; walk backwards to meet each variant's deepest first.
+    for i in (0..table.height()).rev() {
+        if table.text("phase", i).as_deref() != Some("init") {
+            continue;
+        }
+        let (Some(variant), Some(depth)) = (table.text("variant", i), table.number("depth", i)) else {
+            continue;
+        };
+        if seen.contains(&variant) {
+            continue;
+        }
+        seen.push(variant.clone());
+        let mut parts = Vec::new();
+        if let Some(ratio) = table.number("grad_ratio_log2", i) {
+            parts.push(format!("‖∂L/∂h₀‖ is {} ‖∂L/∂h_K‖ (log₂ ratio {ratio:+.2})", format_ratio(2f64.powf(ratio))));
+        }
+        if let Some(slope) = table.number("rms2_slope", i) {
+            let theory = match table.number("theory_rms2_slope", i) {
+                Some(t) => format!(" (theory {t:+.3})"),
+                None => String::new(),
+            };
+            parts.push(format!("log₂RMS² changes by {slope:+.3} per k{theory}"));
+        }
+        if !parts.is_empty() {
+            out.push(format!("At init, {variant} at depth {}: {}.", depth as usize, parts.join("; ")));
+        }
+    }
+    out.reverse();
+    out
+}
+
+fn range_text(values: &[f64], unit: impl Fn(f64) -> String) -> String {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if (hi - lo).abs() < 1e-12 {
+        unit(lo)
+    } else {
+        format!("{} to {}", unit(lo), unit(hi))
+    }
+}
+
+/// Timing on each machine: residual overhead and efficiency in train_step, small vs large widths.
+pub fn timing(rows: &[TimingRow]) -> Vec<String> {
+    let mut machines: Vec<&str> = rows.iter().map(|r| r.machine_id.as_str()).collect();
+    machines.sort_unstable();
+    machines.dedup();
+    let mut out = Vec::new();
+    for machine in &machines {
+        let Some(group) = ["train_step", "backward", "forward"]
+            .into_iter()
+            .find(|g| rows.iter().any(|r| r.machine_id == *machine && r.group == *g))
+        else {
+            continue;
+        };
+        let mine: Vec<&TimingRow> = rows.iter().filter(|r| r.machine_id == *machine && r.group == group).collect();
+        let mut widths: Vec<usize> = mine.iter().map(|r| r.width).collect();
+        widths.sort_unstable();
+        widths.dedup();
+        let on = if machines.len() > 1 { format!(" on {machine}") } else { String::new() };
+        let pct = |v: f64| format!("{v:+.1}%");
+        let frac = |v: f64| format!("{:.0}%", v * 100.0);
+        let bands: Vec<(String, Vec<&TimingRow>)> = match (widths.first(), widths.iter().find(|w| **w >= 256)) {
+            (Some(&small), Some(&large)) if small < 256 => vec![
+                (format!("width {small}"), mine.iter().copied().filter(|r| r.width == small).collect()),
+                (format!("width ≥ {large}"), mine.iter().copied().filter(|r| r.width >= 256).collect()),
+            ],
+            _ => vec![("all widths".to_string(), mine.clone())],
+        };
+        for (band, members) in bands {
+            let overhead: Vec<f64> = members.iter().filter_map(|r| r.residual_overhead_pct).collect();
+            let efficiency: Vec<f64> = members.iter().filter_map(|r| r.efficiency).collect();
+            let mut parts = Vec::new();
+            if !overhead.is_empty() {
+                parts.push(format!("residual overhead {}", range_text(&overhead, pct)));
+            }
+            if !efficiency.is_empty() {
+                parts.push(format!("efficiency vs GEMM ceiling {}", range_text(&efficiency, frac)));
+            }
+            if !parts.is_empty() {
+                out.push(format!("{group}{on}, {band} (all depths): {}.", parts.join("; ")));
+            }
+        }
+    }
+    out
+}
+
+/// Across machines: speed and efficiency of the same train_step at the largest common width.
+pub fn machines(rows: &[TimingRow]) -> Vec<String> {
+    let mut machines: Vec<&str> = rows.iter().map(|r| r.machine_id.as_str()).collect();
+    machines.sort_unstable();
+    machines.dedup();
+    if machines.len() < 2 {
+        return Vec::new();
+    }
+    let common = |r: &&TimingRow| {
+        machines.iter().all(|m| {
+            rows.iter().any(|o| {
+                o.machine_id == *m && o.group == r.group && o.arch == r.arch && o.depth == r.depth && o.width == r.width
+            })
+        })
+    };
+    let Some(key) = rows
+        .iter()
+        .filter(|r| r.group == "train_step" && r.arch == "plain" && r.gflops.is_some())
+        .filter(common)
+        .max_by_key(|r| (r.width, r.depth))
+    else {
+        return Vec::new();
+    };
+    let same: Vec<&TimingRow> = machines
+        .iter()
+        .filter_map(|m| {
+            rows.iter().find(|r| {
+                r.machine_id == *m
+                    && r.group == key.group
+                    && r.arch == key.arch
+                    && r.depth == key.depth
+                    && r.width == key.width
+            })
+        })
+        .collect();
+    let fastest = same.iter().min_by(|a, b| a.median_ms.total_cmp(&b.median_ms)).copied();
+    let slowest = same.iter().max_by(|a, b| a.median_ms.total_cmp(&b.median_ms)).copied();
+    let parts: Vec<String> = same
+        .iter()
+        .map(|r| {
+            let efficiency = r.efficiency.map(|e| format!(", {:.0}% of its ceiling", e * 100.0)).unwrap_or_default();
+            format!("{} {} GFLOP/s{efficiency}", r.machine_id, format_sig(r.gflops.unwrap_or(f64::NAN), 3))
+        })
+        .collect();
+    let mut out = vec![format!("train_step plain, depth {}, width {}: {}.", key.depth, key.width, parts.join("; "))];
+    if let (Some(f), Some(s)) = (fastest, slowest) {
+        if f.machine_id != s.machine_id {
+            out.push(format!(
+                "{} is {} faster than {} there.",
+                f.machine_id,
+                format_ratio(s.median_ms / f.median_ms),
+                s.machine_id
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::tests::synthetic_run;
+    use crate::metrics::VaryingAxes;
+    use crate::tables;
+
+    #[test]
+    fn ratios_read_naturally() {
+        assert_eq!(format_ratio(3.21), "3.2×");
+        assert_eq!(format_ratio(100000.0), "10⁵×");
+        assert_eq!(format_ratio(250000.0), "2.5×10⁵×");
+    }
+
+    #[test]
+    fn degradation_findings_come_from_the_numbers() {
+        let mut runs = Vec::new();
+        for (depth, plain_loss, residual_loss) in [(4, 0.01, 0.01), (16, 0.002, 0.001), (64, 2.0, 0.00002)] {
+            for seed in 0..3 {
+                runs.push(synthetic_run("plain", depth, seed, Some(plain_loss)));
+                runs.push(synthetic_run("residual", depth, seed, Some(residual_loss)));
+            }
+        }
+        runs.push(synthetic_run("plain", 64, 9, None));
+        let axes = VaryingAxes::of(&runs);
+        let table = tables::degradation(&tables::runs_frame(&runs, &axes).unwrap()).unwrap();
+        let findings = degradation(&table);
+        assert_eq!(
+            findings[0],
+            "plain: lowest median final train loss at depth 16 (0.00200); at depth 64 it is 10³× that (2.00)."
+        );
+        assert!(findings[1].starts_with("residual α=inv_sqrt_blocks: lowest median final train loss at depth 64"));
+        assert_eq!(
+            findings[2],
+            "At depth 64, plain's median final train loss (2.00) is 10⁵× the residual net's (residual α=inv_sqrt_blocks: 2.00e-5)."
+        );
+        assert_eq!(findings[3], "Diverged runs: plain at depth 64: 1 of 4.");
+    }
+}

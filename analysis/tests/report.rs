@@ -1,0 +1,165 @@
+//! End to end: synthetic results and criterion trees in, a whole report out, through the
+//! `analyze` binary as a user runs it.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn analyze(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_analyze")).current_dir(cwd).args(args).output().expect("run analyze")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn writes_a_whole_report_from_one_machine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    common::write_results(&root.join("results/quick/m1"), "m1");
+    common::write_criterion(&root.join("criterion"), "m1", "Test CPU", 1.0);
+
+    let output = analyze(root, &["--input", "results/quick/m1", "--criterion", "criterion", "--out", "reports/r"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let report = root.join("reports/r");
+    for file in [
+        "README.md",
+        "degradation.csv",
+        "gradient_flow.csv",
+        "timing.csv",
+        "gemm_ceiling.csv",
+        "degradation.svg",
+        "training_curves.svg",
+        "gradient_profile.svg",
+        "state_rms_profile.svg",
+        "timing_vs_depth.svg",
+        "residual_overhead.svg",
+        "machine-m1.json",
+    ] {
+        assert!(report.join(file).is_file(), "missing {file}");
+    }
+    // One machine: no across-machines table or chart.
+    assert!(!report.join("across_machines.csv").exists());
+    assert!(!report.join("machines.svg").exists());
+    // Nothing left behind by the atomic write.
+    let leftovers: Vec<_> = fs::read_dir(root.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["r"]);
+
+    let readme = fs::read_to_string(report.join("README.md")).unwrap();
+    for needle in [
+        "## What was run",
+        "Test CPU",
+        "`m1`",
+        "abc1234",
+        "## Findings",
+        "## Degradation",
+        "| variant | depth | final train loss (median) | IQR low (q25) | IQR high (q75) |",
+        "| plain | 128 |",
+        "| residual α=inv_sqrt_blocks | 128 |",
+        "interquartile range",
+        "![Degradation: training loss vs depth](degradation.svg)",
+        "## Gradient flow",
+        "| theory log₂RMS² per k |",
+        "## Timing",
+        "| train_step | residual | 64 | 1024 |",
+        "[`degradation.csv`](degradation.csv)",
+        "```toml",
+    ] {
+        assert!(readme.contains(needle), "README lacks {needle:?}:\n{readme}");
+    }
+    // The synthetic plain nets are best at depth 8 and near chance at 128: the findings say so.
+    assert!(readme.contains("- plain: lowest median final train loss at depth 8"), "{readme}");
+    // 18 plain runs + 18 residual... 7 depths × 3 seeds × 2 archs.
+    let csv = fs::read_to_string(report.join("degradation.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 14);
+    assert!(csv.starts_with("variant,arch,depth,loss_median,loss_q25,loss_q75,test_accuracy_mean,runs,diverged\n"));
+    let svg = fs::read_to_string(report.join("degradation.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("residual α=inv_sqrt_blocks"));
+}
+
+#[test]
+fn compares_machines_under_a_default_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    common::write_criterion(&root.join("a"), "m1", "CPU A", 1.0);
+    common::write_criterion(&root.join("b"), "m2", "CPU B", 2.0);
+    let output = analyze(root, &["--criterion", "a", "--criterion", "b"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = root.join("reports/compare-m1-m2");
+    for file in ["README.md", "across_machines.csv", "machines.svg", "machine-m1.json", "machine-m2.json"] {
+        assert!(report.join(file).is_file(), "missing {file}");
+    }
+    let readme = fs::read_to_string(report.join("README.md")).unwrap();
+    assert!(readme.contains("## Across machines"));
+    assert!(readme.contains("| ms on m1 | ms on m2 |"), "{readme}");
+    // m2 is twice as fast at everything.
+    assert!(readme.contains("m2 is 2.0× faster than m1 there."), "{readme}");
+    let csv = fs::read_to_string(report.join("across_machines.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("median_ms@m1"));
+}
+
+#[test]
+fn bad_input_fails_cleanly_and_keeps_the_old_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    common::write_results(&root.join("res"), "m1");
+    let output = analyze(root, &["--input", "res", "--out", "out", "--no-default-criterion"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let before = fs::read_to_string(root.join("out/README.md")).unwrap();
+
+    // A garbage line in the middle: error naming file and line, exit non-zero, old report intact.
+    let runs = fs::read_to_string(root.join("res/runs.jsonl")).unwrap();
+    let mut lines: Vec<&str> = runs.lines().collect();
+    lines.insert(2, "{garbage");
+    fs::write(root.join("res/runs.jsonl"), lines.join("\n") + "\n").unwrap();
+    let output = analyze(root, &["--input", "res", "--out", "out", "--no-default-criterion"]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("runs.jsonl:3:"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(fs::read_to_string(root.join("out/README.md")).unwrap(), before);
+    let entries = fs::read_dir(root).unwrap().count();
+    assert_eq!(entries, 2, "a temporary directory was left behind");
+
+    // A missing machine.json.
+    fs::create_dir_all(root.join("bare")).unwrap();
+    fs::write(root.join("bare/runs.jsonl"), "").unwrap();
+    let output = analyze(root, &["--input", "bare", "--no-default-criterion"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("machine.json"), "{}", stderr(&output));
+
+    // Nothing to analyse at all.
+    let output = analyze(root, &["--no-default-criterion"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("no inputs"), "{}", stderr(&output));
+
+    // A criterion directory with no estimates.
+    fs::create_dir_all(root.join("crit/report")).unwrap();
+    let output = analyze(root, &["--criterion", "crit"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("no criterion estimates"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_truncated_last_line_is_reported_and_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    common::write_results(&root.join("res"), "m1");
+    let mut runs = fs::read_to_string(root.join("res/runs.jsonl")).unwrap();
+    let extra = serde_json::to_string(&common::run("plain", None, 256, 0, "m1")).unwrap();
+    runs.push_str(&extra[..extra.len() / 3]);
+    fs::write(root.join("res/runs.jsonl"), runs).unwrap();
+    let output = analyze(root, &["--input", "res", "--out", "out", "--no-default-criterion"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("truncated last line"), "{}", stderr(&output));
+    let readme = fs::read_to_string(root.join("out/README.md")).unwrap();
+    assert!(readme.contains("## Warnings while loading"));
+    assert!(!readme.contains("| plain | 256 |"), "the truncated run must not be counted");
+}
