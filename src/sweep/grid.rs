@@ -141,6 +141,8 @@ pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
 pub fn select_shard(runs: Vec<PlannedRun>, shard: Option<Shard>) -> Vec<PlannedRun> {
     match shard {
         None => runs,
-        Some(shard) => runs.into_iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, r)| r).collect(),
+        Some(shard) => {
+            runs.into_iter().enumerate().filter(|(i, _)| i % shard.count == shard.index).map(|(_, r)| r).collect()
+        }
     }
 }

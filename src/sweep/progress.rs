@@ -36,7 +36,12 @@ impl Progress {
         if enabled && skipped > 0 {
             eprintln!("resuming: {skipped} of {total} runs already recorded");
         }
-        Progress { bar, log_lines: enabled && !terminal, total, state: Mutex::new(State { done: skipped, running: HashMap::new() }) }
+        Progress {
+            bar,
+            log_lines: enabled && !terminal,
+            total,
+            state: Mutex::new(State { done: skipped, running: HashMap::new() }),
+        }
     }
 
     pub fn started(&self, run_id: &str) {
@@ -66,7 +71,9 @@ impl Progress {
     fn show_slowest(&self, state: &State) {
         if let Some(bar) = &self.bar {
             let slowest = state.running.iter().min_by_key(|(_, t)| **t);
-            bar.set_message(slowest.map_or(String::new(), |(id, t)| format!("slowest: {id} ({:.0} s)", t.elapsed().as_secs_f64())));
+            bar.set_message(
+                slowest.map_or(String::new(), |(id, t)| format!("slowest: {id} ({:.0} s)", t.elapsed().as_secs_f64())),
+            );
         }
     }
 
