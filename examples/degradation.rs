@@ -37,6 +37,7 @@ fn main() -> degradation_bench::Result<()> {
                 steps: 1500,
                 checkpoints: 10,
                 seed: 0,
+                probes: MechanismProbes::default(),
             });
         }
     }

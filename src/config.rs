@@ -216,6 +216,16 @@ impl DatasetOptions {
     }
 }
 
+/// Optional mechanism probes (see `mechanisms`); both off by default because they cost
+/// extra passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MechanismProbes {
+    /// Autocorrelation of input gradients along a line of inputs, at init and at the end.
+    pub shattered_gradients: bool,
+    /// Training loss with each hidden layer / block removed, after training.
+    pub lesion: bool,
+}
+
 /// Everything one training run needs; a point of an [`Experiment`]'s grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -228,6 +238,8 @@ pub struct RunConfig {
     pub steps: usize,
     pub checkpoints: usize,
     pub seed: u64,
+    #[serde(default)]
+    pub probes: MechanismProbes,
 }
 
 impl RunConfig {
@@ -272,6 +284,12 @@ pub struct Experiment {
     /// ... or a grid of them (`[[optimizers]]` tables); exactly one of the two.
     #[serde(default)]
     pub optimizers: Option<Vec<OptimizerConfig>>,
+    /// Record the shattered-gradients probe (see `mechanisms`).
+    #[serde(default)]
+    pub shattered_gradients: bool,
+    /// Record the lesion study (see `mechanisms`).
+    #[serde(default)]
+    pub lesion: bool,
 }
 
 fn default_block_layers() -> usize {

@@ -10,6 +10,7 @@ pub mod data;
 pub mod error;
 pub mod loss;
 pub mod machine;
+pub mod mechanisms;
 pub mod model;
 pub mod optim;
 pub mod probe;

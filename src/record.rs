@@ -68,6 +68,14 @@ pub struct RunRecord {
     pub branch_ratios_init: Vec<f64>,
     #[serde(default)]
     pub branch_ratios_final: Vec<f64>,
+    /// Autocorrelation ρ(0..=16) of ∂logit₀/∂t along a line of inputs (empty unless asked for).
+    #[serde(default)]
+    pub shattered_acf_init: Vec<f64>,
+    #[serde(default)]
+    pub shattered_acf_final: Vec<f64>,
+    /// Final training loss with hidden layer / block k replaced by the identity (empty unless asked for).
+    #[serde(default)]
+    pub lesion_train_losses: Vec<Option<f64>>,
 
     pub wall_seconds: f64,
     pub steps_per_second: f64,

@@ -8,6 +8,7 @@ use crate::config::RunConfig;
 use crate::data::{Dataset, Split, Targets};
 use crate::error::{Error, Result};
 use crate::loss::{loss_and_grad, BatchTargets};
+use crate::mechanisms::{gradient_autocorrelation, lesion_losses};
 use crate::model::{Mlp, Mode};
 use crate::optim::Optimizer;
 use crate::probe::probe;
@@ -32,6 +33,10 @@ pub struct TrainResult {
     pub loss_curve: Vec<LossPoint>,
     pub probe_init: ProbeStats,
     pub probe_final: ProbeStats,
+    /// Mechanism probes; empty unless the run asked for them.
+    pub shattered_acf_init: Vec<f64>,
+    pub shattered_acf_final: Vec<f64>,
+    pub lesion_train_losses: Vec<Option<f64>>,
     pub wall_seconds: f64,
     pub steps_per_second: f64,
 }
@@ -181,6 +186,17 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     order.position = 0;
     buffers.gather(train_set, &probe_rows);
     let probe_init = probe(&mut mlp, &buffers.inputs, buffers.targets(train_set), batch).unwrap_or_default();
+    // The shattered-gradients line runs between the first two samples of that batch.
+    let line_ends =
+        (train_set.input(probe_rows[0]).to_vec(), train_set.input(probe_rows[probe_rows.len().min(2) - 1]).to_vec());
+    let shattered = |mlp: &mut Mlp<f32>| -> Vec<f64> {
+        if config.probes.shattered_gradients {
+            gradient_autocorrelation(mlp, &line_ends.0, &line_ends.1).unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    };
+    let shattered_acf_init = shattered(&mut mlp);
 
     let checkpoints = checkpoint_steps(config.steps, config.checkpoints);
     let mut loss_curve = Vec::with_capacity(checkpoints.len() + 1);
@@ -226,6 +242,9 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         loss_curve,
         probe_init,
         probe_final: ProbeStats::default(),
+        shattered_acf_init,
+        shattered_acf_final: Vec::new(),
+        lesion_train_losses: Vec::new(),
         wall_seconds: 0.0,
         steps_per_second: if train_seconds > 0.0 { steps_done as f64 / train_seconds } else { 0.0 },
     };
@@ -244,6 +263,10 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         }
         buffers.gather(train_set, &probe_rows);
         result.probe_final = probe(&mut mlp, &buffers.inputs, buffers.targets(train_set), batch).unwrap_or_default();
+        result.shattered_acf_final = shattered(&mut mlp);
+        if config.probes.lesion {
+            result.lesion_train_losses = lesion_losses(&mut mlp, train_set);
+        }
     }
     if config.steps == 0 {
         result.loss_curve.clear();

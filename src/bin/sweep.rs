@@ -17,7 +17,7 @@ struct Cli {
     #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
     config: Option<PathBuf>,
 
-    /// A preset shipped in experiments/: quick, init, full or tiny.
+    /// A preset shipped in experiments/: quick, init, full, tiny, mechanisms or longer.
     #[arg(long)]
     preset: Option<String>,
 

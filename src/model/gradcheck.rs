@@ -205,3 +205,50 @@ fn f32_and_f64_networks_agree() {
         assert!((x - *y as f64).abs() < 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
     }
 }
+
+#[test]
+fn input_gradient_matches_finite_differences() {
+    for arch in [Arch::Plain, Arch::Residual] {
+        let config = config(arch, Norm::Layer, Activation::Gelu, ResidualScale::One, 2);
+        let mut problem = Problem::new(LossKind::CrossEntropy, 13);
+        let mut mlp = perturbed_network(&config, 6);
+        problem.analytic_gradient(&mut mlp, Mode::Probe);
+        let mut analytic = vec![0.0; BATCH * INPUT];
+        mlp.input_gradient(BATCH, &mut analytic);
+        let h = 1e-6;
+        let numeric: Vec<f64> = (0..BATCH * INPUT)
+            .map(|i| {
+                let original = problem.inputs[i];
+                problem.inputs[i] = original + h;
+                let plus = problem.loss(&mut mlp, Mode::Probe);
+                problem.inputs[i] = original - h;
+                let minus = problem.loss(&mut mlp, Mode::Probe);
+                problem.inputs[i] = original;
+                (plus - minus) / (2.0 * h)
+            })
+            .collect();
+        let (index, error) = worst_error(&analytic, &numeric);
+        assert!(error < TOLERANCE, "{arch}: input {index} off by {error:.2e}");
+    }
+}
+
+#[test]
+fn a_lesioned_layer_or_block_is_the_identity() {
+    for arch in [Arch::Plain, Arch::Residual] {
+        let config = config(arch, Norm::None, Activation::Tanh, ResidualScale::One, 2);
+        let problem = Problem::new(LossKind::Mse, 3);
+        let mut mlp = perturbed_network(&config, 8);
+        mlp.forward(&problem.inputs, BATCH, Mode::Eval);
+        let intact: Vec<Vec<f64>> = mlp.states(BATCH).iter().map(|s| s.to_vec()).collect();
+        mlp.set_lesion(Some(1));
+        mlp.forward(&problem.inputs, BATCH, Mode::Eval);
+        let lesioned: Vec<Vec<f64>> = mlp.states(BATCH).iter().map(|s| s.to_vec()).collect();
+        assert_eq!(lesioned[0], intact[0]);
+        assert_eq!(lesioned[1], intact[1]);
+        assert_eq!(lesioned[2], lesioned[1], "{arch}: the lesioned position passes its input through");
+        assert_ne!(lesioned[2], intact[2]);
+        mlp.set_lesion(None);
+        mlp.forward(&problem.inputs, BATCH, Mode::Eval);
+        assert_eq!(mlp.states(BATCH)[2], &intact[2][..]);
+    }
+}

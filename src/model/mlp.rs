@@ -161,6 +161,9 @@ pub struct Mlp<T> {
     grad_state: Vec<T>,
     grad_a: Vec<T>,
     grad_b: Vec<T>,
+    /// A hidden layer (plain) or block (residual) replaced by the identity in the forward
+    /// pass, for lesion studies; evaluation only.
+    lesion: Option<usize>,
 }
 
 impl<T: Real> Mlp<T> {
@@ -229,6 +232,7 @@ impl<T: Real> Mlp<T> {
             grad_state: buffer(),
             grad_a: buffer(),
             grad_b: buffer(),
+            lesion: None,
         };
         mlp.initialise(seed);
         Ok(mlp)
@@ -317,7 +321,13 @@ impl<T: Real> Mlp<T> {
         let last_state: &[T] = match &mut self.body {
             Body::Plain { layers } => {
                 let mut input: &[T] = &self.stem.act.out;
-                for layer in layers.iter_mut() {
+                for (index, layer) in layers.iter_mut().enumerate() {
+                    if self.lesion == Some(index) {
+                        // Lesioned: h_l = h_{l−1}.
+                        layer.act.out[..len].copy_from_slice(&input[..len]);
+                        input = &layer.act.out;
+                        continue;
+                    }
                     // h_l = φ(N_l(W_l h_{l−1} + b_l))
                     layer.linear.forward(params, &input[..len], &mut layer.pre, n);
                     layer.act.forward_biased(act, params, &mut layer.pre, layer.linear.bias(params), n, mode);
@@ -327,7 +337,13 @@ impl<T: Real> Mlp<T> {
             }
             Body::Residual { blocks, head_act } => {
                 let mut input: &[T] = &self.stem.act.out;
-                for block in blocks.iter_mut() {
+                for (index, block) in blocks.iter_mut().enumerate() {
+                    if self.lesion == Some(index) {
+                        // Lesioned: h_k = h_{k−1}, the branch removed.
+                        block.out[..len].copy_from_slice(&input[..len]);
+                        input = &block.out;
+                        continue;
+                    }
                     // u = W φ(N(h_{k−1})) + b;  v = W' φ(N'(u)) + b'
                     for index in 0..block.branch.len() {
                         let (done, todo) = block.branch.split_at_mut(index);
@@ -383,6 +399,7 @@ impl<T: Real> Mlp<T> {
     /// ‖∂L/∂h_k‖ for k = 0..K. Mirrors `forward` in reverse, block by block.
     pub fn backward(&mut self, inputs: &[T], dlogits: &[T], n: usize, mut state_grad_norms: Option<&mut Vec<f64>>) {
         assert!(n <= self.max_batch, "batch of {n} rows exceeds the {} the network was built for", self.max_batch);
+        assert!(self.lesion.is_none(), "a lesioned network is for evaluation only");
         let act = self.config.activation;
         let len = n * self.config.width;
         let Mlp { params, grads, stem, body, head, grad_state, grad_a, grad_b, .. } = self;
@@ -510,5 +527,24 @@ impl<T: Real> Mlp<T> {
             state_grad_norms,
             branch_ratios: self.branch_ratios(n),
         }
+    }
+
+    /// Replaces hidden layer (plain) or block (residual) `position` by the identity in
+    /// subsequent forward passes; `None` restores the network.
+    pub fn set_lesion(&mut self, position: Option<usize>) {
+        self.lesion = position;
+    }
+
+    /// ∂L/∂x for the last `backward`, (n, input_dim), written into `out`. In the forward pass
+    /// z₀ = W₀x + b₀ and the backward leaves ∂L/∂z₀ in its state buffer, so ∂L/∂x = ∂L/∂z₀·W₀.
+    pub fn input_gradient(&self, n: usize, out: &mut [T]) {
+        let linear = &self.stem.linear;
+        super::gemm::matmul(
+            out,
+            super::gemm::MatRef::row_major(&self.grad_state[..n * linear.fan_out], n, linear.fan_out),
+            super::gemm::MatRef::row_major(linear.weight(&self.params), linear.fan_out, linear.fan_in),
+            T::one(),
+            false,
+        );
     }
 }

@@ -95,6 +95,10 @@ pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
                                             steps: experiment.steps,
                                             checkpoints: experiment.checkpoints,
                                             seed,
+                                            probes: crate::config::MechanismProbes {
+                                                shattered_gradients: experiment.shattered_gradients,
+                                                lesion: experiment.lesion,
+                                            },
                                         };
                                         let flops = run_flops(&config, data);
                                         runs.push(PlannedRun { run_id: run_id(&config), config, flops });
@@ -128,13 +132,19 @@ pub fn forward_flops_per_sample(model: &ModelConfig) -> f64 {
 }
 
 /// Training steps cost 3× a forward (forward, input gradient, weight gradient); evaluation
-/// of both sets and two probes are added.
+/// of both sets, the probes and the optional mechanism probes are added.
 pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
     let forward = forward_flops_per_sample(&config.model);
     let train = 3.0 * forward * (config.steps * config.batch_size) as f64;
     let eval = forward * (data.train_len + data.test_len) as f64;
     let probes = 2.0 * 3.0 * forward * config.batch_size as f64;
-    train + eval + probes
+    let shattered = if config.probes.shattered_gradients {
+        2.0 * 3.0 * forward * crate::mechanisms::LINE_POINTS as f64
+    } else {
+        0.0
+    };
+    let lesion = if config.probes.lesion { (config.model.blocks() * data.train_len) as f64 * forward } else { 0.0 };
+    train + eval + probes + shattered + lesion
 }
 
 /// The runs that belong to `shard`: positions ≡ index (mod count) in run-id order.

@@ -28,6 +28,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("init", include_str!("../../experiments/init.toml")),
     ("full", include_str!("../../experiments/full.toml")),
     ("tiny", include_str!("../../experiments/tiny.toml")),
+    ("mechanisms", include_str!("../../experiments/mechanisms.toml")),
+    ("longer", include_str!("../../experiments/longer.toml")),
 ];
 
 /// The text of a shipped preset.
@@ -214,6 +216,9 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         state_grad_norms_final: result.probe_final.state_grad_norms.clone(),
         branch_ratios_init: result.probe_init.branch_ratios.clone(),
         branch_ratios_final: result.probe_final.branch_ratios.clone(),
+        shattered_acf_init: result.shattered_acf_init.clone(),
+        shattered_acf_final: result.shattered_acf_final.clone(),
+        lesion_train_losses: result.lesion_train_losses.clone(),
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
     }
