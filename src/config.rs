@@ -299,6 +299,59 @@ fn default_checkpoints() -> usize {
     30
 }
 
+/// `key` if `line` (1-based) reads `key = ...`, else the key of the nearest such line above it
+/// within the same table (a value inside a multi-line array).
+fn key_at_line(text: &str, line: usize) -> Option<&str> {
+    let lines: Vec<&str> = text.lines().take(line).collect();
+    for candidate in lines.iter().rev() {
+        let trimmed = candidate.trim_start();
+        if trimmed.starts_with('[') && !trimmed.contains('=') {
+            return None;
+        }
+        if let Some((key, _)) = split_key_value(candidate) {
+            return Some(key);
+        }
+    }
+    None
+}
+
+/// `("key", "value")` of a `key = value` line whose key is a bare TOML key.
+fn split_key_value(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    bare.then_some((key, value.trim()))
+}
+
+/// 1-based line of the key that a validated `field` (e.g. `depths`, `optimizer.lr`) came from,
+/// preferring a line whose value reads as `value` (e.g. the bad one of several `[[optimizers]]`).
+fn line_of_field(text: &str, field: &str, value: &str) -> Option<usize> {
+    let (table, key) = match field.rsplit_once('.') {
+        Some((table, key)) => (Some(table), key),
+        None => (None, field),
+    };
+    let mut current_table: Option<&str> = None;
+    let mut candidates = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            current_table = Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim());
+            continue;
+        }
+        let in_table = match (table, current_table) {
+            (None, None) => true,
+            (Some(wanted), Some(current)) => current.starts_with(wanted),
+            _ => false,
+        };
+        if let Some((_, v)) = split_key_value(line).filter(|&(k, _)| in_table && k == key) {
+            let v = v.split('#').next().unwrap_or("").trim();
+            let same = v == value || v.parse::<f64>().is_ok_and(|x| x.to_string() == value);
+            candidates.push((index + 1, same));
+        }
+    }
+    candidates.iter().find(|c| c.1).or(candidates.first()).map(|c| c.0)
+}
+
 impl Experiment {
     /// Reads and validates an experiment file; errors name the file, the line and the key.
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -317,9 +370,25 @@ impl Experiment {
                 }
                 None => (None, None),
             };
-            Error::Toml { path: path.to_path_buf(), line, column, message: e.message().trim().to_string() }
+            let mut message = e.message().trim().to_string();
+            // serde names a bad value's type ("invalid type: string ...") but not its key.
+            if let Some(key) = line.and_then(|line| key_at_line(text, line)) {
+                if !message.contains(&format!("`{key}`")) {
+                    message = format!("`{key}`: {message}");
+                }
+            }
+            Error::Toml { path: path.to_path_buf(), line, column, message }
         })?;
-        experiment.validate()?;
+        // Validation errors name the field and value; add the file and the field's line.
+        experiment.validate().map_err(|e| match e {
+            Error::InvalidField { ref field, ref value, .. } => Error::Toml {
+                path: path.to_path_buf(),
+                line: line_of_field(text, field, value),
+                column: None,
+                message: e.to_string(),
+            },
+            other => other,
+        })?;
         Ok(experiment)
     }
 
@@ -413,5 +482,112 @@ impl Experiment {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_str_and_serde() {
+        fn round_trip<T>(all: &[T], as_str: fn(T) -> &'static str)
+        where
+            T: Copy
+                + PartialEq
+                + std::fmt::Debug
+                + std::str::FromStr<Err = Error>
+                + Serialize
+                + for<'a> Deserialize<'a>,
+        {
+            for &value in all {
+                let name = as_str(value);
+                assert_eq!(name.parse::<T>().unwrap(), value);
+                assert_eq!(serde_json::to_string(&value).unwrap(), format!("\"{name}\""));
+                assert_eq!(serde_json::from_str::<T>(&format!("\"{name}\"")).unwrap(), value);
+            }
+        }
+        round_trip(Arch::ALL, Arch::as_str);
+        round_trip(Activation::ALL, Activation::as_str);
+        round_trip(Norm::ALL, Norm::as_str);
+        round_trip(ResidualScale::ALL, ResidualScale::as_str);
+        round_trip(Init::ALL, Init::as_str);
+        round_trip(OptimizerKind::ALL, OptimizerKind::as_str);
+        round_trip(DatasetKind::ALL, DatasetKind::as_str);
+        assert_eq!(Arch::ALL.len(), 2);
+        assert_eq!(Activation::ALL.len(), 4);
+    }
+
+    #[test]
+    fn blocks_count_hidden_states() {
+        let mut model = ModelConfig {
+            arch: Arch::Plain,
+            depth: 8,
+            width: 4,
+            input_dim: 2,
+            output_dim: 2,
+            activation: Activation::Relu,
+            norm: Norm::None,
+            residual_scale: ResidualScale::One,
+            block_layers: 2,
+            init: Init::He,
+        };
+        assert_eq!(model.blocks(), 8);
+        model.arch = Arch::Residual;
+        assert_eq!(model.blocks(), 4);
+        model.block_layers = 1;
+        assert_eq!(model.blocks(), 8);
+        // Plain nets ignore block_layers entirely.
+        model.arch = Arch::Plain;
+        model.block_layers = 7;
+        model.depth = 3;
+        assert!(model.validate().is_ok());
+    }
+
+    #[test]
+    fn keys_are_found_for_values_and_multi_line_arrays() {
+        let text = "name = \"x\"\ndepths = [\n  2,\n  \"4\",\n]\n[optimizer]\nlr = 1\n";
+        assert_eq!(key_at_line(text, 1), Some("name"));
+        assert_eq!(key_at_line(text, 4), Some("depths"));
+        assert_eq!(key_at_line(text, 6), None);
+        assert_eq!(key_at_line(text, 7), Some("lr"));
+        assert_eq!(split_key_value("a.b = 1"), None);
+        assert_eq!(split_key_value("  lr= 0.5 # comment"), Some(("lr", "0.5 # comment")));
+    }
+
+    #[test]
+    fn fields_are_located_in_their_table() {
+        let text = "lr = 3\n[optimizer]\nkind = \"sgd\"\nlr = 0.1\n";
+        assert_eq!(line_of_field(text, "optimizer.lr", "0.1"), Some(4));
+        assert_eq!(line_of_field(text, "lr", "3"), Some(1));
+        assert_eq!(line_of_field(text, "depths", "[]"), None);
+        let list = "[[optimizers]]\nlr = 0.1\n[[optimizers]]\nlr = nan\n[[optimizers]]\nlr = -1.0\n";
+        assert_eq!(line_of_field(list, "optimizer.lr", "NaN"), Some(4));
+        assert_eq!(line_of_field(list, "optimizer.lr", "-1"), Some(6));
+        // No value matches: the first occurrence.
+        assert_eq!(line_of_field(list, "optimizer.lr", "7"), Some(2));
+    }
+
+    #[test]
+    fn optimizer_axis_accepts_either_form() {
+        let base = "name = \"t\"\ndataset = \"digits\"\narchs = [\"plain\"]\ndepths = [2]\nwidths = [4]\n\
+                    activations = [\"relu\"]\nnorms = [\"none\"]\nresidual_scales = []\ninits = [\"he\"]\n\
+                    seeds = [0]\nsteps = 1\nbatch_size = 1\n";
+        let one = format!("{base}[optimizer]\nkind = \"sgd\"\nlr = 0.1\n");
+        let experiment = Experiment::from_toml_str(&one, Path::new("one.toml")).unwrap();
+        assert_eq!(experiment.optimizer_axis().len(), 1);
+        let many =
+            format!("{base}[[optimizers]]\nkind = \"sgd\"\nlr = 0.1\n[[optimizers]]\nkind = \"adam\"\nlr = 0.01\n");
+        let experiment = Experiment::from_toml_str(&many, Path::new("many.toml")).unwrap();
+        assert_eq!(experiment.optimizer_axis().len(), 2);
+        let both = format!("{one}[[optimizers]]\nkind = \"adam\"\nlr = 0.01\n");
+        let message = Experiment::from_toml_str(&both, Path::new("both.toml")).unwrap_err().to_string();
+        assert!(message.contains("`optimizers`"), "{message}");
+        let message = Experiment::from_toml_str(base, Path::new("none.toml")).unwrap_err().to_string();
+        assert!(message.starts_with("none.toml") && message.contains("`optimizer`"), "{message}");
+        // Residual runs need a residual scale.
+        let residual = one.replace("archs = [\"plain\"]", "archs = [\"residual\"]");
+        let message = Experiment::from_toml_str(&residual, Path::new("r.toml")).unwrap_err().to_string();
+        assert!(message.starts_with("r.toml:8") && message.contains("`residual_scales`"), "{message}");
     }
 }

@@ -1,0 +1,297 @@
+//! Bad input (issue 2, item 10): every invalid configuration gives an `Err` whose message
+//! names the field and the offending value, and nothing panics. Experiment files
+//! additionally name the file and the line of the offending key.
+
+use degradation_bench::config::{
+    Activation, Arch, DatasetKind, DatasetOptions, Experiment, Init, MechanismProbes, ModelConfig, Norm,
+    OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
+};
+use degradation_bench::data::{self, Split};
+use degradation_bench::model::Mlp;
+use degradation_bench::train::train;
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn digits() -> &'static Split {
+    static SPLIT: OnceLock<Split> = OnceLock::new();
+    SPLIT.get_or_init(|| data::load(DatasetKind::Digits, &DatasetOptions::default()).unwrap())
+}
+
+fn config() -> RunConfig {
+    RunConfig {
+        experiment: "bad-input".into(),
+        dataset: DatasetKind::Digits,
+        dataset_options: DatasetOptions::default(),
+        model: ModelConfig {
+            arch: Arch::Plain,
+            depth: 2,
+            width: 8,
+            input_dim: 64,
+            output_dim: 10,
+            activation: Activation::Relu,
+            norm: Norm::None,
+            residual_scale: ResidualScale::One,
+            block_layers: 2,
+            init: Init::He,
+        },
+        optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, momentum: 0.0, weight_decay: 0.0 },
+        batch_size: 16,
+        steps: 2,
+        checkpoints: 1,
+        seed: 0,
+        probes: MechanismProbes::default(),
+    }
+}
+
+/// `train` must refuse `config` with a message naming `field` (in backticks) and `value`.
+#[track_caller]
+fn rejects(config: &RunConfig, split: &Split, field: &str, value: &str) {
+    let message = match train(config, split) {
+        Ok(_) => panic!("accepted a bad `{field}` = {value}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(message.contains(&format!("`{field}`")), "message does not name `{field}`: {message}");
+    assert!(message.contains(value), "message does not name the value {value}: {message}");
+}
+
+#[test]
+fn baseline_config_is_accepted() {
+    // The cases below each change one field of this config, so they fail for that field only.
+    let result = train(&config(), digits()).unwrap();
+    assert!(!result.diverged);
+}
+
+#[test]
+fn bad_model_shapes() {
+    let split = digits();
+    let mut c = config();
+    c.model.depth = 0;
+    rejects(&c, split, "depth", "0");
+
+    let mut c = config();
+    c.model.width = 0;
+    rejects(&c, split, "width", "0");
+
+    // Odd depth with two-layer residual blocks; one-layer blocks accept it.
+    let mut c = config();
+    c.model.arch = Arch::Residual;
+    c.model.depth = 3;
+    rejects(&c, split, "depth", "3");
+    c.model.block_layers = 1;
+    assert!(train(&c, split).is_ok());
+
+    let mut c = config();
+    c.model.arch = Arch::Residual;
+    c.model.block_layers = 3;
+    c.model.depth = 6;
+    rejects(&c, split, "block_layers", "3");
+
+    // Model and data disagree on the input or output size.
+    let mut c = config();
+    c.model.input_dim = 63;
+    rejects(&c, split, "model", "63");
+    let mut c = config();
+    c.model.output_dim = 3;
+    rejects(&c, split, "model", "3");
+}
+
+#[test]
+fn bad_batch_sizes() {
+    let split = digits();
+    let mut c = config();
+    c.batch_size = 0;
+    rejects(&c, split, "batch_size", "0");
+
+    // Digits has 1437 training samples: 1437 is fine, 1438 is not.
+    let mut c = config();
+    c.batch_size = 1438;
+    rejects(&c, split, "batch_size", "1438");
+    c.batch_size = 1437;
+    c.steps = 1;
+    assert!(train(&c, split).is_ok());
+
+    let message = Mlp::<f32>::new(&config().model, 0, 0).err().expect("batch 0 accepted").to_string();
+    assert!(message.contains("`batch_size`"), "{message}");
+}
+
+#[test]
+fn bad_learning_rates_and_optimizer_values() {
+    let split = digits();
+    for (lr, text) in
+        [(0.0, "0"), (-1e-3, "-0.001"), (f64::NAN, "NaN"), (f64::INFINITY, "inf"), (f64::NEG_INFINITY, "-inf")]
+    {
+        for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+            let mut c = config();
+            c.optimizer.kind = kind;
+            c.optimizer.lr = lr;
+            rejects(&c, split, "optimizer.lr", text);
+        }
+    }
+    let mut c = config();
+    c.optimizer.momentum = 1.0;
+    rejects(&c, split, "optimizer.momentum", "1");
+    let mut c = config();
+    c.optimizer.weight_decay = f64::NAN;
+    rejects(&c, split, "optimizer.weight_decay", "NaN");
+    let mut c = config();
+    c.optimizer.weight_decay = -0.5;
+    rejects(&c, split, "optimizer.weight_decay", "-0.5");
+}
+
+#[test]
+fn data_sets_too_small_for_the_batch() {
+    // Two spirals with 5 points per arm: 10 training samples, batch 16.
+    let options = DatasetOptions { samples: 5, test_samples: 5, ..DatasetOptions::default() };
+    let split = data::load(DatasetKind::Spirals, &options).unwrap();
+    assert_eq!(split.train.len(), 10);
+    let mut c = config();
+    c.dataset = DatasetKind::Spirals;
+    c.dataset_options = options.clone();
+    c.model.input_dim = 2;
+    c.model.output_dim = 2;
+    rejects(&c, &split, "batch_size", "16");
+    c.batch_size = 10;
+    assert!(train(&c, &split).is_ok());
+
+    // A teacher regression set of 12 samples, batch 16.
+    let options = DatasetOptions { samples: 12, test_samples: 4, ..DatasetOptions::default() };
+    let split = data::load(DatasetKind::Teacher, &options).unwrap();
+    let mut c = config();
+    c.dataset = DatasetKind::Teacher;
+    c.dataset_options = options.clone();
+    c.model.input_dim = options.input_dim;
+    c.model.output_dim = options.output_dim;
+    rejects(&c, &split, "batch_size", "16");
+
+    // Empty data sets are refused when they are built.
+    for kind in [DatasetKind::Spirals, DatasetKind::Teacher] {
+        let options = DatasetOptions { samples: 0, ..DatasetOptions::default() };
+        let message = data::load(kind, &options).unwrap_err().to_string();
+        assert!(message.contains("`dataset_options.samples`") && message.contains(": 0"), "{message}");
+        let mut c = config();
+        c.dataset = kind;
+        c.dataset_options = options;
+        rejects(&c, digits(), "dataset_options.samples", "0");
+    }
+    let options = DatasetOptions { noise: f64::NAN, ..DatasetOptions::default() };
+    let message = data::load(DatasetKind::Spirals, &options).unwrap_err().to_string();
+    assert!(message.contains("`dataset_options.noise`") && message.contains("NaN"), "{message}");
+}
+
+#[test]
+fn unknown_names_in_code() {
+    fn refuses<T: std::str::FromStr<Err = degradation_bench::Error>>(name: &str) {
+        let message = name.parse::<T>().err().expect("an unknown name was accepted").to_string();
+        assert!(message.contains(name), "{message}");
+    }
+    refuses::<Arch>("foo");
+    refuses::<Activation>("swish");
+    refuses::<Norm>("group");
+    refuses::<ResidualScale>("two");
+    refuses::<Init>("lecun");
+    refuses::<OptimizerKind>("rmsprop");
+    refuses::<DatasetKind>("mnist");
+    // Names are exact: no case folding, no padding.
+    refuses::<Arch>("Plain");
+    refuses::<Arch>(" plain");
+    assert_eq!("inv_sqrt_blocks".parse::<ResidualScale>().unwrap(), ResidualScale::InvSqrtBlocks);
+}
+
+const EXPERIMENT: &str = r#"name = "t"
+dataset = "digits"
+archs = ["plain", "residual"]
+depths = [2, 4]
+widths = [16]
+activations = ["relu"]
+norms = ["none"]
+residual_scales = ["one"]
+inits = ["he"]
+seeds = [0]
+steps = 10
+batch_size = 8
+
+[optimizer]
+kind = "adam"
+lr = 0.001
+"#;
+
+/// The experiment with the first occurrence of `from` replaced by `to` must be refused with a
+/// message naming x.toml, the line `line` and every one of `names`.
+#[track_caller]
+fn experiment_rejects(from: &str, to: &str, line: usize, names: &[&str]) {
+    assert!(EXPERIMENT.contains(from), "{from}");
+    let text = EXPERIMENT.replacen(from, to, 1);
+    let message = match Experiment::from_toml_str(&text, Path::new("x.toml")) {
+        Ok(_) => panic!("accepted {to:?}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        message.starts_with(&format!("x.toml:{line}:")) || message.starts_with(&format!("x.toml:{line} ")),
+        "{to:?}: message does not give x.toml:{line}: {message}"
+    );
+    for name in names {
+        assert!(message.contains(name), "{to:?}: message does not name {name}: {message}");
+    }
+}
+
+#[test]
+fn experiment_file_baseline_is_accepted() {
+    let experiment = Experiment::from_toml_str(EXPERIMENT, Path::new("x.toml")).unwrap();
+    assert_eq!(experiment.depths, vec![2, 4]);
+}
+
+#[test]
+fn experiment_file_unknown_names() {
+    experiment_rejects(r#"archs = ["plain", "residual"]"#, r#"archs = ["plain", "foo"]"#, 3, &["`archs`", "foo"]);
+    experiment_rejects(r#"dataset = "digits""#, r#"dataset = "mnist""#, 2, &["`dataset`", "mnist"]);
+    experiment_rejects(r#"activations = ["relu"]"#, r#"activations = ["swish"]"#, 6, &["`activations`", "swish"]);
+    experiment_rejects(r#"norms = ["none"]"#, r#"norms = ["group"]"#, 7, &["`norms`", "group"]);
+    experiment_rejects(
+        r#"residual_scales = ["one"]"#,
+        r#"residual_scales = ["two"]"#,
+        8,
+        &["`residual_scales`", "two"],
+    );
+    experiment_rejects(r#"inits = ["he"]"#, r#"inits = ["lecun"]"#, 9, &["`inits`", "lecun"]);
+    experiment_rejects(r#"kind = "adam""#, r#"kind = "rmsprop""#, 15, &["`kind`", "rmsprop"]);
+    // An unknown key, at the top level and inside a table.
+    experiment_rejects("steps = 10", "steps = 10\ncolour = 3", 12, &["`colour`"]);
+    experiment_rejects("lr = 0.001", "lr = 0.001\nbeta = 0.9", 17, &["`beta`"]);
+}
+
+#[test]
+fn experiment_file_wrong_types() {
+    experiment_rejects("steps = 10", r#"steps = "many""#, 11, &["`steps`", "many"]);
+    experiment_rejects("steps = 10", "steps = -3", 11, &["`steps`", "-3"]);
+    experiment_rejects(r#"inits = ["he"]"#, r#"inits = "he""#, 9, &["`inits`"]);
+    experiment_rejects("lr = 0.001", r#"lr = "fast""#, 16, &["`lr`", "fast"]);
+    // Inside a multi-line array the key is on an earlier line; the line reported is the value's.
+    experiment_rejects("depths = [2, 4]", "depths = [\n  2,\n  \"four\",\n]", 6, &["`depths`", "four"]);
+}
+
+#[test]
+fn experiment_file_bad_values() {
+    experiment_rejects("depths = [2, 4]", "depths = []", 4, &["`depths`", "[]"]);
+    experiment_rejects("seeds = [0]", "seeds = []", 10, &["`seeds`", "[]"]);
+    experiment_rejects("widths = [16]", "widths = [16, 0]", 5, &["`widths`", "0"]);
+    experiment_rejects("depths = [2, 4]", "depths = [2, 3]", 4, &["`depths`", "3"]);
+    experiment_rejects("depths = [2, 4]", "depths = [0]", 4, &["`depths`", "0"]);
+    experiment_rejects("batch_size = 8", "batch_size = 0", 12, &["`batch_size`", "0"]);
+    experiment_rejects("lr = 0.001", "lr = -1.0", 16, &["`optimizer.lr`", "-1"]);
+    experiment_rejects("lr = 0.001", "lr = nan", 16, &["`optimizer.lr`", "NaN"]);
+    experiment_rejects("lr = 0.001", "lr = inf", 16, &["`optimizer.lr`", "inf"]);
+    experiment_rejects(r#"name = "t""#, r#"name = "a/b""#, 1, &["`name`", "a/b"]);
+}
+
+#[test]
+fn experiment_file_bad_optimizer_in_a_list_is_located() {
+    let text = EXPERIMENT.replace(
+        "[optimizer]\nkind = \"adam\"\nlr = 0.001\n",
+        "[[optimizers]]\nkind = \"adam\"\nlr = 0.001\n\n[[optimizers]]\nkind = \"sgd\"\nlr = -2.0\nmomentum = 0.9\n",
+    );
+    let message = Experiment::from_toml_str(&text, Path::new("x.toml")).unwrap_err().to_string();
+    assert!(
+        message.starts_with("x.toml:20:") && message.contains("`optimizer.lr`") && message.contains("-2"),
+        "{message}"
+    );
+}
