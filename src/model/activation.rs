@@ -71,10 +71,11 @@ pub fn activation_backward<T: Real>(activation: Activation, grad: &mut [T], x: &
     match activation {
         Activation::Identity => {}
         Activation::Relu => {
+            // A select and an unconditional store, not `if x <= 0 { *g = 0 }`: the sign of x is
+            // a coin flip, so the branch mispredicts half the time and the conditional store
+            // keeps the loop from vectorising (it cost 15% of a width-256 train step).
             for (g, &xv) in grad.iter_mut().zip(x) {
-                if xv <= T::zero() {
-                    *g = T::zero();
-                }
+                *g = if xv <= T::zero() { T::zero() } else { *g };
             }
         }
         _ => {
