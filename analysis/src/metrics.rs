@@ -205,50 +205,39 @@ pub(crate) mod tests {
     use super::*;
     use degradation_bench::record::LossPoint;
 
-    /// A synthetic run whose probes follow exact geometric profiles.
+    /// A synthetic run whose probes follow exact geometric profiles. Built from JSON, as a
+    /// runs.jsonl line is, so fields the core adds with defaults don't break it.
     pub fn synthetic_run(arch: &str, depth: usize, seed: u64, final_loss: Option<f64>) -> RunRecord {
         let blocks = if arch == "plain" { depth } else { depth / 2 };
-        RunRecord {
-            run_id: format!("{arch}-d{depth}-s{seed}"),
-            experiment: "quick".into(),
-            dataset: "digits".into(),
-            arch: arch.into(),
-            depth,
-            width: 64,
-            block_layers: 2,
-            activation: "relu".into(),
-            norm: "none".into(),
-            residual_scale: (arch != "plain").then(|| "inv_sqrt_blocks".to_string()),
-            init: "he".into(),
-            optimizer: "adam".into(),
-            lr: 0.001,
-            momentum: 0.9,
-            weight_decay: 0.0,
-            batch_size: 64,
-            steps: 100,
-            seed,
-            machine_id: "m1".into(),
-            final_train_loss: final_loss,
-            final_train_accuracy: final_loss.map(|_| 0.9),
-            test_loss: final_loss,
-            test_accuracy: final_loss.map(|_| 0.8 + 0.01 * seed as f64),
-            diverged: final_loss.is_none(),
-            diverged_at_step: final_loss.is_none().then_some(50),
-            loss_curve: (0..=4)
-                .map(|i| LossPoint { step: i * 25, loss: Some(2.3 / (1.0 + i as f64 * depth as f64 / 16.0)) })
-                .collect(),
-            weight_grad_norms_init: vec![1.0; depth],
-            weight_grad_norms_final: vec![1.0; depth],
-            // ‖∂L/∂h_k‖ = 2^(−0.25·k), RMS(h_k) = 2^(0.5·k) · 3
-            state_rms_init: (0..=blocks).map(|k| 3.0 * f64::powf(2.0, 0.5 * k as f64)).collect(),
-            state_grad_norms_init: (0..=blocks).map(|k| f64::powf(2.0, -0.25 * k as f64)).collect(),
-            state_rms_final: vec![1.0; blocks + 1],
-            state_grad_norms_final: vec![1.0; blocks + 1],
-            branch_ratios_init: vec![],
-            branch_ratios_final: vec![],
-            wall_seconds: 1.0,
-            steps_per_second: 100.0,
-        }
+        let loss_curve: Vec<LossPoint> = (0..=4)
+            .map(|i| LossPoint { step: i * 25, loss: Some(2.3 / (1.0 + i as f64 * depth as f64 / 16.0)) })
+            .collect();
+        // ‖∂L/∂h_k‖ = 2^(−0.25·k), RMS(h_k) = 3 · 2^(0.5·k)
+        let state_rms: Vec<f64> = (0..=blocks).map(|k| 3.0 * f64::powf(2.0, 0.5 * k as f64)).collect();
+        let state_grads: Vec<f64> = (0..=blocks).map(|k| f64::powf(2.0, -0.25 * k as f64)).collect();
+        serde_json::from_value(serde_json::json!({
+            "run_id": format!("{arch}-d{depth}-s{seed}"),
+            "experiment": "quick", "dataset": "digits", "arch": arch, "depth": depth, "width": 64,
+            "block_layers": 2, "activation": "relu", "norm": "none",
+            "residual_scale": (arch != "plain").then_some("inv_sqrt_blocks"),
+            "init": "he", "optimizer": "adam", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0,
+            "batch_size": 64, "steps": 100, "seed": seed, "machine_id": "m1",
+            "final_train_loss": final_loss,
+            "final_train_accuracy": final_loss.map(|_| 0.9),
+            "test_loss": final_loss,
+            "test_accuracy": final_loss.map(|_| 0.8 + 0.01 * seed as f64),
+            "diverged": final_loss.is_none(),
+            "diverged_at_step": final_loss.is_none().then_some(50),
+            "loss_curve": loss_curve,
+            "weight_grad_norms_init": vec![1.0; depth],
+            "weight_grad_norms_final": vec![1.0; depth],
+            "state_rms_init": state_rms,
+            "state_grad_norms_init": state_grads,
+            "state_rms_final": vec![1.0; blocks + 1],
+            "state_grad_norms_final": vec![1.0; blocks + 1],
+            "wall_seconds": 1.0, "steps_per_second": 100.0,
+        }))
+        .expect("a valid run record")
     }
 
     #[test]

@@ -80,18 +80,20 @@ impl Axis {
                 while ticks.len() > 9 {
                     ticks = ticks.into_iter().step_by(2).collect();
                 }
-                if ticks.len() < 3 {
-                    // Less than ~2 decades: add 2× and 5× ticks.
-                    let mut dense = Vec::new();
+                // Less than ~2 decades: add 2× and 5× ticks, and 1.5×, 3×, 7× if still sparse.
+                for multipliers in [&[1.0f64, 2.0, 5.0][..], &[1.0, 1.5, 2.0, 3.0, 5.0, 7.0][..]] {
+                    if ticks.len() >= 3 {
+                        break;
+                    }
+                    ticks = Vec::new();
                     for decade in (self.lo.floor() as i32)..=(self.hi.ceil() as i32) {
-                        for m in [1.0f64, 2.0, 5.0] {
+                        for m in multipliers {
                             let t = decade as f64 + m.log10();
                             if t >= self.lo && t <= self.hi {
-                                dense.push(t);
+                                ticks.push(t);
                             }
                         }
                     }
-                    ticks = dense;
                 }
                 ticks
             }
@@ -135,7 +137,16 @@ impl Axis {
                 if (t - exponent).abs() < 1e-9 && !(-3.0..=4.0).contains(&exponent) {
                     format!("1e{}", exponent as i32)
                 } else {
-                    format_sig(v, 1)
+                    // Two significant digits, shortest form: 0.5, 1.5, 20, 3e-5.
+                    let rounded = {
+                        let scale = 10f64.powi(1 - v.log10().floor() as i32);
+                        (v * scale).round() / scale
+                    };
+                    if (-3.0..=4.0).contains(&v.log10().floor()) {
+                        format!("{rounded}")
+                    } else {
+                        format!("{rounded:e}")
+                    }
                 }
             }
         }
@@ -180,6 +191,9 @@ mod tests {
         let narrow = Axis::fit(Scale::Log10, [0.3, 2.0]).unwrap();
         let labels: Vec<String> = narrow.ticks().iter().map(|t| narrow.label(*t)).collect();
         assert_eq!(labels, ["0.5", "1", "2"]);
+        let sparse = Axis::fit(Scale::Log10, [40.0, 140.0]).unwrap();
+        let labels: Vec<String> = sparse.ticks().iter().map(|t| sparse.label(*t)).collect();
+        assert_eq!(labels, ["50", "70", "100", "150"]);
         assert_eq!(narrow.to_plot(0.0), None);
     }
 

@@ -171,8 +171,8 @@ impl Figure {
         if longest == 0 {
             return 0;
         }
-        // ~0.58 em per character of sans-serif at LEGEND_SIZE, plus the line sample.
-        (60.0 + longest as f64 * LEGEND_SIZE * 0.58).ceil() as u32 + 20
+        // ~0.56 em per character of sans-serif at the rendered size, plus the line sample.
+        (60.0 + longest as f64 * LEGEND_SIZE / 1.24 * 0.56).ceil() as u32 + 24
     }
 
     /// Renders to SVG text.

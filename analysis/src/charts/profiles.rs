@@ -91,13 +91,15 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
     depths.sort_unstable();
     depths.dedup();
     // Keep the chart readable: a handful of depths, fewer when sub-variants multiply the lines.
-    let shown = spread(&depths, if subs.len() <= 1 { 6 } else { 2 });
+    let shown = spread(&depths, if subs.len() <= 1 { 7 } else { 2 });
     groups.retain(|g| shown.contains(&g.depth));
 
     let mut panel_names: Vec<String> = groups.iter().map(|g| g.panel.clone()).collect();
     panel_names.dedup();
     let mut panel_lines: Vec<Vec<Line>> = vec![Vec::new(); panel_names.len()];
-    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    // k runs to D in plain panels but D/2 in residual ones: each panel gets its own k axis.
+    let mut panel_ks: Vec<Vec<f64>> = vec![Vec::new(); panel_names.len()];
+    let mut ys = Vec::new();
     let mut any_theory = false;
     for group in &groups {
         let profiles: Vec<&[f64]> = group.runs.iter().map(|r| probe.values(r)).collect();
@@ -107,7 +109,8 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
         if points.is_empty() {
             continue;
         }
-        xs.extend(points.iter().map(|p| p.0));
+        let panel = panel_names.iter().position(|p| *p == group.panel).unwrap_or(0);
+        panel_ks[panel].extend(points.iter().map(|p| p.0));
         ys.extend(points.iter().map(|p| p.1));
         let depth_index = shown.iter().position(|d| *d == group.depth).unwrap_or(0);
         let (label, color) = if subs.len() <= 1 {
@@ -118,7 +121,6 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
                 if shown.len() > 1 { format!("{}, depth {}", group.sub, group.depth) } else { group.sub.clone() };
             (label, palette(sub_index * shown.len() + depth_index))
         };
-        let panel = panel_names.iter().position(|p| *p == group.panel).unwrap_or(0);
         if let Some(theory) = theory_line(group.runs[0], probe, &points, color) {
             any_theory = true;
             ys.extend(theory.points.iter().map(|p| p.1));
@@ -127,7 +129,6 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
         let style = LineStyle { label, color, dashed: false, marker: Marker::None };
         panel_lines[panel].push(Line::new(style, points));
     }
-    let x = Axis::fit(Scale::Linear, xs)?;
     let y = Axis::fit(Scale::Linear, ys)?;
     let (y_label, title, file, what) = match probe {
         Probe::GradientNorm => (
@@ -146,15 +147,21 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
     let panels: Vec<Panel> = panel_names
         .into_iter()
         .zip(panel_lines)
-        .map(|(name, lines)| Panel {
-            x_label: if name.starts_with("plain") { "k (layer)".into() } else { "k (block)".into() },
-            title: name,
-            x: x.clone(),
-            y: y.clone(),
-            y_label: y_label.into(),
-            body: PanelBody::Lines(lines),
+        .zip(panel_ks)
+        .filter_map(|((name, lines), ks)| {
+            Some(Panel {
+                x_label: if name.starts_with("plain") { "k (layer)".into() } else { "k (block)".into() },
+                title: name,
+                x: Axis::fit(Scale::Linear, ks.into_iter().chain([0.0]))?,
+                y: y.clone(),
+                y_label: y_label.into(),
+                body: PanelBody::Lines(lines),
+            })
         })
         .collect();
+    if panels.is_empty() {
+        return None;
+    }
     let columns = if panels.len() <= 4 { 2 } else { 3 };
     let mut figure = Figure::new(title, panels, columns);
     if any_theory {

@@ -61,7 +61,7 @@ pub fn time_vs_depth(rows: &[TimingRow]) -> Option<Chart> {
                 x: x.clone(),
                 y: y.clone(),
                 x_label: "depth (log scale)".into(),
-                y_label: "median time per iteration (ms, log scale)".into(),
+                y_label: "time per iteration (ms, log scale)".into(),
                 body: PanelBody::Lines(lines),
             });
         }
@@ -106,7 +106,7 @@ pub fn overhead_heatmap(rows: &[TimingRow]) -> Option<Chart> {
     let panels: Vec<Panel> = machines
         .iter()
         .map(|machine| {
-            let cells = chosen
+            let mut cells: Vec<Cell> = chosen
                 .iter()
                 .filter(|r| &r.machine_id == machine)
                 .filter_map(|r| {
@@ -119,6 +119,14 @@ pub fn overhead_heatmap(rows: &[TimingRow]) -> Option<Chart> {
                     })
                 })
                 .collect();
+            // Say so where a combination was not measured, rather than leave a hole.
+            for column in 0..widths.len() {
+                for row in 0..depths.len() {
+                    if !cells.iter().any(|c| c.column == column && c.row == row) {
+                        cells.push(Cell { column, row, fill: RGBColor(240, 240, 240), text: "not measured".into() });
+                    }
+                }
+            }
             Panel {
                 title: if machines.len() > 1 { format!("{group} on {machine}") } else { group.to_string() },
                 x: Axis::categorical(widths.iter().map(|w| w.to_string()).collect()),
