@@ -282,3 +282,133 @@ pub fn checkpoint_steps(steps: usize, count: usize) -> Vec<usize> {
     points.dedup();
     points
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{
+        Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
+        OptimizerKind, ResidualScale,
+    };
+
+    #[test]
+    fn batches_are_drawn_without_replacement_and_reshuffled_each_epoch() {
+        // 10 samples, batch 3: three batches per epoch, the tail sample of each epoch dropped.
+        let mut order = BatchOrder::new(10, 3, 42);
+        let mut epochs = Vec::new();
+        for _ in 0..4 {
+            let epoch: Vec<usize> = (0..3).flat_map(|_| order.next_batch().to_vec()).collect();
+            let mut sorted = epoch.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), 9, "a sample repeated within an epoch: {epoch:?}");
+            assert!(sorted.iter().all(|&i| i < 10));
+            epochs.push(epoch);
+        }
+        assert!(epochs.windows(2).all(|w| w[0] != w[1]), "not reshuffled: {epochs:?}");
+        // The same seed gives the same order; another seed another.
+        let mut again = BatchOrder::new(10, 3, 42);
+        let first: Vec<usize> = (0..12).flat_map(|_| again.next_batch().to_vec()).collect();
+        assert_eq!(first, epochs.concat());
+        let mut other = BatchOrder::new(10, 3, 43);
+        assert_ne!(other.next_batch(), &epochs[0][..3]);
+        // A batch of the whole set is a fresh permutation each time.
+        let mut whole = BatchOrder::new(5, 5, 0);
+        let mut batch = whole.next_batch().to_vec();
+        batch.sort_unstable();
+        assert_eq!(batch, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn checkpoints_are_evenly_spaced_and_end_at_the_last_step() {
+        assert_eq!(checkpoint_steps(100, 4), vec![25, 50, 75, 100]);
+        assert_eq!(checkpoint_steps(10, 3), vec![4, 7, 10]);
+        assert_eq!(checkpoint_steps(3, 10), vec![1, 2, 3]);
+        assert_eq!(checkpoint_steps(7, 0), Vec::<usize>::new());
+        assert_eq!(checkpoint_steps(0, 5), Vec::<usize>::new());
+        for (steps, count) in [(1500, 30), (1000, 7), (17, 16)] {
+            let points = checkpoint_steps(steps, count);
+            assert_eq!(points.len(), count);
+            assert_eq!(*points.last().unwrap(), steps);
+            assert!(points.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    fn tiny_run(norm: Norm, steps: usize, checkpoints: usize) -> (RunConfig, Split) {
+        let options = DatasetOptions { samples: 40, test_samples: 13, ..DatasetOptions::default() };
+        let split = crate::data::load(DatasetKind::Spirals, &options).unwrap();
+        let config = RunConfig {
+            experiment: "unit".into(),
+            dataset: DatasetKind::Spirals,
+            dataset_options: options,
+            model: ModelConfig {
+                arch: Arch::Residual,
+                depth: 2,
+                width: 8,
+                input_dim: 2,
+                output_dim: 2,
+                activation: Activation::Tanh,
+                norm,
+                residual_scale: ResidualScale::One,
+                block_layers: 2,
+                init: Init::He,
+            },
+            optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-2, momentum: 0.0, weight_decay: 0.0 },
+            batch_size: 16,
+            steps,
+            checkpoints,
+            seed: 5,
+            probes: MechanismProbes::default(),
+        };
+        (config, split)
+    }
+
+    #[test]
+    fn evaluation_does_not_depend_on_the_chunk_size() {
+        // 80 training samples in chunks of 16 (exact) and 7 (a ragged tail), 26 test samples.
+        for norm in [Norm::None, Norm::Batch, Norm::Layer] {
+            let (config, split) = tiny_run(norm, 0, 0);
+            for data in [&split.train, &split.test] {
+                let mut big = Mlp::<f32>::new(&config.model, 16, 3).unwrap();
+                let mut small = Mlp::<f32>::new(&config.model, 7, 3).unwrap();
+                let (a, b) = (evaluate(&mut big, data), evaluate(&mut small, data));
+                assert!((a.loss - b.loss).abs() < 1e-6 * a.loss.abs().max(1.0), "{norm}: {a:?} vs {b:?}");
+                assert_eq!(a.accuracy, b.accuracy);
+                // Against the plain mean of per-sample losses.
+                let mut one = Mlp::<f32>::new(&config.model, 1, 3).unwrap();
+                let c = evaluate(&mut one, data);
+                assert!((a.loss - c.loss).abs() < 1e-6 * a.loss.abs().max(1.0), "{norm}: {a:?} vs {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn loss_curve_has_the_initial_loss_and_one_point_per_checkpoint() {
+        let (config, split) = tiny_run(Norm::None, 30, 4);
+        let result = train(&config, &split).unwrap();
+        let steps: Vec<usize> = result.loss_curve.iter().map(|p| p.step).collect();
+        assert_eq!(steps, vec![0, 8, 15, 23, 30]);
+        assert!(result.loss_curve.iter().all(|p| p.loss.is_some_and(f64::is_finite)));
+        // The first point is the loss of the initial network on the first batch, which the
+        // initial probe also used: ln 2 ≈ 0.69 give or take for a fresh two-class network.
+        let initial = result.loss_curve[0].loss.unwrap();
+        assert!(initial > 0.1 && initial < 5.0, "{initial}");
+        assert_eq!(result.probe_init.state_rms.len(), 2);
+        assert_eq!(result.probe_final.state_grad_norms.len(), 2);
+        assert!(result.final_train_loss.is_some() && result.test_accuracy.is_some());
+        // No steps: no curve, but the initial network is still evaluated.
+        let (config, split) = tiny_run(Norm::None, 0, 4);
+        let result = train(&config, &split).unwrap();
+        assert!(result.loss_curve.is_empty() && !result.diverged);
+        assert!(result.final_train_loss.is_some_and(f64::is_finite));
+    }
+
+    #[test]
+    fn training_lowers_the_loss() {
+        let (config, split) = tiny_run(Norm::Layer, 200, 2);
+        let result = train(&config, &split).unwrap();
+        let first = result.loss_curve[0].loss.unwrap();
+        let last = result.loss_curve.last().unwrap().loss.unwrap();
+        assert!(last < 0.8 * first, "{first} → {last}");
+    }
+}
