@@ -51,28 +51,48 @@ pub fn format_ratio(r: f64) -> String {
     }
 }
 
-/// Degradation: each variant's best depth, how much worse plain nets are than the best
-/// residual net at the deepest depth both reached, and divergences.
+/// The part of a variant label that is not the architecture: `[exp] plain, norm=layer` and
+/// `[exp] residual α=one, norm=layer` share `[exp] , norm=layer`, so they are compared.
+fn counterpart_key(variant: &str) -> String {
+    let (prefix, rest) = match variant.strip_prefix('[').and_then(|v| v.split_once("] ")) {
+        Some((prefix, rest)) => (format!("[{prefix}] "), rest),
+        None => (String::new(), variant),
+    };
+    let others = rest.split_once(", ").map_or("", |(_, others)| others);
+    format!("{prefix}{others}")
+}
+
+fn is_plain(variant: &str) -> bool {
+    variant.starts_with("plain") || variant.contains("] plain")
+}
+
+/// Degradation (for variants trained at two or more depths): each variant's best depth and
+/// how far the deepest is from it, how a plain net compares with its residual counterparts at
+/// the deepest depth both reached, and divergences.
 pub fn degradation(table: &Table) -> Vec<String> {
     let rows = loss_rows(table);
     let mut variants: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
     variants.dedup();
+    let with_loss = |variant: &str| -> Vec<(usize, f64)> {
+        rows.iter().filter(|r| r.variant == variant).filter_map(|r| Some((r.depth, r.median?))).collect()
+    };
     let mut out = Vec::new();
     for variant in &variants {
-        let mine: Vec<&LossRow> = rows.iter().filter(|r| r.variant == *variant).collect();
-        let with_loss: Vec<(&LossRow, f64)> = mine.iter().filter_map(|r| Some((*r, r.median?))).collect();
-        let Some(&(best, best_loss)) = with_loss.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
+        let losses = with_loss(variant);
+        if losses.len() < 2 {
+            continue;
+        }
+        let Some(&(best_depth, best_loss)) = losses.iter().min_by(|a, b| a.1.total_cmp(&b.1)) else {
             continue;
         };
-        let Some(&(deepest, deepest_loss)) = with_loss.iter().max_by_key(|(r, _)| r.depth) else {
+        let Some(&(deepest, deepest_loss)) = losses.iter().max_by_key(|(depth, _)| *depth) else {
             continue;
         };
         let mut line =
-            format!("{variant}: lowest median final train loss at depth {} ({})", best.depth, format_sig(best_loss, 3));
-        if deepest.depth != best.depth && best_loss > 0.0 {
+            format!("{variant}: lowest median final train loss at depth {best_depth} ({})", format_sig(best_loss, 3));
+        if deepest != best_depth && best_loss > 0.0 {
             line.push_str(&format!(
-                "; at depth {} it is {} that ({})",
-                deepest.depth,
+                "; at depth {deepest} it is {} that ({})",
                 format_ratio(deepest_loss / best_loss),
                 format_sig(deepest_loss, 3)
             ));
@@ -81,36 +101,36 @@ pub fn degradation(table: &Table) -> Vec<String> {
         out.push(line);
     }
 
-    // Plain vs the best residual variant at the deepest depth where both have a loss.
-    let is_plain = |v: &str| v.starts_with("plain") || v.contains("] plain");
     for plain in variants.iter().filter(|v| is_plain(v)) {
-        let plain_rows: Vec<&LossRow> = rows.iter().filter(|r| r.variant == *plain && r.median.is_some()).collect();
-        let best_pair = plain_rows
-            .iter()
-            .filter_map(|p| {
-                let best_residual = rows
-                    .iter()
-                    .filter(|r| !is_plain(&r.variant) && r.depth == p.depth && r.median.is_some())
-                    .min_by(|a, b| a.median.unwrap_or(f64::MAX).total_cmp(&b.median.unwrap_or(f64::MAX)))?;
-                Some((*p, best_residual))
-            })
-            .max_by_key(|(p, _)| p.depth);
-        if let Some((p, r)) = best_pair {
-            let (pl, rl) = (p.median.unwrap_or(f64::NAN), r.median.unwrap_or(f64::NAN));
-            if rl > 0.0 {
-                let relation = if pl >= rl {
-                    format!("{} the residual net's", format_ratio(pl / rl))
-                } else {
-                    format!("{} lower than the residual net's", format_ratio(rl / pl))
-                };
-                out.push(format!(
-                    "At depth {}, {plain}'s median final train loss ({}) is {relation} ({}: {}).",
-                    p.depth,
-                    format_sig(pl, 3),
-                    r.variant,
-                    format_sig(rl, 3)
-                ));
+        let plain_losses = with_loss(plain);
+        if plain_losses.len() < 2 {
+            continue;
+        }
+        let key = counterpart_key(plain);
+        for residual in variants.iter().filter(|v| !is_plain(v) && counterpart_key(v) == key) {
+            let residual_losses = with_loss(residual);
+            let shared = plain_losses
+                .iter()
+                .filter_map(|&(depth, pl)| Some((depth, pl, residual_losses.iter().find(|r| r.0 == depth)?.1)))
+                .max_by_key(|(depth, _, _)| *depth);
+            let Some((depth, pl, rl)) = shared else {
+                continue;
+            };
+            if !(pl > 0.0 && rl > 0.0) {
+                continue;
             }
+            let relation = if pl / rl > 1.05 {
+                format!("{} {residual}'s", format_ratio(pl / rl))
+            } else if rl / pl > 1.05 {
+                format!("{} lower than {residual}'s", format_ratio(rl / pl))
+            } else {
+                format!("about the same as {residual}'s")
+            };
+            out.push(format!(
+                "At depth {depth}, {plain}'s median final train loss ({}) is {relation} ({}).",
+                format_sig(pl, 3),
+                format_sig(rl, 3)
+            ));
         }
     }
 
@@ -285,6 +305,25 @@ mod tests {
     use crate::tables;
 
     #[test]
+    fn plain_variants_meet_their_residual_counterparts() {
+        assert_eq!(counterpart_key("plain"), "");
+        assert_eq!(counterpart_key("residual α=one"), "");
+        assert_eq!(counterpart_key("plain, norm=layer"), "norm=layer");
+        assert_eq!(counterpart_key("residual α=one, norm=layer"), "norm=layer");
+        assert_eq!(counterpart_key("[quick m1] plain, init=he"), "[quick m1] init=he");
+        assert!(is_plain("[quick m1] plain, init=he"));
+        assert!(!is_plain("residual α=one"));
+    }
+
+    #[test]
+    fn a_single_depth_gives_no_degradation_claims() {
+        let runs = vec![synthetic_run("plain", 8, 0, Some(2.3)), synthetic_run("residual", 8, 0, Some(2.2))];
+        let axes = VaryingAxes::of(&runs);
+        let table = tables::degradation(&tables::runs_frame(&runs, &axes).unwrap()).unwrap();
+        assert_eq!(degradation(&table), ["No run diverged (2 runs)."]);
+    }
+
+    #[test]
     fn ratios_read_naturally() {
         assert_eq!(format_ratio(3.21), "3.2×");
         assert_eq!(format_ratio(100000.0), "10⁵×");
@@ -311,7 +350,7 @@ mod tests {
         assert!(findings[1].starts_with("residual α=inv_sqrt_blocks: lowest median final train loss at depth 64"));
         assert_eq!(
             findings[2],
-            "At depth 64, plain's median final train loss (2.00) is 10⁵× the residual net's (residual α=inv_sqrt_blocks: 2.00e-5)."
+            "At depth 64, plain's median final train loss (2.00) is 10⁵× residual α=inv_sqrt_blocks's (2.00e-5)."
         );
         assert_eq!(findings[3], "Diverged runs: plain at depth 64: 1 of 4.");
     }

@@ -49,7 +49,8 @@ pub fn build(table: &Table) -> Option<Chart> {
         line.error_bars = bars;
         lines.push(line);
     }
-    if lines.is_empty() {
+    // One depth per variant is no curve (e.g. an init-only experiment): no chart.
+    if !lines.iter().any(|l| l.points.len() >= 2) {
         return None;
     }
     let panel = Panel {
