@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn civil_dates() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_000), (2024, 10, 04));
+        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
     }
 }

@@ -527,7 +527,7 @@ mod tests {
             bench("train_step", "plain", 4, 64, 1000.0, 50_000.0),
             bench("gemm_ceiling", "f32", 0, 64, 100.0, 10_000.0),
         ];
-        let mut other: Vec<BenchRow> = rows.iter().cloned().collect();
+        let mut other: Vec<BenchRow> = rows.to_vec();
         for row in &mut other {
             row.machine_id = "m2".into();
             row.median_ns *= 2.0;

@@ -160,7 +160,7 @@ fn integers_in(lo: f64, hi: f64) -> Vec<f64> {
 /// 1-2-5 ticks, about six of them.
 fn linear_ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = hi - lo;
-    if !(span > 0.0) {
+    if span.is_nan() || span <= 0.0 {
         return vec![lo];
     }
     let raw = span / 6.0;
