@@ -105,6 +105,91 @@ pub fn variant_label(run: &RunRecord, axes: &VaryingAxes) -> String {
     }
 }
 
+/// What distinguishes lines within one chart panel: arch, α, and the normalisation when it varies.
+pub fn line_label(run: &RunRecord, axes: &VaryingAxes) -> String {
+    let mut label = run.arch.clone();
+    if run.arch != "plain" {
+        if let Some(scale) = &run.residual_scale {
+            label.push_str(&format!(" α={scale}"));
+        }
+    }
+    if axes.norm {
+        label.push_str(&format!(", norm={}", run.norm));
+    }
+    label
+}
+
+/// Everything else that varies: one chart panel each when there are too many variants for one.
+/// Empty when nothing else varies.
+pub fn facet_label(run: &RunRecord, axes: &VaryingAxes) -> String {
+    let mut parts = Vec::new();
+    if axes.experiment {
+        parts.push(run.experiment.clone());
+    }
+    if axes.machine {
+        parts.push(run.machine_id.clone());
+    }
+    if axes.activation {
+        parts.push(run.activation.clone());
+    }
+    if axes.init {
+        parts.push(format!("init={}", run.init));
+    }
+    if axes.block_layers {
+        parts.push(format!("{}-layer blocks", run.block_layers));
+    }
+    if axes.width {
+        parts.push(format!("w={}", run.width));
+    }
+    if axes.optimizer {
+        parts.push(format!("{} lr={}", run.optimizer, run.lr));
+    }
+    if axes.steps {
+        parts.push(format!("{} steps", run.steps));
+    }
+    if axes.dataset {
+        parts.push(run.dataset.clone());
+    }
+    parts.join(", ")
+}
+
+/// Orders labels as a person reads them: digit runs compare as numbers (`w=64` < `w=256`).
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(bool, String)> {
+        let mut out: Vec<(bool, String)> = Vec::new();
+        for c in s.chars() {
+            let digit = c.is_ascii_digit();
+            match out.last_mut() {
+                Some((d, text)) if *d == digit => text.push(c),
+                _ => out.push((digit, c.to_string())),
+            }
+        }
+        out
+    }
+    let (a, b) = (chunks(a), chunks(b));
+    for (x, y) in a.iter().zip(&b) {
+        let ord = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.cmp(y),
+        };
+        if ord != std::cmp::Ordering::Equal {
+            return ord;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Position of each label among the distinct labels in natural order (a sort key for tables).
+pub fn natural_rank(labels: &[String]) -> Vec<u32> {
+    let mut distinct: Vec<&String> = labels.iter().collect();
+    distinct.sort_by(|a, b| natural_cmp(a, b));
+    distinct.dedup();
+    labels.iter().map(|l| distinct.iter().position(|d| *d == l).unwrap_or(0) as u32).collect()
+}
+
 /// Least-squares slope of `values[k]` against k = 0, 1, …, skipping non-finite values.
 /// `None` with fewer than two usable points.
 pub fn fit_slope(values: &[f64]) -> Option<f64> {
@@ -296,6 +381,21 @@ pub(crate) mod tests {
         let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
         assert_eq!(variant_label(&plain, &axes), "plain, norm=none");
         assert_eq!(variant_label(&res, &axes), "residual α=inv_sqrt_blocks, norm=layer");
+        assert_eq!(line_label(&res, &axes), "residual α=inv_sqrt_blocks, norm=layer");
+        assert_eq!(facet_label(&res, &axes), "");
+        res.width = 256;
+        let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
+        assert_eq!(facet_label(&res, &axes), "w=256");
+        assert_eq!(facet_label(&plain, &axes), "w=64");
+    }
+
+    #[test]
+    fn natural_order_reads_numbers() {
+        let mut v = vec!["w=256", "w=64", "w=16", "plain", "residual α=one"];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(v, ["plain", "residual α=one", "w=16", "w=64", "w=256"]);
+        let labels: Vec<String> = ["b2", "b10", "b2", "a"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(natural_rank(&labels), [1, 2, 1, 0]);
     }
 
     #[test]

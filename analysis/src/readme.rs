@@ -88,9 +88,23 @@ pub fn render(inputs: &Inputs, analysis: &Analysis, invocation: &Invocation) -> 
                     join_display(&e.seeds),
                     e.steps.to_string(),
                 ),
+                // No experiment file: describe what the runs themselves cover.
                 None => {
-                    let r = &set.runs[0];
-                    (r.dataset.clone(), "?".into(), "?".into(), "?".into(), "?".into(), r.steps.to_string())
+                    fn distinct<T: Ord + std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
+                        let mut v: Vec<T> = values.collect();
+                        v.sort();
+                        v.dedup();
+                        join_display(&v)
+                    }
+                    let runs = &set.runs;
+                    (
+                        distinct(runs.iter().map(|r| r.dataset.clone())),
+                        distinct(runs.iter().map(|r| r.arch.clone())),
+                        distinct(runs.iter().map(|r| r.depth)),
+                        distinct(runs.iter().map(|r| r.width)),
+                        distinct(runs.iter().map(|r| r.seed)),
+                        distinct(runs.iter().map(|r| r.steps)),
+                    )
                 }
             };
             let wall: f64 = set.runs.iter().map(|r| r.wall_seconds).sum();

@@ -6,7 +6,9 @@
 
 use crate::criterion::{BenchKind, BenchRow, LAYER_GROUPS};
 use crate::error::{Error, Result};
-use crate::metrics::{flow_stats, theory_rms2_slope, variant_label, VaryingAxes};
+use crate::metrics::{
+    facet_label, flow_stats, line_label, natural_rank, theory_rms2_slope, variant_label, VaryingAxes,
+};
 use crate::render::{spec, Format, Table};
 use degradation_bench::record::RunRecord;
 use polars::frame::PivotColumnNaming;
@@ -22,7 +24,10 @@ pub fn runs_frame(runs: &[RunRecord], axes: &VaryingAxes) -> Result<DataFrame> {
     DataFrame::new_infer_height(vec![
         Column::new("machine_id".into(), runs.iter().map(|r| r.machine_id.as_str()).collect::<Vec<_>>()),
         Column::new("experiment".into(), runs.iter().map(|r| r.experiment.as_str()).collect::<Vec<_>>()),
+        Column::new("variant_order".into(), natural_rank(&variant)),
         Column::new("variant".into(), variant),
+        Column::new("facet".into(), runs.iter().map(|r| facet_label(r, axes)).collect::<Vec<_>>()),
+        Column::new("line".into(), runs.iter().map(|r| line_label(r, axes)).collect::<Vec<_>>()),
         Column::new("arch".into(), runs.iter().map(|r| r.arch.as_str()).collect::<Vec<_>>()),
         Column::new("depth".into(), u64s(runs.iter().map(|r| r.depth))),
         Column::new("width".into(), u64s(runs.iter().map(|r| r.width))),
@@ -43,7 +48,8 @@ pub fn degradation(runs_frame: &DataFrame) -> Result<Table> {
     let frame = runs_frame
         .clone()
         .lazy()
-        .group_by_stable([col("variant"), col("arch"), col("depth")])
+        // facet and line are parts of the variant: grouping by them keeps them for the chart.
+        .group_by_stable([col("variant_order"), col("variant"), col("facet"), col("line"), col("arch"), col("depth")])
         .agg([
             loss().median().alias("loss_median"),
             loss().quantile(lit(0.25), QuantileMethod::Linear).alias("loss_q25"),
@@ -52,7 +58,8 @@ pub fn degradation(runs_frame: &DataFrame) -> Result<Table> {
             len().cast(DataType::UInt64).alias("runs"),
             col("diverged").cast(DataType::UInt64).sum().alias("diverged"),
         ])
-        .sort_by_exprs([col("variant"), col("depth")], SortMultipleOptions::default())
+        .sort_by_exprs([col("variant_order"), col("depth")], SortMultipleOptions::default())
+        .drop(by_name(["variant_order"], true, false))
         .collect()
         .map_err(Error::polars("degradation"))?;
     Ok(Table {
@@ -123,6 +130,7 @@ pub fn gradient_flow(runs: &[RunRecord], axes: &VaryingAxes) -> Result<Option<Ta
         return Ok(None);
     }
     let frame = DataFrame::new_infer_height(vec![
+        Column::new("variant_order".into(), natural_rank(&rows.iter().map(|r| r.variant.clone()).collect::<Vec<_>>())),
         Column::new("variant".into(), rows.iter().map(|r| r.variant.as_str()).collect::<Vec<_>>()),
         Column::new("depth".into(), rows.iter().map(|r| r.depth).collect::<Vec<_>>()),
         Column::new("phase".into(), rows.iter().map(|r| r.phase).collect::<Vec<_>>()),
@@ -135,7 +143,7 @@ pub fn gradient_flow(runs: &[RunRecord], axes: &VaryingAxes) -> Result<Option<Ta
     .map_err(Error::polars("gradient_flow"))?;
     let frame = frame
         .lazy()
-        .group_by_stable([col("variant"), col("depth"), col("phase"), col("phase_order")])
+        .group_by_stable([col("variant_order"), col("variant"), col("depth"), col("phase"), col("phase_order")])
         .agg([
             len().cast(DataType::UInt64).alias("runs"),
             col("grad_ratio_log2").median(),
@@ -144,7 +152,7 @@ pub fn gradient_flow(runs: &[RunRecord], axes: &VaryingAxes) -> Result<Option<Ta
             col("theory_rms2_slope").first(),
         ])
         .with_column((col("rms_slope") * lit(2.0)).alias("rms2_slope"))
-        .sort_by_exprs([col("variant"), col("depth"), col("phase_order")], SortMultipleOptions::default())
+        .sort_by_exprs([col("variant_order"), col("depth"), col("phase_order")], SortMultipleOptions::default())
         .select([
             col("variant"),
             col("depth"),

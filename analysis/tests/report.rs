@@ -79,7 +79,8 @@ fn writes_a_whole_report_from_one_machine() {
     // 7 depths × 2 variants.
     let csv = fs::read_to_string(report.join("degradation.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 14);
-    assert!(csv.starts_with("variant,arch,depth,loss_median,loss_q25,loss_q75,test_accuracy_mean,runs,diverged\n"));
+    assert!(csv
+        .starts_with("variant,facet,line,arch,depth,loss_median,loss_q25,loss_q75,test_accuracy_mean,runs,diverged\n"));
     let svg = fs::read_to_string(report.join("degradation.svg")).unwrap();
     assert!(svg.contains("<svg") && svg.contains("residual α=inv_sqrt_blocks"));
 }

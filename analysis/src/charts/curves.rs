@@ -2,9 +2,12 @@
 //! (in the spirit of ResNet's Fig. 6: plain and residual side by side).
 
 use super::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
-use crate::metrics::{variant_label, VaryingAxes};
+use crate::metrics::{facet_label, natural_cmp, variant_label, VaryingAxes};
 use degradation_bench::record::RunRecord;
 use std::collections::BTreeMap;
+
+/// More variants than this and only those of one facet are drawn.
+const MAX_PANELS: usize = 12;
 
 pub fn build(runs: &[RunRecord], axes: &VaryingAxes) -> Option<Chart> {
     // variant → depth → runs
@@ -23,7 +26,19 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes) -> Option<Chart> {
     if groups.is_empty() {
         return None;
     }
-    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    groups.sort_by(|a, b| natural_cmp(&a.0, &b.0));
+    // A big grid would give hundreds of panels: keep the variants of the first facet.
+    let all_variants = groups.len();
+    let mut shown_facet = None;
+    if groups.len() > MAX_PANELS {
+        let first_facet = |g: &(String, BTreeMap<usize, Vec<&RunRecord>>)| {
+            g.1.values().next().and_then(|runs| runs.first()).map(|r| facet_label(r, axes))
+        };
+        let facet = first_facet(&groups[0]);
+        groups.retain(|g| first_facet(g) == facet);
+        groups.truncate(MAX_PANELS);
+        shown_facet = facet;
+    }
     let mut depths: Vec<usize> = groups.iter().flat_map(|(_, d)| d.keys().copied()).collect();
     depths.sort_unstable();
     depths.dedup();
@@ -73,9 +88,14 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes) -> Option<Chart> {
     Some(Chart {
         figure,
         file: "training_curves.svg".into(),
-        caption: "Training loss against step, one line per depth (median over seeds; darker = deeper), one panel per variant, \
-                  on a shared logarithmic loss axis. Degradation shows as deeper plain nets training more slowly or stalling \
-                  higher, while deeper residual nets train at least as fast as shallow ones."
-            .into(),
+        caption: format!(
+            "Training loss against step, one line per depth (median over seeds; darker = deeper), one panel per variant, \
+             on a shared logarithmic loss axis. Degradation shows as deeper plain nets training more slowly or stalling \
+             higher, while deeper residual nets train at least as fast as shallow ones.{}",
+            match shown_facet {
+                Some(facet) => format!(" Only the variants with {facet} are shown ({} variants in all).", all_variants),
+                None => String::new(),
+            }
+        ),
     })
 }

@@ -6,7 +6,10 @@
 use super::{
     median_profile, palette, sequential, spread, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale,
 };
-use crate::metrics::{log2_all, theory_rms2_slope, VaryingAxes};
+use crate::metrics::{facet_label, log2_all, natural_cmp, theory_rms2_slope, VaryingAxes};
+
+/// More sub-variants than this per panel and only one facet is drawn.
+const MAX_SUBVARIANTS: usize = 6;
 use degradation_bench::record::RunRecord;
 use plotters::style::RGBColor;
 
@@ -83,10 +86,26 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
     if groups.is_empty() {
         return None;
     }
-    groups.sort_by(|a, b| (&a.panel, &a.sub, a.depth).cmp(&(&b.panel, &b.sub, b.depth)));
-    let mut subs: Vec<String> = groups.iter().map(|g| g.sub.clone()).collect();
-    subs.sort();
-    subs.dedup();
+    groups.sort_by(|a, b| {
+        natural_cmp(&a.panel, &b.panel).then_with(|| natural_cmp(&a.sub, &b.sub)).then(a.depth.cmp(&b.depth))
+    });
+    let distinct_subs = |groups: &[Group]| {
+        let mut subs: Vec<String> = groups.iter().map(|g| g.sub.clone()).collect();
+        subs.sort_by(|a, b| natural_cmp(a, b));
+        subs.dedup();
+        subs
+    };
+    let mut subs = distinct_subs(&groups);
+    // A big grid would put dozens of lines in a panel: keep one facet (one width, optimizer, …).
+    let mut shown_facet = None;
+    if subs.len() > MAX_SUBVARIANTS {
+        let facet = facet_label(groups[0].runs[0], axes);
+        if !facet.is_empty() {
+            groups.retain(|g| facet_label(g.runs[0], axes) == facet);
+            subs = distinct_subs(&groups);
+            shown_facet = Some(facet);
+        }
+    }
     let mut depths: Vec<usize> = groups.iter().map(|g| g.depth).collect();
     depths.sort_unstable();
     depths.dedup();
@@ -189,7 +208,11 @@ pub fn build(runs: &[RunRecord], axes: &VaryingAxes, probe: Probe) -> Option<Cha
         caption: format!(
             "{what}, against k (k counts layers in plain nets and blocks in residual ones); median over seeds, one line per depth. \
              Dashed lines show the slope initialisation theory predicts (ReLU, no normalisation), anchored at {anchor}; \
-             a flat line is a signal that neither vanishes nor explodes."
+             a flat line is a signal that neither vanishes nor explodes.{}",
+            match shown_facet {
+                Some(facet) => format!(" Only the runs with {facet} are shown."),
+                None => String::new(),
+            }
         ),
     })
 }
