@@ -44,10 +44,12 @@ impl Linear {
         );
     }
 
-    /// Given dout = ∂L/∂out / scale, writes ∂L/∂W = scale·doutᵀ·inp and ∂L/∂b = scale·Σ dout,
-    /// and, if asked, dinp = scale·dout·W (overwritten).
+    /// Given ∂L/∂out = scale·dout, writes ∂L/∂W = scale·doutᵀ·inp and ∂L/∂b = scale·Σ dout,
+    /// and, if asked, dinp = ∂L/∂inp = scale·dout·W (overwritten).
     /// `scale` folds a residual branch's α into the GEMMs instead of an extra pass.
     /// inp is (n, fan_in), dout is (n, fan_out), dinp is (n, fan_in).
+    // Explicit buffers, as in the forward: bundling them into a struct would hide which are written.
+    #[allow(clippy::too_many_arguments)]
     pub fn backward<T: Real>(
         &self,
         params: &[T],

@@ -135,6 +135,8 @@ struct ResidualBlock<T> {
     out: Vec<T>,
 }
 
+// One body per network, so the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Body<T> {
     Plain {
         /// Hidden layers 1..=D; their outputs are h_1..h_D.

@@ -20,9 +20,12 @@ pub struct ExistingRuns {
     pub truncated_tail: Option<PathBuf>,
 }
 
+/// An incomplete last line: its line number and text.
+pub type TruncatedLine = (usize, String);
+
 /// Reads every record of a runs.jsonl. A garbage line is an error naming the file and line;
 /// an incomplete last line (no trailing newline, unparsable) is reported, not an error.
-pub fn read_runs(path: &Path) -> Result<(Vec<RunRecord>, Option<(usize, String)>)> {
+pub fn read_runs(path: &Path) -> Result<(Vec<RunRecord>, Option<TruncatedLine>)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::new(file);
     let mut records = Vec::new();
