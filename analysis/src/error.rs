@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// An input directory given on the command line does not exist or is not a directory.
-    #[error("{path}: {what} directory does not exist")]
+    #[error("{path}: not a {what} directory (it does not exist or is a file)")]
     MissingDir { path: PathBuf, what: &'static str },
 
     /// A file every input of this kind must have is absent.
@@ -33,6 +33,10 @@ pub enum Error {
     /// A criterion directory in which no benchmark has estimates.
     #[error("{path}: no criterion estimates found (expected <group>/<function>/<param>/new/estimates.json; run `cargo bench` first)")]
     NoEstimates { path: PathBuf },
+
+    /// `--out` names an existing directory that is not an earlier report.
+    #[error("{path}: exists and is not a report written by analyze; refusing to replace it (choose another --out)")]
+    NotAReport { path: PathBuf },
 
     /// Nothing to analyse.
     #[error("no inputs: give --input DIR (sweep results), --criterion DIR, or --run PRESET")]

@@ -224,7 +224,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let missing = tmp.path().join("nope");
         let err = load_results(&missing, &mut Vec::new()).unwrap_err().to_string();
-        assert!(err.contains("nope") && err.contains("does not exist"), "{err}");
+        assert!(err.contains("nope") && err.contains("not a results directory"), "{err}");
 
         fs::write(tmp.path().join("runs.jsonl"), line(0) + "\n").unwrap();
         let err = load_results(tmp.path(), &mut Vec::new()).unwrap_err();

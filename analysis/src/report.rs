@@ -159,6 +159,9 @@ pub fn write_report(inputs: &Inputs, out: &Path, invocation: &Invocation) -> Res
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    if out.exists() && !is_previous_report(out) {
+        return Err(Error::NotAReport { path: out.to_path_buf() });
+    }
     std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
     let pid = std::process::id();
     let staging = parent.join(format!(".{name}.tmp-{pid}"));
@@ -184,6 +187,26 @@ pub fn write_report(inputs: &Inputs, out: &Path, invocation: &Invocation) -> Res
         std::fs::rename(&staging, out).map_err(|e| Error::io(out, e))?;
     }
     Ok(())
+}
+
+/// First line of every report's README.md; how an earlier report is recognised.
+pub const README_TITLE: &str = "# Report: ";
+
+/// Whether `dir` may be replaced: an empty directory, or one that holds an earlier report (its
+/// README starts with our title and it has no subdirectories). Anything else — `--out reports`
+/// or `--out .` by mistake — is refused rather than moved aside and deleted.
+fn is_previous_report(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let entries: Vec<_> = entries.filter_map(|e| e.ok()).collect();
+    if entries.is_empty() {
+        return true;
+    }
+    if entries.iter().any(|e| e.path().is_dir()) {
+        return false;
+    }
+    std::fs::read_to_string(dir.join("README.md")).is_ok_and(|text| text.starts_with(README_TITLE))
 }
 
 fn write_contents(inputs: &Inputs, analysis: &Analysis, dir: &Path, invocation: &Invocation) -> Result<()> {
@@ -237,6 +260,21 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_earlier_reports_are_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("r");
+        assert!(!is_previous_report(&dir), "a missing directory is not a report");
+        std::fs::create_dir(&dir).unwrap();
+        assert!(is_previous_report(&dir), "an empty directory may be filled");
+        std::fs::write(dir.join("README.md"), "# Notes\n").unwrap();
+        assert!(!is_previous_report(&dir));
+        std::fs::write(dir.join("README.md"), format!("{README_TITLE}x\n")).unwrap();
+        assert!(is_previous_report(&dir));
+        std::fs::create_dir(dir.join("sub")).unwrap();
+        assert!(!is_previous_report(&dir), "a directory with subdirectories is not a report");
+    }
 
     #[test]
     fn civil_dates() {

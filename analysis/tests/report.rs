@@ -164,3 +164,22 @@ fn a_truncated_last_line_is_reported_and_skipped() {
     assert!(readme.contains("## Warnings while loading"));
     assert!(!readme.contains("| plain | 256 |"), "the truncated run must not be counted");
 }
+
+#[test]
+fn refuses_to_replace_a_directory_that_is_not_a_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    common::write_results(&root.join("res"), "m1");
+    fs::create_dir_all(root.join("reports/keep")).unwrap();
+    fs::write(root.join("reports/notes.txt"), "mine").unwrap();
+    let output = analyze(root, &["--input", "res", "--out", "reports", "--no-default-criterion"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("not a report written by analyze"), "{}", stderr(&output));
+    assert_eq!(fs::read_to_string(root.join("reports/notes.txt")).unwrap(), "mine");
+    assert!(root.join("reports/keep").is_dir());
+    // An earlier report is replaced.
+    let output = analyze(root, &["--input", "res", "--out", "reports/r", "--no-default-criterion"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = analyze(root, &["--input", "res", "--out", "reports/r", "--no-default-criterion"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
