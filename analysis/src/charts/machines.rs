@@ -37,8 +37,10 @@ pub fn build(rows: &[TimingRow]) -> Option<Chart> {
             if !points.is_empty() {
                 speed.push(Line::new(LineStyle { label: label.clone(), color, dashed: false, marker }, points));
             }
+            // Efficiencies of different machines can coincide: nudge each machine sideways a little.
+            let dodge = 2f64.powf((mi as f64 - (machines.len() as f64 - 1.0) / 2.0) * 0.05);
             let mut points: Vec<(f64, f64)> =
-                mine.iter().filter_map(|r| Some((r.width as f64, 100.0 * r.efficiency?))).collect();
+                mine.iter().filter_map(|r| Some((r.width as f64 * dodge, 100.0 * r.efficiency?))).collect();
             points.sort_by(|a, b| a.0.total_cmp(&b.0));
             if !points.is_empty() {
                 efficiency.push(Line::new(LineStyle { label, color, dashed: false, marker }, points));
@@ -89,7 +91,7 @@ pub fn build(rows: &[TimingRow]) -> Option<Chart> {
         caption: format!(
             "`{group}` at depth {depth} (the deepest depth every machine measured) against width: left, achieved GFLOP/s with \
              each machine's GEMM ceiling dashed; right, the same as a percentage of that machine's own ceiling, which is \
-             the figure that travels between machines."
+             the figure that travels between machines (nudged sideways per machine so equal values stay visible)."
         ),
     })
 }
