@@ -4,22 +4,20 @@
 //! Every chart here is a [`Figure`]: a title, a grid of [`Panel`]s that share one legend, and
 //! the legend in its own column to the right of the plots, so it can never cover data. Log axes
 //! are drawn as linear axes over log-transformed values with ticks at whole powers
-//! ([`Axis`]), which gives clean labels (1, 10, 100 or 2, 4, 8) on any range.
+//! ([`Axis`]), which gives clean labels (1, 10, 100 or 2, 4, 8) on any range. Rendering is in
+//! `draw.rs`; each chart family has its own file.
 
 pub mod axis;
 pub mod curves;
 pub mod degradation;
+mod draw;
 pub mod machines;
 pub mod profiles;
 pub mod timing;
 
 pub use axis::{Axis, Scale};
 
-use crate::error::{Error, Result};
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
-use plotters::element::DashedPathElement;
 use plotters::prelude::*;
-use std::path::Path;
 
 /// A chart for the report: the figure, its file name and a caption saying how to read it.
 #[derive(Debug, Clone)]
@@ -138,263 +136,6 @@ pub struct Figure {
     pub legend_note: Option<String>,
 }
 
-const FONT: &str = "sans-serif";
-// plotters writes `font-size` as the requested size ÷ 1.24, so these give about 19, 15, 13,
-// 14 and 14 px in the SVG.
-const TITLE_SIZE: f64 = 24.0;
-const PANEL_TITLE_SIZE: f64 = 19.0;
-const LABEL_SIZE: f64 = 16.0;
-const AXIS_DESC_SIZE: f64 = 17.5;
-const LEGEND_SIZE: f64 = 17.0;
-
-impl Figure {
-    pub fn new(title: impl Into<String>, panels: Vec<Panel>, columns: usize) -> Self {
-        let legend = legend_of(&panels);
-        Figure {
-            title: title.into(),
-            panels,
-            columns: columns.max(1),
-            legend,
-            panel_size: (620, 440),
-            legend_note: None,
-        }
-    }
-
-    fn legend_width(&self) -> u32 {
-        let longest = self
-            .legend
-            .iter()
-            .map(|s| s.label.chars().count())
-            .chain(self.legend_note.iter().map(|n| n.chars().count().min(34)))
-            .max()
-            .unwrap_or(0);
-        if longest == 0 {
-            return 0;
-        }
-        // ~0.56 em per character of sans-serif at the rendered size, plus the line sample.
-        (60.0 + longest as f64 * LEGEND_SIZE / 1.24 * 0.56).ceil() as u32 + 24
-    }
-
-    /// Renders to SVG text.
-    pub fn to_svg(&self) -> std::result::Result<String, String> {
-        let rows = self.panels.len().div_ceil(self.columns).max(1);
-        let columns = self.columns.min(self.panels.len()).max(1);
-        let legend_width = self.legend_width();
-        let title_height = 50;
-        let width = self.panel_size.0 * columns as u32 + legend_width;
-        let legend_rows = self.legend.len() as u32 * 24 + 60;
-        let height = (self.panel_size.1 * rows as u32).max(legend_rows) + title_height;
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
-            let root = root
-                .titled(&self.title, (FONT, TITLE_SIZE).into_font().style(FontStyle::Bold))
-                .map_err(|e| e.to_string())?;
-            let (plots, legend) = root.split_horizontally(width - legend_width);
-            let cells = plots.split_evenly((rows, columns));
-            for (panel, area) in self.panels.iter().zip(cells.iter()) {
-                draw_panel(panel, area).map_err(|e| e.to_string())?;
-            }
-            draw_legend(&self.legend, self.legend_note.as_deref(), &legend).map_err(|e| e.to_string())?;
-            root.present().map_err(|e| e.to_string())?;
-        }
-        Ok(svg)
-    }
-
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let svg = self.to_svg().map_err(|message| Error::Chart { path: path.to_path_buf(), message })?;
-        std::fs::write(path, svg).map_err(|e| Error::io(path, e))
-    }
-}
-
-fn legend_of(panels: &[Panel]) -> Vec<LineStyle> {
-    let mut legend: Vec<LineStyle> = Vec::new();
-    for panel in panels {
-        if let PanelBody::Lines(lines) = &panel.body {
-            for line in lines.iter().filter(|l| l.in_legend) {
-                if !legend.iter().any(|s| s.label == line.style.label) {
-                    legend.push(line.style.clone());
-                }
-            }
-        }
-    }
-    legend
-}
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
-type DrawResult<T> = std::result::Result<T, DrawingAreaErrorKind<std::io::Error>>;
-
-fn draw_panel(panel: &Panel, area: &Area) -> DrawResult<()> {
-    let x_ticks = panel.x.ticks();
-    let y_ticks = panel.y.ticks();
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, (FONT, PANEL_TITLE_SIZE))
-        .margin(12)
-        .margin_right(22)
-        .x_label_area_size(52)
-        .y_label_area_size(78)
-        .build_cartesian_2d(
-            Ticked { lo: panel.x.lo, hi: panel.x.hi, ticks: x_ticks },
-            Ticked { lo: panel.y.lo, hi: panel.y.hi, ticks: y_ticks },
-        )?;
-    let x_format = |v: &f64| panel.x.label(*v);
-    let y_format = |v: &f64| panel.y.label(*v);
-    chart
-        .configure_mesh()
-        .x_desc(panel.x_label.as_str())
-        .y_desc(panel.y_label.as_str())
-        .x_label_formatter(&x_format)
-        .y_label_formatter(&y_format)
-        .label_style((FONT, LABEL_SIZE))
-        .axis_desc_style((FONT, AXIS_DESC_SIZE))
-        .bold_line_style(RGBColor(225, 225, 225))
-        .light_line_style(TRANSPARENT)
-        .draw()?;
-
-    match &panel.body {
-        PanelBody::Lines(lines) => {
-            for line in lines {
-                draw_line(&mut chart, panel, line)?;
-            }
-        }
-        PanelBody::Heatmap { cells } => {
-            for cell in cells {
-                let (c, r) = (cell.column as f64, cell.row as f64);
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(c - 0.5, r - 0.5), (c + 0.5, r + 0.5)],
-                    cell.fill.filled(),
-                )))?;
-                chart.draw_series(std::iter::once(Text::new(
-                    cell.text.clone(),
-                    (c, r),
-                    (FONT, LABEL_SIZE + 1.0).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Center,
-                    )),
-                )))?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A linear f64 coordinate whose ticks are exactly the ones [`Axis::ticks`] chose.
-struct Ticked {
-    lo: f64,
-    hi: f64,
-    ticks: Vec<f64>,
-}
-
-impl Ranged for Ticked {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        let t = (value - self.lo) / (self.hi - self.lo);
-        limit.0 + (t * f64::from(limit.1 - limit.0)).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
-        if hint.weight().allow_light_points() {
-            Vec::new()
-        } else {
-            self.ticks.clone()
-        }
-    }
-
-    fn range(&self) -> std::ops::Range<f64> {
-        self.lo..self.hi
-    }
-}
-
-type PlotContext<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, Ticked>>;
-
-fn draw_line(chart: &mut PlotContext, panel: &Panel, line: &Line) -> DrawResult<()> {
-    let points: Vec<(f64, f64)> =
-        line.points.iter().filter_map(|&(x, y)| Some((panel.x.to_plot(x)?, panel.y.to_plot(y)?))).collect();
-    let style = ShapeStyle { color: line.style.color.to_rgba(), filled: false, stroke_width: 2 };
-    for &(x, low, high) in &line.error_bars {
-        let (Some(x), Some(low), Some(high)) = (panel.x.to_plot(x), panel.y.to_plot(low), panel.y.to_plot(high)) else {
-            continue;
-        };
-        let thin = ShapeStyle { stroke_width: 1, ..style };
-        // A cap is 3% of the x range wide.
-        let cap = (panel.x.hi - panel.x.lo) * 0.012;
-        chart.draw_series([
-            PathElement::new(vec![(x, low), (x, high)], thin),
-            PathElement::new(vec![(x - cap, low), (x + cap, low)], thin),
-            PathElement::new(vec![(x - cap, high), (x + cap, high)], thin),
-        ])?;
-    }
-    if line.style.dashed {
-        chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))?;
-    } else {
-        chart.draw_series(LineSeries::new(points.clone(), style))?;
-    }
-    match line.style.marker {
-        Marker::None => {}
-        Marker::Circle => {
-            chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, line.style.color.filled())))?;
-        }
-        Marker::Triangle => {
-            chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 5, line.style.color.filled())))?;
-        }
-    }
-    Ok(())
-}
-
-fn draw_legend(entries: &[LineStyle], note: Option<&str>, area: &Area) -> DrawResult<()> {
-    if entries.is_empty() && note.is_none() {
-        return Ok(());
-    }
-    let font = (FONT, LEGEND_SIZE).into_font().color(&BLACK);
-    let mut y = 60;
-    for entry in entries {
-        let style = ShapeStyle { color: entry.color.to_rgba(), filled: false, stroke_width: 2 };
-        let (x0, x1) = (10, 46);
-        if entry.dashed {
-            area.draw(&DashedPathElement::new(vec![(x0, y), (x1, y)], 6, 4, style))?;
-        } else {
-            area.draw(&PathElement::new(vec![(x0, y), (x1, y)], style))?;
-        }
-        match entry.marker {
-            Marker::None => {}
-            Marker::Circle => area.draw(&Circle::new((28, y), 4, entry.color.filled()))?,
-            Marker::Triangle => area.draw(&TriangleMarker::new((28, y), 5, entry.color.filled()))?,
-        }
-        area.draw(&Text::new(entry.label.clone(), (54, y - 8), font.clone()))?;
-        y += 24;
-    }
-    if let Some(note) = note {
-        y += 8;
-        for line in wrap(note, 34) {
-            area.draw(&Text::new(line, (10, y - 8), font.clone().color(&RGBColor(80, 80, 80))))?;
-            y += 20;
-        }
-    }
-    Ok(())
-}
-
-/// Greedy word wrap at `width` characters.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut current = String::new();
-    for word in text.split_whitespace() {
-        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut current));
-        }
-        if !current.is_empty() {
-            current.push(' ');
-        }
-        current.push_str(word);
-    }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    lines
-}
-
 /// Median of the finite values at each position across several equally indexed profiles.
 pub fn median_profile(profiles: &[&[f64]]) -> Vec<f64> {
     let len = profiles.iter().map(|p| p.len()).max().unwrap_or(0);
@@ -423,11 +164,6 @@ mod tests {
         assert_eq!(s[0], 0);
         assert_eq!(*s.last().unwrap(), 6);
         assert_eq!(spread(&v, 10), v);
-    }
-
-    #[test]
-    fn wrap_splits_on_words() {
-        assert_eq!(wrap("aa bb cc", 5), vec!["aa bb", "cc"]);
     }
 
     #[test]
