@@ -34,8 +34,13 @@ pub fn format_ratio(r: f64) -> String {
     if r < 1000.0 {
         return format!("{}×", format_sig(r, 2));
     }
-    let exponent = r.log10().floor() as i32;
-    let mantissa = r / 10f64.powi(exponent);
+    let mut exponent = r.log10().floor() as i32;
+    let mut mantissa = r / 10f64.powi(exponent);
+    // 9.96 would print as "10.0×10ⁿ": carry into the exponent.
+    if mantissa >= 9.95 {
+        exponent += 1;
+        mantissa /= 10.0;
+    }
     let superscript: String = exponent
         .to_string()
         .chars()
@@ -328,6 +333,8 @@ mod tests {
         assert_eq!(format_ratio(3.21), "3.2×");
         assert_eq!(format_ratio(100000.0), "10⁵×");
         assert_eq!(format_ratio(250000.0), "2.5×10⁵×");
+        assert_eq!(format_ratio(99_700.0), "10⁵×", "a mantissa that rounds to 10 carries");
+        assert_eq!(format_ratio(99_000.0), "9.9×10⁴×");
     }
 
     #[test]
