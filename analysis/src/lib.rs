@@ -12,6 +12,7 @@ pub mod criterion;
 pub mod error;
 pub mod findings;
 pub mod load;
+pub mod mechanisms;
 pub mod metrics;
 pub mod readme;
 pub mod render;

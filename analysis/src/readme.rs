@@ -15,20 +15,20 @@ fn gib(bytes: u64) -> String {
     format!("{:.0} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
-fn write_table(out: &mut String, table: &Table) -> Result<()> {
+pub(crate) fn write_table(out: &mut String, table: &Table) -> Result<()> {
     let _ = writeln!(out, "{}", table.to_markdown()?);
     let _ = writeln!(out, "{} CSV: [`{}.csv`]({}.csv).\n", table.note, table.slug, table.slug);
     Ok(())
 }
 
-fn write_chart(out: &mut String, chart: &Chart, number: &mut usize) {
+pub(crate) fn write_chart(out: &mut String, chart: &Chart, number: &mut usize) {
     *number += 1;
     let _ = writeln!(out, "![{}]({})\n", chart.figure.title, chart.file);
     let _ = writeln!(out, "*Figure {number}. {}*\n", chart.caption);
 }
 
-fn chart<'a>(analysis: &'a Analysis, file: &str) -> Option<&'a Chart> {
-    analysis.charts.iter().find(|c| c.file == file)
+pub(crate) fn chart<'a>(analysis: &'a Analysis, file: &str) -> Option<&'a Chart> {
+    analysis.charts.iter().chain(&analysis.mechanisms.charts).find(|c| c.file == file)
 }
 
 fn machine_row(m: &MachineInfo) -> String {
@@ -146,7 +146,14 @@ pub fn render(inputs: &Inputs, analysis: &Analysis, invocation: &Invocation) -> 
 
     // --- Findings ---
     let f = &analysis.findings;
-    let all: Vec<&String> = f.degradation.iter().chain(&f.gradient_flow).chain(&f.timing).chain(&f.machines).collect();
+    let all: Vec<&String> = f
+        .degradation
+        .iter()
+        .chain(&f.gradient_flow)
+        .chain(&analysis.mechanisms.findings)
+        .chain(&f.timing)
+        .chain(&f.machines)
+        .collect();
     if !all.is_empty() {
         let _ = writeln!(out, "## Findings\n");
         for line in all {
@@ -176,6 +183,7 @@ pub fn render(inputs: &Inputs, analysis: &Analysis, invocation: &Invocation) -> 
         }
         write_table(&mut out, table)?;
     }
+    crate::mechanisms::write_sections(&mut out, analysis, &mut figure)?;
     if analysis.timing.is_some() || analysis.ceiling.is_some() {
         let _ = writeln!(out, "## Timing\n");
         for file in ["timing_vs_depth.svg", "residual_overhead.svg"] {

@@ -7,6 +7,7 @@ use crate::criterion::BenchSet;
 use crate::error::{Error, Result, Warning};
 use crate::findings;
 use crate::load::ResultSet;
+use crate::mechanisms::{self, Mechanisms};
 use crate::metrics::VaryingAxes;
 use crate::readme;
 use crate::render::Table;
@@ -78,6 +79,8 @@ pub struct Analysis {
     pub ceiling: Option<Table>,
     pub across_machines: Option<Table>,
     pub timing_rows: Vec<TimingRow>,
+    /// Mechanism probes (shattered gradients, lesions, branch magnitudes, longer training).
+    pub mechanisms: Mechanisms,
     pub charts: Vec<Chart>,
     pub findings: Findings,
 }
@@ -112,6 +115,7 @@ pub fn analyse(inputs: &Inputs) -> Result<Analysis> {
         charts.extend(charts::profiles::build(&runs, &axes, Probe::StateRms));
         (Some(degradation), gradient_flow)
     };
+    let mechanisms = mechanisms::analyse(&runs)?;
 
     let bench_rows: Vec<_> = inputs.benches.iter().flat_map(|b| b.rows.iter().cloned()).collect();
     let bench_machines: Vec<String> = {
@@ -141,7 +145,18 @@ pub fn analyse(inputs: &Inputs) -> Result<Analysis> {
             charts.extend(charts::machines::build(&timing_rows));
         }
     }
-    Ok(Analysis { runs, degradation, gradient_flow, timing, ceiling, across_machines, timing_rows, charts, findings })
+    Ok(Analysis {
+        runs,
+        degradation,
+        gradient_flow,
+        timing,
+        ceiling,
+        across_machines,
+        timing_rows,
+        mechanisms,
+        charts,
+        findings,
+    })
 }
 
 /// How the report was asked for, for its header.
@@ -217,11 +232,11 @@ fn write_contents(inputs: &Inputs, analysis: &Analysis, dir: &Path, invocation: 
         &analysis.ceiling,
         &analysis.across_machines,
     ];
-    for table in tables.into_iter().flatten() {
+    for table in tables.into_iter().chain(analysis.mechanisms.tables()).flatten() {
         let path = dir.join(format!("{}.csv", table.slug));
         std::fs::write(&path, table.to_csv()?).map_err(|e| Error::io(&path, e))?;
     }
-    for chart in &analysis.charts {
+    for chart in analysis.charts.iter().chain(&analysis.mechanisms.charts) {
         chart.figure.write(&dir.join(&chart.file))?;
     }
     for machine in inputs.machines() {

@@ -12,6 +12,7 @@ pub mod curves;
 pub mod degradation;
 mod draw;
 pub mod machines;
+pub mod mechanisms;
 pub mod profiles;
 pub mod timing;
 
