@@ -184,3 +184,38 @@ pub fn write_criterion(root: &Path, machine_id: &str, cpu: &str, speed: f64) {
     let machine = machine(machine_id, cpu);
     fs::write(root.join("machine.json"), serde_json::to_string_pretty(&machine).unwrap()).unwrap();
 }
+
+/// Writes a results directory of `experiment` with the given runs (the quick preset's TOML,
+/// renamed), for the mechanism-probe and longer-training sections.
+pub fn write_runs(dir: &Path, experiment: &str, runs: &[RunRecord]) {
+    fs::create_dir_all(dir).unwrap();
+    let lines: String = runs.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+    fs::write(dir.join("runs.jsonl"), lines).unwrap();
+    let machine = machine(&runs[0].machine_id, "AMD EPYC 9R14 (synthetic)");
+    fs::write(dir.join("machine.json"), serde_json::to_string_pretty(&machine).unwrap()).unwrap();
+    fs::write(dir.join("experiment.toml"), QUICK_TOML.replace("name = \"quick\"", &format!("name = \"{experiment}\"")))
+        .unwrap();
+}
+
+/// A run of the mechanisms preset: plain gradients decorrelate with depth (ρ(1) = 1 − depth/256),
+/// residual ones stay at 0.97; a lesion multiplies a plain net's loss by 1000 and a residual
+/// one's by 2; branch ratios are 1.2/√K at init and 1.5/√K at the end.
+pub fn mechanisms_run(arch: &str, depth: usize) -> RunRecord {
+    let scale = (arch != "plain").then_some("inv_sqrt_blocks");
+    let mut r = run(arch, scale, depth, 0, "m1");
+    r.experiment = "mechanisms".into();
+    r.run_id = format!("{}-mechanisms", r.run_id);
+    let rho = if arch == "plain" { 1.0 - depth as f64 / 256.0 } else { 0.97 };
+    r.shattered_acf_init = vec![1.0, rho, rho * rho];
+    r.shattered_acf_final = vec![1.0, 0.99, 0.98];
+    let loss = r.final_train_loss.unwrap();
+    let positions = if arch == "plain" { depth } else { depth / 2 };
+    let factor = if arch == "plain" { 1000.0 } else { 2.0 };
+    r.lesion_train_losses = vec![Some(loss * factor); positions];
+    if arch != "plain" {
+        let alpha = 1.0 / (positions as f64).sqrt();
+        r.branch_ratios_init = vec![1.2 * alpha; positions];
+        r.branch_ratios_final = vec![1.5 * alpha; positions];
+    }
+    r
+}
