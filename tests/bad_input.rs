@@ -1,4 +1,4 @@
-//! Bad input (issue 2, item 10): every invalid configuration gives an `Err` whose message
+//! Bad input: every invalid configuration gives an `Err` whose message
 //! names the field and the offending value, and nothing panics. Experiment files
 //! additionally name the file and the line of the offending key.
 

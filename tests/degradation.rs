@@ -1,11 +1,11 @@
-//! The phenomenon itself (issue 2, "What it should show"): on the real digits data with width
+//! The phenomenon itself: on the real digits data with width
 //! 64, Adam lr 1e-3, batch 64, 1500 steps, He init and no normalisation, a plain net trains
 //! well at depth 4 and fails at depth 128 (it stays near chance, ln 10 ≈ 2.30), while a
 //! residual net with α = 1/√K trains at depth 128.
 //!
 //! Slow in a debug build, so ignored by default:
 //! `cargo test --release --test degradation -- --ignored --nocapture`.
-//! (examples/degradation.rs prints the whole table over depths 2–128.)
+//! (`sweep --preset quick` trains the whole grid, depths 2–128.)
 
 use degradation_bench::config::{
     Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,

@@ -1,4 +1,4 @@
-//! Reproducibility (issue 2, item 9): the same RunConfig and seed give a bit-identical
+//! Reproducibility: the same RunConfig and seed give a bit-identical
 //! TrainResult (loss curve, final losses, probes, mechanism probes) on the same machine,
 //! whether the run is alone or other trainings run at the same time on other threads
 //! (std threads and rayon); a different seed gives a different result.

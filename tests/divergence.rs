@@ -1,4 +1,4 @@
-//! Divergence (issue 2, item 6): a run whose loss stops being finite is stopped and marked
+//! Divergence: a run whose loss stops being finite is stopped and marked
 //! diverged, with the step, no final losses and no final probes — and nothing panics.
 
 use degradation_bench::config::{

@@ -1,4 +1,4 @@
-//! A train step allocates nothing after the first (issue 2, item 8). A counting global
+//! A train step allocates nothing after the first. A counting global
 //! allocator wraps the system one and counts the allocations made on the test's own thread
 //! while a flag is set (so the harness's other threads do not count).
 //!

@@ -1,4 +1,4 @@
-//! Mechanism probes: why plain nets degrade (issue 7). Each part appears only when the runs
+//! Mechanism probes: why plain nets degrade. Each part appears only when the runs
 //! carry its data:
 //! - shattered gradients (Balduzzi et al., 2017): lag-1 autocorrelation ρ(1) of ∂logit₀/∂t along
 //!   a line of inputs, at init and after training (`shattered_acf_*`);

@@ -1,7 +1,7 @@
 //! Per-run derived quantities: the variant a run belongs to, least-squares slopes of its
 //! probe profiles, and what initialisation theory predicts for them.
 //!
-//! Theory at initialisation (infinite width, ReLU, no normalisation; DESIGN.md's network
+//! Theory at initialisation (infinite width, ReLU, no normalisation; the README's network
 //! definitions): a w×w layer with weight variance σ² maps the second moment of a symmetric
 //! pre-activation through ReLU by g = w·σ²/2, so g = 1 for He (σ² = 2/w) and g = ½ for Xavier
 //! (σ² = 1/w). A plain net multiplies RMS² by g per layer; a residual block of L layers adds a

@@ -1,5 +1,5 @@
-//! Plain and residual MLPs (the canonical definitions of the crate docs, DESIGN "Network
-//! definitions"), forward and backward over buffers allocated once at construction.
+//! Plain and residual MLPs (the canonical definitions of the README, "What is measured, and how"),
+//! forward and backward over buffers allocated once at construction.
 //!
 //! Width w, depth D hidden w×w weight layers, φ the activation, N the normalisation:
 //! - stem:     h₀ = φ(W₀x + b₀)
