@@ -24,6 +24,7 @@ pub trait Real:
     + Default
     + Send
     + Sync
+    + gemm::GemmScratch
     + 'static
 {
     fn from_f64(value: f64) -> Self;
