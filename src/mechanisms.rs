@@ -6,8 +6,9 @@
 //!   (residual) replaced by the identity.
 
 use crate::data::Dataset;
+use crate::eval::evaluate;
 use crate::model::{Mlp, Mode};
-use crate::train::evaluate;
+use ndarray::{s, Array2};
 
 /// Points on the input line, and the lags of the autocorrelation kept in the records.
 pub const LINE_POINTS: usize = 256;
@@ -21,30 +22,26 @@ pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) ->
     let outputs = mlp.config().output_dim;
     let chunk = mlp.max_batch();
     let direction: Vec<f32> = to.iter().zip(from).map(|(b, a)| b - a).collect();
-    let mut inputs = vec![0.0f32; chunk * input_dim];
-    let mut dlogits = vec![0.0f32; chunk * outputs];
-    let mut input_grad = vec![0.0f32; chunk * input_dim];
+    let mut inputs = Array2::<f32>::zeros((chunk, input_dim));
+    let mut dlogits = Array2::<f32>::zeros((chunk, outputs));
+    let mut input_grad = Array2::<f32>::zeros((chunk, input_dim));
     let mut derivative = Vec::with_capacity(LINE_POINTS);
     for start in (0..LINE_POINTS).step_by(chunk) {
         let n = chunk.min(LINE_POINTS - start);
-        for row in 0..n {
+        for (row, mut x) in inputs.rows_mut().into_iter().take(n).enumerate() {
             let t = (start + row) as f32 / (LINE_POINTS - 1) as f32;
-            for (x, (&a, &d)) in
-                inputs[row * input_dim..(row + 1) * input_dim].iter_mut().zip(from.iter().zip(&direction))
-            {
+            for (x, (&a, &d)) in x.iter_mut().zip(from.iter().zip(&direction)) {
                 *x = a + t * d;
             }
         }
-        mlp.forward(&inputs, n, Mode::Eval);
+        let points = inputs.slice(s![..n, ..]);
+        mlp.forward(points, Mode::Eval);
         // ∂logit₀/∂logits is the first unit vector for every row.
         dlogits.fill(0.0);
-        for row in 0..n {
-            dlogits[row * outputs] = 1.0;
-        }
-        mlp.backward(&inputs, &dlogits, n, None);
-        mlp.input_gradient(n, &mut input_grad);
-        for row in 0..n {
-            let g = &input_grad[row * input_dim..(row + 1) * input_dim];
+        dlogits.column_mut(0).fill(1.0);
+        mlp.backward(points, dlogits.slice(s![..n, ..]), None);
+        mlp.input_gradient(input_grad.slice_mut(s![..n, ..]));
+        for g in input_grad.rows().into_iter().take(n) {
             derivative.push(g.iter().zip(&direction).map(|(&g, &d)| g as f64 * d as f64).sum::<f64>());
         }
     }

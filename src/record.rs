@@ -3,27 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One point of a loss curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LossPoint {
-    pub step: usize,
-    /// Mean training loss over the minibatches since the previous checkpoint; `None` if it was not finite.
-    pub loss: Option<f64>,
-}
-
-/// Per-layer statistics of one forward/backward pass (see `probe`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProbeStats {
-    /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
-    pub weight_grad_norms: Vec<f64>,
-    /// RMS of each hidden state h_k over batch and units, k = 0..K.
-    pub state_rms: Vec<f64>,
-    /// ‖∂L/∂h_k‖ (Frobenius over the batch), k = 0..K.
-    pub state_grad_norms: Vec<f64>,
-    /// ‖α_k·v_k‖ ÷ ‖h_{k−1}‖ per residual block (empty for plain nets).
-    #[serde(default)]
-    pub branch_ratios: Vec<f64>,
-}
+// Defined beside the code that produces them (training, probes); their serde form is part of
+// this format.
+pub use crate::probe::ProbeStats;
+pub use crate::train::LossPoint;
 
 /// One finished training run: a line of `runs.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

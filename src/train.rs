@@ -5,21 +5,30 @@
 //! allocates nothing.
 
 use crate::config::RunConfig;
-use crate::data::{Dataset, Split, Targets};
+use crate::data::Split;
 use crate::error::{Error, Result};
-use crate::loss::{loss_and_grad, BatchTargets};
+use crate::eval::{evaluate, BatchBuffers};
 use crate::mechanisms::{gradient_autocorrelation, lesion_losses};
-use crate::model::{Mlp, Mode};
+use crate::model::Mlp;
 use crate::optim::Optimizer;
-use crate::probe::probe;
-use crate::record::{LossPoint, ProbeStats};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use crate::probe::{probe, ProbeStats};
+use crate::step::TrainStep;
+use ndarray_rand::rand::seq::SliceRandom;
+use ndarray_rand::rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// ChaCha stream of the batch order, distinct from the stream that initialises the weights.
 const SHUFFLE_STREAM: u64 = 1;
+
+/// One point of a loss curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    pub step: usize,
+    /// Mean training loss over the minibatches since the previous checkpoint; `None` if it was not finite.
+    pub loss: Option<f64>,
+}
 
 /// What one training run produced (the sweep adds identity and machine fields).
 #[derive(Debug, Clone, PartialEq)]
@@ -39,57 +48,6 @@ pub struct TrainResult {
     pub lesion_train_losses: Vec<Option<f64>>,
     pub wall_seconds: f64,
     pub steps_per_second: f64,
-}
-
-/// Loss and accuracy (classification only) over a whole data set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: Option<f64>,
-}
-
-/// Contiguous copies of one minibatch's rows, sized once.
-struct BatchBuffers {
-    inputs: Vec<f32>,
-    labels: Vec<u32>,
-    values: Vec<f32>,
-}
-
-impl BatchBuffers {
-    fn new(data: &Dataset, batch: usize) -> Self {
-        let (labels, values) = match &data.targets {
-            Targets::Classes { .. } => (batch, 0),
-            Targets::Values { dim, .. } => (0, batch * dim),
-        };
-        BatchBuffers { inputs: vec![0.0; batch * data.input_dim], labels: vec![0; labels], values: vec![0.0; values] }
-    }
-
-    /// Gathers the rows `indices` of `data`.
-    fn gather(&mut self, data: &Dataset, indices: &[usize]) {
-        let d = data.input_dim;
-        for (slot, &i) in indices.iter().enumerate() {
-            self.inputs[slot * d..(slot + 1) * d].copy_from_slice(data.input(i));
-        }
-        match &data.targets {
-            Targets::Classes { labels, .. } => {
-                for (slot, &i) in indices.iter().enumerate() {
-                    self.labels[slot] = labels[i];
-                }
-            }
-            Targets::Values { values, dim } => {
-                for (slot, &i) in indices.iter().enumerate() {
-                    self.values[slot * dim..(slot + 1) * dim].copy_from_slice(&values[i * dim..(i + 1) * dim]);
-                }
-            }
-        }
-    }
-
-    fn targets(&self, data: &Dataset) -> BatchTargets<'_> {
-        match data.targets {
-            Targets::Classes { .. } => BatchTargets::Classes(&self.labels),
-            Targets::Values { .. } => BatchTargets::Values(&self.values),
-        }
-    }
 }
 
 /// Endless minibatches without replacement from a seeded permutation.
@@ -130,42 +88,19 @@ pub fn validate_against_data(config: &RunConfig, split: &Split) -> Result<()> {
             format!("larger than the {train} training samples of `{}`", config.dataset),
         ));
     }
-    if split.train.input_dim != config.model.input_dim || split.train.output_dim() != config.model.output_dim {
+    if split.train.input_dim() != config.model.input_dim || split.train.output_dim() != config.model.output_dim {
         return Err(Error::invalid(
             "model",
             format!("{}→{}", config.model.input_dim, config.model.output_dim),
             format!(
                 "data set `{}` has {} inputs and {} outputs",
                 config.dataset,
-                split.train.input_dim,
+                split.train.input_dim(),
                 split.train.output_dim()
             ),
         ));
     }
     Ok(())
-}
-
-/// Mean loss and accuracy of `mlp` over all of `data`, in chunks of the network's batch
-/// capacity, with normalisation in evaluation mode.
-pub fn evaluate(mlp: &mut Mlp<f32>, data: &Dataset) -> Evaluation {
-    let chunk = mlp.max_batch();
-    let classes = mlp.config().output_dim;
-    let mut buffers = BatchBuffers::new(data, chunk);
-    let mut indices: Vec<usize> = Vec::with_capacity(chunk);
-    let (mut loss_sum, mut correct) = (0.0, 0usize);
-    for start in (0..data.len()).step_by(chunk) {
-        let n = chunk.min(data.len() - start);
-        indices.clear();
-        indices.extend(start..start + n);
-        buffers.gather(data, &indices);
-        let logits = mlp.forward(&buffers.inputs, n, Mode::Eval);
-        let value = loss_and_grad(logits, buffers.targets(data), n, classes, None);
-        loss_sum += value.loss * n as f64;
-        correct += value.correct.unwrap_or(0);
-    }
-    let total = data.len().max(1) as f64;
-    let accuracy = matches!(data.targets, Targets::Classes { .. }).then(|| correct as f64 / total);
-    Evaluation { loss: loss_sum / total, accuracy }
 }
 
 /// Trains one network as `config` says and measures it.
@@ -174,18 +109,17 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     validate_against_data(config, split)?;
     let train_set = &split.train;
     let batch = config.batch_size;
-    let classes = config.model.output_dim;
     let mut mlp = Mlp::<f32>::new(&config.model, batch, config.seed)?;
     let mut optimizer = Optimizer::new(&config.optimizer, mlp.num_params());
     let mut order = BatchOrder::new(train_set.len(), batch, config.seed);
     let mut buffers = BatchBuffers::new(train_set, batch);
-    let mut dlogits = vec![0.0f32; batch * classes];
+    let mut train_step = TrainStep::new(&mlp, train_set, batch);
 
     // Probes use the first minibatch of the run, at initialisation and again at the end.
     let probe_rows: Vec<usize> = order.next_batch().to_vec();
     order.position = 0;
     buffers.gather(train_set, &probe_rows);
-    let probe_init = probe(&mut mlp, &buffers.inputs, buffers.targets(train_set), batch).unwrap_or_default();
+    let probe_init = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
     // The shattered-gradients line runs between the first two samples of that batch.
     let line_ends =
         (train_set.input(probe_rows[0]).to_vec(), train_set.input(probe_rows[probe_rows.len().min(2) - 1]).to_vec());
@@ -206,10 +140,7 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
 
     let started = Instant::now();
     for step in 1..=config.steps {
-        let indices = order.next_batch();
-        buffers.gather(train_set, indices);
-        let logits = mlp.forward(&buffers.inputs, batch, Mode::Train);
-        let value = loss_and_grad(logits, buffers.targets(train_set), batch, classes, Some(&mut dlogits));
+        let value = train_step.run(&mut mlp, Some(&mut optimizer), train_set, order.next_batch());
         if step == 1 {
             loss_curve.push(LossPoint { step: 0, loss: Some(value.loss).filter(|l| l.is_finite()) });
         }
@@ -217,8 +148,6 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
             diverged_at_step = Some(step);
             break;
         }
-        mlp.backward(&buffers.inputs, &dlogits, batch, None);
-        optimizer.step(&mut mlp.params, &mlp.grads);
 
         interval_sum += value.loss;
         interval_count += 1;
@@ -262,7 +191,7 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
             result.diverged_at_step = Some(config.steps);
         }
         buffers.gather(train_set, &probe_rows);
-        result.probe_final = probe(&mut mlp, &buffers.inputs, buffers.targets(train_set), batch).unwrap_or_default();
+        result.probe_final = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
         result.shattered_acf_final = shattered(&mut mlp);
         if config.probes.lesion {
             result.lesion_train_losses = lesion_losses(&mut mlp, train_set);
