@@ -151,7 +151,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
                 let outcome = train(&planned.config, &split).and_then(|result| {
                     let record = to_record(planned, &result, &machine);
                     let mut file = output.lock().expect("no thread panics while holding the file");
-                    store::append(&mut file, &path, &record)?;
+                    crate::record::append_run(&mut *file, &path, &record)?;
                     Ok(record)
                 });
                 match outcome {
@@ -184,16 +184,16 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
     RunRecord {
         run_id: planned.run_id.clone(),
         experiment: c.experiment.clone(),
-        dataset: c.dataset.to_string(),
-        arch: m.arch.to_string(),
+        dataset: c.dataset,
+        arch: m.arch,
         depth: m.depth,
         width: m.width,
         block_layers: m.block_layers,
-        activation: m.activation.to_string(),
-        norm: m.norm.to_string(),
-        residual_scale: (m.arch == Arch::Residual).then(|| m.residual_scale.to_string()),
-        init: m.init.to_string(),
-        optimizer: c.optimizer.kind.to_string(),
+        activation: m.activation,
+        norm: m.norm,
+        residual_scale: (m.arch == Arch::Residual).then_some(m.residual_scale),
+        init: m.init,
+        optimizer: c.optimizer.kind,
         lr: c.optimizer.lr,
         momentum: c.optimizer.momentum,
         weight_decay: c.optimizer.weight_decay,
