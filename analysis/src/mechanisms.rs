@@ -555,8 +555,9 @@ pub fn branch_findings(table: &Table) -> Vec<String> {
 /// Plain nets of `degradation` and `longer` at the depths both have: median final train loss
 /// at each length, their ratio, and each one's gap to its own best depth.
 pub fn longer(runs: &[RunRecord]) -> Result<Option<Table>> {
-    let pick =
-        |name: &str| -> Vec<&RunRecord> { runs.iter().filter(|r| r.experiment == name && r.arch == Arch::Plain).collect() };
+    let pick = |name: &str| -> Vec<&RunRecord> {
+        runs.iter().filter(|r| r.experiment == name && r.arch == Arch::Plain).collect()
+    };
     let (short, long) = (pick(SHORT_EXPERIMENT), pick(LONG_EXPERIMENT));
     if short.is_empty() || long.is_empty() {
         return Ok(None);
