@@ -7,15 +7,13 @@
 //! left empty rather than failing: a fingerprint is a description, not an input.
 //! The compiler version and git commit are recorded at build time by `build.rs`.
 
-use crate::error::{Error, Result};
 use crate::record::MachineInfo;
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// File name of the fingerprint inside a results directory.
-pub const MACHINE_JSON: &str = "machine.json";
+// The file's reader and writer live with the results format; re-exported for the benches.
+pub use crate::record::{read_machine_json, write_machine_json, MACHINE_JSON};
 
 /// Takes the fingerprint of this machine. `threads` and `gemm_backend` describe how the
 /// caller will run (they are recorded but do not enter `machine_id`).
@@ -201,40 +199,6 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
-/// Writes `dir/machine.json` (pretty JSON) atomically: a temporary file in `dir`, then a rename.
-/// Creates `dir` if needed.
-pub fn write_machine_json(dir: &Path, info: &MachineInfo) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let path = dir.join(MACHINE_JSON);
-    let tmp = dir.join(format!(".{MACHINE_JSON}.{}.tmp", std::process::id()));
-    let mut text = serde_json::to_string_pretty(info).expect("MachineInfo serialises");
-    text.push('\n');
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        })
-        .map_err(|e| Error::io(&tmp, e));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(&path, e)
-    })
-}
-
-/// Reads a `machine.json`; errors name the file (and the line, for malformed JSON).
-pub fn read_machine_json(path: &Path) -> Result<MachineInfo> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Record {
-        path: path.to_path_buf(),
-        line: e.line(),
-        message: format!("not a valid machine fingerprint: {e}"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +276,50 @@ mod tests {
         assert_eq!(machine_id(&a), machine_id(&b));
         b.logical_cores += 1;
         assert_ne!(machine_id(&a), machine_id(&b));
+    }
+
+    /// A fixed fingerprint's id. Every results path contains the id, so a change to the
+    /// canonical form (field order, rounding, separators) must be deliberate: it splits every
+    /// machine's results from its earlier ones.
+    #[test]
+    fn machine_id_of_a_fixed_fingerprint_is_pinned() {
+        let info = MachineInfo {
+            machine_id: String::new(),
+            cpu_model: "AMD EPYC 9R14".into(),
+            logical_cores: 2,
+            physical_cores: Some(1),
+            simd_features: vec!["sse4.2".into(), "avx".into(), "avx2".into(), "fma".into()],
+            caches: vec!["L1d 32K".into(), "L1i 32K".into(), "L2 1024K".into(), "L3 32768K".into()],
+            memory_bytes: 24 * (1 << 30) - (3 << 20),
+            os: "Linux 12 (bookworm) x86_64".into(),
+            rustc_version: "rustc 1.91.0".into(),
+            crate_version: "0.1.0".into(),
+            git_commit: None,
+            gemm_backend: "gemm".into(),
+            threads: 2,
+            recorded_at: "2026-11-28T00:00:00Z".into(),
+        };
+        assert_eq!(machine_id(&info), "4ec64b810e1b");
+    }
+
+    /// The committed fingerprints under reports/data/ carry the ids their results paths use.
+    #[test]
+    fn committed_fingerprints_keep_their_ids() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/data");
+        let mut checked = 0;
+        for machine_dir in std::fs::read_dir(&data).unwrap() {
+            let machine_dir = machine_dir.unwrap().path();
+            let Some(dir_id) = machine_dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+            for set in std::fs::read_dir(&machine_dir).unwrap() {
+                let path = set.unwrap().path().join(MACHINE_JSON);
+                if path.is_file() {
+                    let info = read_machine_json(&path).unwrap();
+                    assert_eq!((machine_id(&info), &info.machine_id), (dir_id.clone(), &dir_id), "{}", path.display());
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 5, "only {checked} committed fingerprints found");
     }
 
     #[test]

@@ -1,7 +1,13 @@
-//! Serde record types written by the sweep and read by the analysis crate.
-//! These are the results format: field names are a contract (see README "Results format").
+//! The results format: the record types the sweep writes and the analysis crate reads, and
+//! the one reader and one writer of each file (`runs.jsonl`, `machine.json`). Field names and
+//! the enums' names are a contract (see README "Results format"): the JSON written here is the
+//! JSON of every committed results set.
 
+use crate::config::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
 
 // Defined beside the code that produces them (training, probes); their serde form is part of
 // this format.
@@ -13,17 +19,17 @@ pub use crate::train::LossPoint;
 pub struct RunRecord {
     pub run_id: String,
     pub experiment: String,
-    pub dataset: String,
-    pub arch: String,
+    pub dataset: DatasetKind,
+    pub arch: Arch,
     pub depth: usize,
     pub width: usize,
     pub block_layers: usize,
-    pub activation: String,
-    pub norm: String,
+    pub activation: Activation,
+    pub norm: Norm,
     /// `None` for plain runs.
-    pub residual_scale: Option<String>,
-    pub init: String,
-    pub optimizer: String,
+    pub residual_scale: Option<ResidualScale>,
+    pub init: Init,
+    pub optimizer: OptimizerKind,
     pub lr: f64,
     pub momentum: f64,
     pub weight_decay: f64,
@@ -84,4 +90,205 @@ pub struct MachineInfo {
     pub threads: usize,
     /// UTC time the fingerprint was taken, RFC 3339.
     pub recorded_at: String,
+}
+
+/// File name of the run records inside a results directory.
+pub const RUNS_JSONL: &str = "runs.jsonl";
+/// File name of the machine fingerprint inside a results directory (and beside benchmarks).
+pub const MACHINE_JSON: &str = "machine.json";
+
+/// The contents of a `runs.jsonl`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunsFile {
+    pub records: Vec<RunRecord>,
+    /// A last line cut off by a killed process, if there is one.
+    pub truncated_tail: Option<TruncatedLine>,
+}
+
+/// An incomplete last line of a `runs.jsonl`: no trailing newline and not a record. The
+/// writer appends a record and its newline in one write, so only a process killed mid-write
+/// leaves one; its run is simply redone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TruncatedLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line as found, without a newline.
+    pub text: String,
+    /// Why it is not a record (the parser's message).
+    pub error: String,
+}
+
+/// Reads every record of a `runs.jsonl` (see [`parse_runs`]).
+pub fn read_runs(path: &Path) -> Result<RunsFile> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_runs(path, &text)
+}
+
+/// Parses the text of a `runs.jsonl` read from `path`. Blank lines are skipped. An incomplete
+/// last line is returned as [`RunsFile::truncated_tail`]; any other line that is not a record
+/// is an error naming the file and line, because silently dropping runs would bias every
+/// median computed from the rest.
+pub fn parse_runs(path: &Path, text: &str) -> Result<RunsFile> {
+    let mut file = RunsFile::default();
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let number = index + 1;
+        let complete = line.ends_with('\n');
+        let content = line.trim();
+        if content.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RunRecord>(content) {
+            Ok(record) => file.records.push(record),
+            Err(e) if !complete => {
+                file.truncated_tail = Some(TruncatedLine { line: number, text: line.to_string(), error: e.to_string() })
+            }
+            Err(e) => {
+                return Err(Error::Record {
+                    path: path.to_path_buf(),
+                    line: number,
+                    message: format!("not a run record: {e}"),
+                })
+            }
+        }
+    }
+    Ok(file)
+}
+
+/// A record as its `runs.jsonl` line, newline included.
+pub fn run_line(record: &RunRecord) -> String {
+    let mut line = serde_json::to_string(record).expect("a run record serialises (non-finite numbers become null)");
+    line.push('\n');
+    line
+}
+
+/// Appends one record as a single line in one write and flushes it to the OS, so a killed
+/// process loses at most the run in flight (and leaves at most a [`TruncatedLine`]).
+pub fn append_run(out: &mut impl Write, path: &Path, record: &RunRecord) -> Result<()> {
+    out.write_all(run_line(record).as_bytes()).map_err(|e| Error::io(path, e))?;
+    out.flush().map_err(|e| Error::io(path, e))
+}
+
+/// Writes `dir/machine.json` (pretty JSON) atomically: a temporary file in `dir`, then a rename.
+/// Creates `dir` if needed.
+pub fn write_machine_json(dir: &Path, info: &MachineInfo) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(MACHINE_JSON);
+    let tmp = dir.join(format!(".{MACHINE_JSON}.{}.tmp", std::process::id()));
+    let mut text = serde_json::to_string_pretty(info).expect("MachineInfo serialises");
+    text.push('\n');
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        })
+        .map_err(|e| Error::io(&tmp, e));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, &path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(&path, e)
+    })
+}
+
+/// Reads a `machine.json` (the sweep's and the benches' are the same type); errors name the
+/// file and, for malformed JSON, the line.
+pub fn read_machine_json(path: &Path) -> Result<MachineInfo> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Record {
+        path: path.to_path_buf(),
+        line: e.line(),
+        message: format!("not a machine fingerprint: {e}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// Every results set committed under reports/data/, relative to the crate root.
+    fn committed(file: &str) -> Vec<PathBuf> {
+        fn walk(dir: &Path, file: &str, found: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, file, found);
+                } else if path.file_name().is_some_and(|n| n == file) {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/data"), file, &mut found);
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn committed_runs_load_and_reserialise_to_the_same_lines() {
+        let files = committed(RUNS_JSONL);
+        assert!(files.len() >= 3, "expected the committed results sets, found {files:?}");
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let runs = parse_runs(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(runs.truncated_tail, None, "{}", path.display());
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(runs.records.len(), lines.len(), "{}", path.display());
+            for (number, (record, line)) in runs.records.iter().zip(&lines).enumerate() {
+                assert_eq!(run_line(record).trim_end(), *line, "{}:{}", path.display(), number + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn committed_fingerprints_load_and_reserialise_to_the_same_json() {
+        let files = committed(MACHINE_JSON);
+        assert!(files.len() >= 5, "expected the committed fingerprints, found {files:?}");
+        for path in files {
+            let info = read_machine_json(&path).unwrap_or_else(|e| panic!("{e}"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let again = serde_json::to_string_pretty(&info).unwrap();
+            assert_eq!(again.trim_end(), text.trim_end(), "{}", path.display());
+        }
+    }
+
+    fn sample_line() -> String {
+        let path = committed(RUNS_JSONL).into_iter().next().expect("a committed runs.jsonl");
+        std::fs::read_to_string(path).unwrap().lines().next().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_reported_not_an_error() {
+        let line = sample_line();
+        let cut = &line[..line.len() / 2];
+        let text = format!("{line}\n\n{line}\n{cut}");
+        let runs = parse_runs(Path::new("r/runs.jsonl"), &text).unwrap();
+        assert_eq!(runs.records.len(), 2);
+        let tail = runs.truncated_tail.expect("the cut line");
+        assert_eq!((tail.line, tail.text.as_str()), (4, cut));
+        // The same line with its newline was written completely: corrupt, an error.
+        let err = parse_runs(Path::new("r/runs.jsonl"), &format!("{cut}\n{line}\n")).unwrap_err().to_string();
+        assert!(err.starts_with("r/runs.jsonl:1: not a run record"), "{err}");
+    }
+
+    #[test]
+    fn enum_fields_reject_unknown_names_with_the_line() {
+        let line = sample_line().replacen("\"arch\":\"", "\"arch\":\"x", 1);
+        let err = parse_runs(Path::new("runs.jsonl"), &format!("{}\n{line}\n", sample_line())).unwrap_err().to_string();
+        assert!(err.starts_with("runs.jsonl:2:") && err.contains("unknown variant"), "{err}");
+    }
+
+    #[test]
+    fn appended_lines_read_back() {
+        let record: RunRecord = serde_json::from_str(&sample_line()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RUNS_JSONL);
+        let mut file = std::fs::File::create(&path).unwrap();
+        append_run(&mut file, &path, &record).unwrap();
+        append_run(&mut file, &path, &record).unwrap();
+        assert_eq!(read_runs(&path).unwrap().records, [record.clone(), record]);
+    }
 }

@@ -2,8 +2,8 @@
 //! sweep killed at random moments resumes without losing or duplicating a run.
 
 use degradation_bench::config::Experiment;
-use degradation_bench::record::RunRecord;
-use degradation_bench::sweep::{self, store, Shard, SweepOptions};
+use degradation_bench::record::{self, RunRecord};
+use degradation_bench::sweep::{self, Shard, SweepOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -47,10 +47,10 @@ fn options(text: &str, out: &Path, threads: usize, shard: Option<Shard>) -> Swee
 
 /// Records by run id, with the timing fields (which differ from run to run) cleared.
 fn records(dir: &Path) -> BTreeMap<String, RunRecord> {
-    let (records, tail) = store::read_runs(&dir.join(store::RUNS_JSONL)).unwrap();
-    assert!(tail.is_none());
+    let runs = record::read_runs(&dir.join(record::RUNS_JSONL)).unwrap();
+    assert!(runs.truncated_tail.is_none());
     let mut by_id = BTreeMap::new();
-    for mut record in records {
+    for mut record in runs.records {
         record.wall_seconds = 0.0;
         record.steps_per_second = 0.0;
         assert!(by_id.insert(record.run_id.clone(), record).is_none(), "a run was recorded twice");
@@ -103,7 +103,7 @@ fn rerunning_resumes_and_fresh_moves_the_old_file_aside() {
         .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("runs.jsonl.bak"))
         .collect();
     assert_eq!(backups.len(), 1);
-    assert_eq!(store::read_runs(&backups[0]).unwrap().0.len(), 12);
+    assert_eq!(record::read_runs(&backups[0]).unwrap().records.len(), 12);
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn a_truncated_last_line_is_moved_aside_and_that_run_redone() {
     let out = dir.path().join("out");
     let shard = Some(Shard { index: 1, count: 4 });
     sweep::run(&options(SMALL_GRID, &out, 1, shard)).unwrap();
-    let path = out.join(store::RUNS_JSONL);
+    let path = out.join(record::RUNS_JSONL);
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 6);
@@ -147,7 +147,7 @@ fn a_garbage_line_is_an_error_naming_file_and_line() {
     let out = dir.path().join("out");
     let shard = Some(Shard { index: 2, count: 4 });
     sweep::run(&options(SMALL_GRID, &out, 1, shard)).unwrap();
-    let path = out.join(store::RUNS_JSONL);
+    let path = out.join(record::RUNS_JSONL);
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.insert_str(0, "this is not json\n");
     std::fs::write(&path, &text).unwrap();
@@ -193,9 +193,9 @@ fn kill_minus_nine_then_resume_loses_and_duplicates_nothing() {
     let status = launch().wait().unwrap();
     assert!(status.success());
     assert!(kills >= 1, "the sweep finished before any kill; lengthen the runs");
-    let (records, tail) = store::read_runs(&out.join(store::RUNS_JSONL)).unwrap();
-    assert!(tail.is_none());
-    let mut ids: Vec<&str> = records.iter().map(|r| r.run_id.as_str()).collect();
+    let runs = record::read_runs(&out.join(record::RUNS_JSONL)).unwrap();
+    assert!(runs.truncated_tail.is_none());
+    let mut ids: Vec<&str> = runs.records.iter().map(|r| r.run_id.as_str()).collect();
     ids.sort();
     let before = ids.len();
     ids.dedup();

@@ -6,6 +6,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use degradation_bench::config::Norm;
 use std::fs;
 
 fn main() {
@@ -19,7 +20,7 @@ fn main() {
     fs::create_dir_all(&grid).unwrap();
     let mut lines = String::new();
     for width in [16usize, 64, 256] {
-        for norm in ["none", "layer"] {
+        for norm in [Norm::None, Norm::Layer] {
             for (arch, scale) in [
                 ("plain", None),
                 ("residual", Some("one")),
@@ -30,10 +31,10 @@ fn main() {
                     for seed in 0..2 {
                         let mut run = common::run(arch, scale, depth, seed, "m-synth-a");
                         run.width = width;
-                        run.norm = norm.into();
+                        run.norm = norm;
                         run.run_id = format!("{}-w{width}-{norm}", run.run_id);
                         if let Some(loss) = run.final_train_loss.as_mut() {
-                            *loss *= (64.0 / width as f64).sqrt() * if norm == "layer" { 0.5 } else { 1.0 };
+                            *loss *= (64.0 / width as f64).sqrt() * if norm == Norm::Layer { 0.5 } else { 1.0 };
                         }
                         lines.push_str(&serde_json::to_string(&run).unwrap());
                         lines.push('\n');

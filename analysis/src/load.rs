@@ -8,7 +8,8 @@
 
 use crate::error::{Error, Result, Warning};
 use degradation_bench::config::Experiment;
-use degradation_bench::record::{MachineInfo, RunRecord};
+use degradation_bench::record::{self, MachineInfo, RunRecord};
+use degradation_bench::Error as CoreError;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +32,7 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
     if !dir.is_dir() {
         return Err(Error::MissingDir { path: dir.to_path_buf(), what: "results" });
     }
-    let machine_path = dir.join("machine.json");
+    let machine_path = dir.join(record::MACHINE_JSON);
     if !machine_path.is_file() {
         return Err(Error::MissingFile {
             path: machine_path,
@@ -40,7 +41,7 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
     }
     let machine = read_machine(&machine_path)?;
 
-    let runs_path = dir.join("runs.jsonl");
+    let runs_path = dir.join(record::RUNS_JSONL);
     if !runs_path.is_file() {
         return Err(Error::MissingFile {
             path: runs_path,
@@ -92,44 +93,31 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
     Ok(ResultSet { dir: dir.to_path_buf(), machine, experiment, experiment_text, experiment_config, runs })
 }
 
-/// Reads a `machine.json` fingerprint (the sweep's and the benches' are the same type).
+/// Reads a `machine.json` fingerprint through the core's reader (the sweep's and the benches'
+/// are the same type).
 pub fn read_machine(path: &Path) -> Result<MachineInfo> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Json { path: path.to_path_buf(), message: format!("not a machine fingerprint: {e}") })
+    record::read_machine_json(path).map_err(|e| match e {
+        CoreError::Record { path, line, message } => Error::Json { path, message: format!("line {line}: {message}") },
+        other => Error::Core(other),
+    })
 }
 
-/// Parses the text of a runs.jsonl file. Blank lines are ignored. A last line that has no
-/// trailing newline and does not parse is a truncated write: warned about and skipped.
+/// Parses the text of a runs.jsonl file through the core's reader; its truncated last line
+/// (an interrupted write) becomes a warning.
 pub fn parse_runs(path: &Path, text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<RunRecord>> {
-    let ends_with_newline = text.ends_with('\n');
-    let lines: Vec<&str> = text.lines().collect();
-    let mut runs = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        let number = index + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<RunRecord>(line) {
-            Ok(run) => runs.push(run),
-            Err(e) => {
-                let is_last = number == lines.len();
-                if is_last && !ends_with_newline {
-                    warnings.push(Warning(format!(
-                        "{}:{number}: truncated last line (no trailing newline; an interrupted write?) skipped: {e}",
-                        path.display()
-                    )));
-                } else {
-                    return Err(Error::Line {
-                        path: path.to_path_buf(),
-                        line: number,
-                        message: format!("not a run record: {e}"),
-                    });
-                }
-            }
-        }
+    let runs = record::parse_runs(path, text).map_err(|e| match e {
+        CoreError::Record { path, line, message } => Error::Line { path, line, message },
+        other => Error::Core(other),
+    })?;
+    if let Some(tail) = runs.truncated_tail {
+        warnings.push(Warning(format!(
+            "{}:{}: truncated last line (no trailing newline; an interrupted write?) skipped: {}",
+            path.display(),
+            tail.line,
+            tail.error
+        )));
     }
-    Ok(runs)
+    Ok(runs.records)
 }
 
 /// Drops runs whose `run_id` was already seen (e.g. the same shard given twice), keeping the

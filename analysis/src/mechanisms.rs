@@ -19,6 +19,7 @@ use crate::metrics::{median, natural_rank, variant_label, VaryingAxes};
 use crate::readme;
 use crate::render::{format_sig, spec, Format, Table};
 use crate::report::Analysis;
+use degradation_bench::config::{Arch, ResidualScale};
 use degradation_bench::record::RunRecord;
 use polars::prelude::*;
 
@@ -433,10 +434,10 @@ pub fn lesion_findings(table: &Table) -> Vec<String> {
 /// The branch scale α of a residual run (1/√K, 1, or none).
 pub fn alpha(run: &RunRecord) -> Option<f64> {
     let blocks = (run.depth / run.block_layers.max(1)).max(1) as f64;
-    match run.residual_scale.as_deref() {
-        Some("inv_sqrt_blocks") => Some(1.0 / blocks.sqrt()),
-        Some("one") => Some(1.0),
-        _ => None,
+    match run.residual_scale? {
+        ResidualScale::InvSqrtBlocks => Some(1.0 / blocks.sqrt()),
+        ResidualScale::One => Some(1.0),
+        ResidualScale::Rezero => None,
     }
 }
 
@@ -554,8 +555,9 @@ pub fn branch_findings(table: &Table) -> Vec<String> {
 /// Plain nets of `degradation` and `longer` at the depths both have: median final train loss
 /// at each length, their ratio, and each one's gap to its own best depth.
 pub fn longer(runs: &[RunRecord]) -> Result<Option<Table>> {
-    let pick =
-        |name: &str| -> Vec<&RunRecord> { runs.iter().filter(|r| r.experiment == name && r.arch == "plain").collect() };
+    let pick = |name: &str| -> Vec<&RunRecord> {
+        runs.iter().filter(|r| r.experiment == name && r.arch == Arch::Plain).collect()
+    };
     let (short, long) = (pick(SHORT_EXPERIMENT), pick(LONG_EXPERIMENT));
     if short.is_empty() || long.is_empty() {
         return Ok(None);

@@ -10,6 +10,7 @@
 //! shrinks by the same factor per step towards the output, so the log₂‖∂L/∂h_k‖ slope is −½ of
 //! the log₂RMS² slope.
 
+use degradation_bench::config::{Activation, Arch, Init, Norm, ResidualScale};
 use degradation_bench::record::RunRecord;
 
 /// Which grid axes take more than one value among the runs analysed together; only those
@@ -38,34 +39,34 @@ impl VaryingAxes {
                 None => false,
             }
         }
-        let residual: Vec<RunRecord> = runs.iter().filter(|r| r.arch != "plain").cloned().collect();
+        let residual: Vec<RunRecord> = runs.iter().filter(|r| r.arch != Arch::Plain).cloned().collect();
         VaryingAxes {
             machine: varies(runs, |r| r.machine_id.clone()),
             experiment: varies(runs, |r| r.experiment.clone()),
-            dataset: varies(runs, |r| r.dataset.clone()),
+            dataset: varies(runs, |r| r.dataset),
             width: varies(runs, |r| r.width),
-            activation: varies(runs, |r| r.activation.clone()),
-            norm: varies(runs, |r| r.norm.clone()),
-            init: varies(runs, |r| r.init.clone()),
+            activation: varies(runs, |r| r.activation),
+            norm: varies(runs, |r| r.norm),
+            init: varies(runs, |r| r.init),
             block_layers: varies(&residual, |r| r.block_layers),
-            optimizer: varies(runs, |r| (r.optimizer.clone(), r.lr.to_bits())),
+            optimizer: varies(runs, |r| (r.optimizer, r.lr.to_bits())),
             steps: varies(runs, |r| r.steps),
-            residual_scale: varies(&residual, |r| r.residual_scale.clone()),
+            residual_scale: varies(&residual, |r| r.residual_scale),
         }
     }
 }
 
 /// The run's variant: arch, α for residual nets, then every other axis that varies.
 pub fn variant_label(run: &RunRecord, axes: &VaryingAxes) -> String {
-    let mut label = run.arch.clone();
-    if run.arch != "plain" {
+    let mut label = run.arch.to_string();
+    if run.arch != Arch::Plain {
         if let Some(scale) = &run.residual_scale {
             label.push_str(&format!(" α={scale}"));
         }
     }
     let mut extras = Vec::new();
     if axes.activation {
-        extras.push(run.activation.clone());
+        extras.push(run.activation.to_string());
     }
     if axes.norm {
         extras.push(format!("norm={}", run.norm));
@@ -73,7 +74,7 @@ pub fn variant_label(run: &RunRecord, axes: &VaryingAxes) -> String {
     if axes.init {
         extras.push(format!("init={}", run.init));
     }
-    if axes.block_layers && run.arch != "plain" {
+    if axes.block_layers && run.arch != Arch::Plain {
         extras.push(format!("{}-layer blocks", run.block_layers));
     }
     if axes.width {
@@ -86,7 +87,7 @@ pub fn variant_label(run: &RunRecord, axes: &VaryingAxes) -> String {
         extras.push(format!("{} steps", run.steps));
     }
     if axes.dataset {
-        extras.push(run.dataset.clone());
+        extras.push(run.dataset.to_string());
     }
     if !extras.is_empty() {
         label = format!("{label}, {}", extras.join(", "));
@@ -107,8 +108,8 @@ pub fn variant_label(run: &RunRecord, axes: &VaryingAxes) -> String {
 
 /// What distinguishes lines within one chart panel: arch, α, and the normalisation when it varies.
 pub fn line_label(run: &RunRecord, axes: &VaryingAxes) -> String {
-    let mut label = run.arch.clone();
-    if run.arch != "plain" {
+    let mut label = run.arch.to_string();
+    if run.arch != Arch::Plain {
         if let Some(scale) = &run.residual_scale {
             label.push_str(&format!(" α={scale}"));
         }
@@ -130,7 +131,7 @@ pub fn facet_label(run: &RunRecord, axes: &VaryingAxes) -> String {
         parts.push(run.machine_id.clone());
     }
     if axes.activation {
-        parts.push(run.activation.clone());
+        parts.push(run.activation.to_string());
     }
     if axes.init {
         parts.push(format!("init={}", run.init));
@@ -148,7 +149,7 @@ pub fn facet_label(run: &RunRecord, axes: &VaryingAxes) -> String {
         parts.push(format!("{} steps", run.steps));
     }
     if axes.dataset {
-        parts.push(run.dataset.clone());
+        parts.push(run.dataset.to_string());
     }
     parts.join(", ")
 }
@@ -240,23 +241,21 @@ pub fn flow_stats(state_grad_norms: &[f64], state_rms: &[f64]) -> FlowStats {
 /// Predicted slope of log₂ RMS²(h_k) per k at initialisation, where theory gives one
 /// (ReLU, no normalisation, He or Xavier); see the module docs.
 pub fn theory_rms2_slope(run: &RunRecord) -> Option<f64> {
-    if run.activation != "relu" || run.norm != "none" {
+    if run.activation != Activation::Relu || run.norm != Norm::None {
         return None;
     }
-    let gain = match run.init.as_str() {
-        "he" => 1.0,
-        "xavier" => 0.5,
-        _ => return None,
+    let gain = match run.init {
+        Init::He => 1.0,
+        Init::Xavier => 0.5,
     };
-    if run.arch == "plain" {
+    if run.arch == Arch::Plain {
         return Some(f64::log2(gain));
     }
     let blocks = (run.depth / run.block_layers.max(1)).max(1) as f64;
-    let alpha2 = match run.residual_scale.as_deref() {
-        Some("one") => 1.0,
-        Some("inv_sqrt_blocks") => 1.0 / blocks,
-        Some("rezero") => 0.0,
-        _ => return None,
+    let alpha2 = match run.residual_scale? {
+        ResidualScale::One => 1.0,
+        ResidualScale::InvSqrtBlocks => 1.0 / blocks,
+        ResidualScale::Rezero => 0.0,
     };
     let branch = alpha2 * f64::powi(gain, run.block_layers as i32);
     Some((1.0 + branch).log2())
@@ -352,21 +351,21 @@ pub(crate) mod tests {
     fn theory_matches_the_textbook_cases() {
         let mut run = synthetic_run("plain", 16, 0, Some(0.1));
         assert_eq!(theory_rms2_slope(&run), Some(0.0));
-        run.init = "xavier".into();
+        run.init = Init::Xavier;
         assert_eq!(theory_rms2_slope(&run), Some(-1.0));
         assert_eq!(theory_grad_slope(&run), Some(0.5));
-        run.norm = "layer".into();
+        run.norm = Norm::Layer;
         assert_eq!(theory_rms2_slope(&run), None);
 
         let mut res = synthetic_run("residual", 16, 0, Some(0.1));
-        res.residual_scale = Some("one".into());
+        res.residual_scale = Some(ResidualScale::One);
         assert_eq!(theory_rms2_slope(&res), Some(1.0));
-        res.residual_scale = Some("inv_sqrt_blocks".into());
+        res.residual_scale = Some(ResidualScale::InvSqrtBlocks);
         // K = 8 blocks: log₂(1 + 1/8) per block, bounded in total by log₂ e.
         let slope = theory_rms2_slope(&res).unwrap();
         assert!((slope - (1.125f64).log2()).abs() < 1e-12);
         assert!(slope * 8.0 < std::f64::consts::E.log2());
-        res.activation = "tanh".into();
+        res.activation = Activation::Tanh;
         assert_eq!(theory_rms2_slope(&res), None);
     }
 
@@ -377,7 +376,7 @@ pub(crate) mod tests {
         let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
         assert_eq!(variant_label(&plain, &axes), "plain");
         assert_eq!(variant_label(&res, &axes), "residual α=inv_sqrt_blocks");
-        res.norm = "layer".into();
+        res.norm = Norm::Layer;
         let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
         assert_eq!(variant_label(&plain, &axes), "plain, norm=none");
         assert_eq!(variant_label(&res, &axes), "residual α=inv_sqrt_blocks, norm=layer");

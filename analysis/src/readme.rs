@@ -102,8 +102,8 @@ pub fn render(inputs: &Inputs, analysis: &Analysis, invocation: &Invocation) -> 
                     }
                     let runs = &set.runs;
                     (
-                        distinct(runs.iter().map(|r| r.dataset.clone())),
-                        distinct(runs.iter().map(|r| r.arch.clone())),
+                        distinct(runs.iter().map(|r| r.dataset)),
+                        distinct(runs.iter().map(|r| r.arch)),
                         distinct(runs.iter().map(|r| r.depth)),
                         distinct(runs.iter().map(|r| r.width)),
                         distinct(runs.iter().map(|r| r.seed)),

@@ -29,9 +29,10 @@ pub fn run_preset(preset: &str, threads: Option<usize>) -> Result<PathBuf> {
         progress: true,
     })?;
     eprintln!(
-        "sweep `{preset}`: {} runs trained, {} already recorded, {:.1} s; results in {}",
+        "sweep `{preset}`: {} runs trained, {} already recorded; estimated {:.1} s, took {:.1} s; results in {}",
         outcome.runs_done,
         outcome.runs_skipped,
+        outcome.estimated_seconds,
         outcome.wall_seconds,
         outcome.out_dir.display()
     );

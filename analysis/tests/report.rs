@@ -255,8 +255,9 @@ fn mechanism_probes_and_longer_training_get_their_sections() {
     ] {
         assert!(readme.contains(needle), "README lacks {needle:?}:\n{readme}");
     }
+    // The lesioned loss is 1000× the loss (read back exactly: ≥ 1000 prints as a power of ten).
     assert!(
-        readme.contains("removing one layer of plain d8 raises the loss by a median factor 1000× (0.011 → 11)"),
+        readme.contains("removing one layer of plain d8 raises the loss by a median factor 10³× (0.011 → 11)"),
         "{readme}"
     );
     // Branch ratio at init ÷ α = 1.2 for every depth.

@@ -79,9 +79,10 @@ fn run(cli: &Cli) -> degradation_bench::Result<()> {
     })?;
     if !cli.dry_run {
         eprintln!(
-            "{} runs trained ({} already recorded) in {}; results in {}",
+            "{} runs trained ({} already recorded); estimated {}, took {}; results in {}",
             outcome.runs_done,
             outcome.runs_skipped,
+            format_duration(outcome.estimated_seconds),
             format_duration(outcome.wall_seconds),
             outcome.out_dir.display()
         );

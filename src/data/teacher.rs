@@ -235,6 +235,21 @@ mod tests {
         let split = load(&opts);
         assert_eq!(split.train.len(), 10);
         assert_eq!(split.train.output_dim(), 3);
+        // f(a·x + b·z) = a·f(x) + b·f(z) holds for depth 0 and fails once a tanh layer is in.
+        let superposition_error = |teacher: &Teacher| {
+            let x: Vec<f64> = (0..opts.input_dim).map(|i| 0.7 * i as f64 - 2.0).collect();
+            let z: Vec<f64> = (0..opts.input_dim).map(|i| 1.5 - 0.3 * (i * i) as f64).collect();
+            let (a, b) = (1.7, -0.6);
+            let mixed: Vec<f64> = x.iter().zip(&z).map(|(x, z)| a * x + b * z).collect();
+            let (mut fx, mut fz, mut fmixed) = (Vec::new(), Vec::new(), Vec::new());
+            teacher.forward(&x, &mut fx);
+            teacher.forward(&z, &mut fz);
+            teacher.forward(&mixed, &mut fmixed);
+            assert_eq!(fmixed.len(), opts.output_dim);
+            fmixed.iter().zip(fx.iter().zip(&fz)).map(|(m, (x, z))| (m - (a * x + b * z)).abs()).fold(0.0, f64::max)
+        };
+        assert!(superposition_error(&Teacher::new(&opts)) < 1e-12);
+        assert!(superposition_error(&Teacher::new(&DatasetOptions { teacher_depth: 1, ..opts.clone() })) > 0.1);
     }
 
     #[test]

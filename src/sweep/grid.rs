@@ -156,3 +156,51 @@ pub fn select_shard(runs: Vec<PlannedRun>, shard: Option<Shard>) -> Vec<PlannedR
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The digits set's shape (64 pixels, 10 classes); set sizes do not enter run ids.
+    const DIGITS: DataShape = DataShape { input_dim: 64, output_dim: 10, train_len: 0, test_len: 0 };
+
+    fn ids_of(experiment_toml: &Path) -> Vec<String> {
+        let experiment = Experiment::from_file(experiment_toml).unwrap();
+        expand(&experiment, DIGITS).into_iter().map(|r| r.run_id).collect()
+    }
+
+    /// Resume skips the runs whose ids are already recorded, so a change to the id (the
+    /// config's serialisation, the hash, the prefix) would silently retrain every result set.
+    /// The committed results sets pin them: each experiment file expands to exactly the ids
+    /// its sweep recorded.
+    #[test]
+    fn run_ids_of_the_committed_experiments_are_stable() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/data");
+        let mut checked = 0;
+        for machine_dir in std::fs::read_dir(&data).unwrap() {
+            for set in std::fs::read_dir(machine_dir.unwrap().path()).unwrap() {
+                let dir = set.unwrap().path();
+                let (toml, runs) = (dir.join("experiment.toml"), dir.join(crate::record::RUNS_JSONL));
+                if !(toml.is_file() && runs.is_file()) {
+                    continue;
+                }
+                let mut recorded: Vec<String> =
+                    crate::record::read_runs(&runs).unwrap().records.into_iter().map(|r| r.run_id).collect();
+                recorded.sort();
+                assert_eq!(ids_of(&toml), recorded, "{}", dir.display());
+                checked += 1;
+            }
+        }
+        assert!(checked >= 4, "only {checked} committed results sets found");
+    }
+
+    #[test]
+    fn run_ids_of_the_quick_preset_are_pinned() {
+        let ids = ids_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick.toml"));
+        assert_eq!(ids.len(), 42);
+        assert_eq!(ids[0], "plain-d128-w64-s0-9e1c205f7b");
+        assert_eq!(ids[1], "plain-d128-w64-s1-d70207541f");
+        assert_eq!(ids[41], "residual-d8-w64-s2-71004f02e9");
+    }
+}

@@ -65,6 +65,8 @@ pub struct SweepOutcome {
     /// Runs finished by this invocation (earlier ones are skipped on resume).
     pub runs_done: usize,
     pub runs_skipped: usize,
+    /// What the calibration predicted for the runs this invocation trained (0 for a dry run).
+    pub estimated_seconds: f64,
     pub wall_seconds: f64,
 }
 
@@ -109,6 +111,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
             runs_total: runs.len(),
             runs_done: 0,
             runs_skipped: 0,
+            estimated_seconds: 0.0,
             wall_seconds: started.elapsed().as_secs_f64(),
         });
     }
@@ -130,6 +133,8 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
     // Longest first: the big runs start early, so the tail of the sweep is short runs that
     // balance across threads (LPT scheduling).
     todo.sort_by(|a, b| b.flops.total_cmp(&a.flops).then_with(|| a.run_id.cmp(&b.run_id)));
+    // Printed beside the time taken, so a wrong calibration shows on every sweep.
+    let estimated_seconds = estimate_seconds(&todo, threads);
 
     let progress = Progress::new(options.progress, total, skipped);
     let path = out_dir.join(store::RUNS_JSONL);
@@ -151,7 +156,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
                 let outcome = train(&planned.config, &split).and_then(|result| {
                     let record = to_record(planned, &result, &machine);
                     let mut file = output.lock().expect("no thread panics while holding the file");
-                    store::append(&mut file, &path, &record)?;
+                    crate::record::append_run(&mut *file, &path, &record)?;
                     Ok(record)
                 });
                 match outcome {
@@ -173,6 +178,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
         runs_total: total,
         runs_done: total - skipped,
         runs_skipped: skipped,
+        estimated_seconds,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -184,16 +190,16 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
     RunRecord {
         run_id: planned.run_id.clone(),
         experiment: c.experiment.clone(),
-        dataset: c.dataset.to_string(),
-        arch: m.arch.to_string(),
+        dataset: c.dataset,
+        arch: m.arch,
         depth: m.depth,
         width: m.width,
         block_layers: m.block_layers,
-        activation: m.activation.to_string(),
-        norm: m.norm.to_string(),
-        residual_scale: (m.arch == Arch::Residual).then(|| m.residual_scale.to_string()),
-        init: m.init.to_string(),
-        optimizer: c.optimizer.kind.to_string(),
+        activation: m.activation,
+        norm: m.norm,
+        residual_scale: (m.arch == Arch::Residual).then_some(m.residual_scale),
+        init: m.init,
+        optimizer: c.optimizer.kind,
         lr: c.optimizer.lr,
         momentum: c.optimizer.momentum,
         weight_decay: c.optimizer.weight_decay,
@@ -232,37 +238,91 @@ fn print_plan(runs: &[PlannedRun], threads: usize, out_dir: &std::path::Path) {
     for run in runs {
         println!("{:<40} {:>12.2}", run.run_id, run.flops / 1e9);
     }
-    let rate = calibrate(runs);
-    let seconds = total_flops / (rate * threads.min(runs.len().max(1)) as f64);
+    let rate = calibrate(runs, threads);
     println!(
         "{} runs, {:.1} TFLOP in all; calibrated {:.1} GFLOP/s per thread → about {} with {threads} thread(s); results in {}",
         runs.len(),
         total_flops / 1e12,
         rate / 1e9,
-        format_duration(seconds),
+        format_duration(schedule_seconds(runs, threads, rate)),
         out_dir.display()
     );
 }
 
-/// FLOP/s of training steps on the grid's largest width (a short, fixed number of steps).
-fn calibrate(runs: &[PlannedRun]) -> f64 {
+/// Expected wall time of `runs` on `threads` workers: a short calibration of this machine's
+/// training speed (see [`calibrate`]), then the sweep's own schedule.
+pub fn estimate_seconds(runs: &[PlannedRun], threads: usize) -> f64 {
+    if runs.is_empty() {
+        return 0.0;
+    }
+    schedule_seconds(runs, threads, calibrate(runs, threads))
+}
+
+/// Makespan of the sweep's schedule at `rate` FLOP/s per worker: longest run first, each to
+/// the worker that frees up first. (Total ÷ threads is too optimistic when a few long runs
+/// dominate, or when there are fewer runs than threads.)
+fn schedule_seconds(runs: &[PlannedRun], threads: usize, rate: f64) -> f64 {
+    makespan(runs.iter().map(|r| r.flops / rate).collect(), threads)
+}
+
+/// Longest-first list scheduling of `costs` onto `workers`: when the last one finishes.
+fn makespan(mut costs: Vec<f64>, workers: usize) -> f64 {
+    costs.sort_by(|a, b| b.total_cmp(a));
+    let mut busy_until = vec![0.0f64; workers.clamp(1, costs.len().max(1))];
+    for cost in costs {
+        let free = busy_until.iter_mut().min_by(|a, b| a.total_cmp(b)).expect("at least one worker");
+        *free += cost;
+    }
+    busy_until.into_iter().fold(0.0, f64::max)
+}
+
+/// FLOP/s per worker of training steps, measured on a run representative of where the grid's
+/// time goes (the FLOP-weighted median run, its depth capped so a step stays short) with as
+/// many workers stepping at once as the sweep will run: cores, caches and memory bandwidth
+/// are shared during a sweep, so one worker alone overstates the rate.
+fn calibrate(runs: &[PlannedRun], threads: usize) -> f64 {
+    /// Upper bound on one calibration step, so the calibration stays well under a second.
+    const MAX_STEP_FLOPS: f64 = 2e9;
+    let mut by_cost: Vec<&PlannedRun> = runs.iter().collect();
+    by_cost.sort_by(|a, b| a.flops.total_cmp(&b.flops));
+    let half = 0.5 * runs.iter().map(|r| r.flops).sum::<f64>();
+    let mut cumulative = 0.0;
+    let Some(typical) = by_cost.into_iter().find(|r| {
+        cumulative += r.flops;
+        cumulative >= half
+    }) else {
+        return 1e9;
+    };
+    let mut model = typical.config.model.clone();
+    let batch = typical.config.batch_size;
+    let unit = if model.arch == Arch::Residual { model.block_layers.max(1) } else { 1 };
+    while model.depth > unit && 3.0 * forward_flops_per_sample(&model) * batch as f64 > MAX_STEP_FLOPS {
+        model.depth = (model.depth / 2).div_ceil(unit) * unit;
+    }
+    let workers = threads.clamp(1, runs.len());
+    let rates: Vec<f64> = std::thread::scope(|scope| {
+        let handles: Vec<_> =
+            (0..workers).map(|_| scope.spawn(|| step_rate(&model, &typical.config.optimizer, batch))).collect();
+        handles.into_iter().map(|h| h.join().expect("a calibration worker does not panic")).collect()
+    });
+    rates.iter().sum::<f64>() / rates.len() as f64
+}
+
+/// FLOP/s of one worker running training steps of `model` for about 0.3 s (at least 3 steps).
+fn step_rate(model: &crate::config::ModelConfig, optimizer: &crate::config::OptimizerConfig, batch: usize) -> f64 {
     use crate::data::{Dataset, Targets};
     use crate::model::Mlp;
     use crate::optim::Optimizer;
     use crate::step::TrainStep;
-    let Some(widest) = runs.iter().max_by_key(|r| r.config.model.width) else { return 1e9 };
-    let mut model = widest.config.model.clone();
-    model.depth = if model.arch == Arch::Residual { 2 * model.block_layers.max(1) } else { 4 };
-    let batch = widest.config.batch_size;
-    let Ok(mut mlp) = Mlp::<f32>::new(&model, batch, 0) else { return 1e9 };
-    let mut optimizer = Optimizer::new(&widest.config.optimizer, mlp.num_params());
+    let Ok(mut mlp) = Mlp::<f32>::new(model, batch, 0) else { return 1e9 };
+    let mut optimizer = Optimizer::new(optimizer, mlp.num_params());
     let data = Dataset {
         inputs: ndarray::Array2::from_elem((batch, model.input_dim), 0.5),
         targets: Targets::Values { values: ndarray::Array2::zeros((batch, model.output_dim)) },
     };
     let rows: Vec<usize> = (0..batch).collect();
     let mut step = TrainStep::new(&mlp, &data, batch);
-    let step_flops = 3.0 * forward_flops_per_sample(&model) * batch as f64;
+    let step_flops = 3.0 * forward_flops_per_sample(model) * batch as f64;
     let started = Instant::now();
     let mut steps = 0;
     while steps < 3 || (started.elapsed().as_secs_f64() < 0.3 && steps < 10_000) {
@@ -279,5 +339,21 @@ pub fn format_duration(seconds: f64) -> String {
         format!("{:.1} min", seconds / 60.0)
     } else {
         format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::makespan;
+
+    #[test]
+    fn makespan_follows_the_longest_first_schedule() {
+        // Balanced: 4 | 3 3 → 4+2+2 | 3+3+2.
+        assert_eq!(makespan(vec![2.0, 3.0, 4.0, 2.0, 3.0, 2.0], 2), 8.0);
+        // One long run dominates: not total ÷ workers (6).
+        assert_eq!(makespan(vec![1.0, 10.0, 1.0], 2), 10.0);
+        // Fewer runs than workers.
+        assert_eq!(makespan(vec![5.0], 4), 5.0);
+        assert_eq!(makespan(Vec::new(), 2), 0.0);
     }
 }

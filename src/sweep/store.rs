@@ -3,13 +3,13 @@
 //! `--fresh` and a truncated tail are moved aside into timestamped files.
 
 use crate::error::{Error, Result};
-use crate::record::RunRecord;
+use crate::record::{read_runs, RunRecord};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-pub const RUNS_JSONL: &str = "runs.jsonl";
+pub use crate::record::RUNS_JSONL;
 pub const EXPERIMENT_TOML: &str = "experiment.toml";
 
 /// What was found in an existing runs.jsonl.
@@ -18,37 +18,6 @@ pub struct ExistingRuns {
     pub records: Vec<RunRecord>,
     /// A last line cut off by a killed process (no newline, not a record), already moved aside.
     pub truncated_tail: Option<PathBuf>,
-}
-
-/// An incomplete last line: its line number and text.
-pub type TruncatedLine = (usize, String);
-
-/// Reads every record of a runs.jsonl. A garbage line is an error naming the file and line;
-/// an incomplete last line (no trailing newline, unparsable) is reported, not an error.
-pub fn read_runs(path: &Path) -> Result<(Vec<RunRecord>, Option<TruncatedLine>)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::new(file);
-    let mut records = Vec::new();
-    let mut line = String::new();
-    let mut number = 0;
-    loop {
-        line.clear();
-        let read = reader.read_line(&mut line).map_err(|e| Error::io(path, e))?;
-        if read == 0 {
-            return Ok((records, None));
-        }
-        number += 1;
-        let complete = line.ends_with('\n');
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<RunRecord>(text) {
-            Ok(record) => records.push(record),
-            Err(_) if !complete => return Ok((records, Some((number, line.clone())))),
-            Err(e) => return Err(Error::Record { path: path.to_path_buf(), line: number, message: e.to_string() }),
-        }
-    }
 }
 
 /// Opens `dir/runs.jsonl` for appending, after moving aside an old file (`fresh`) or a
@@ -63,8 +32,9 @@ pub fn prepare(dir: &Path, fresh: bool) -> Result<(File, ExistingRuns)> {
             std::fs::rename(&path, &aside).map_err(|e| Error::io(&path, e))?;
             eprintln!("--fresh: moved the previous {} to {}", path.display(), aside.display());
         } else {
-            let (records, tail) = read_runs(&path)?;
-            if let Some((line, text)) = tail {
+            let runs = read_runs(&path)?;
+            if let Some(tail) = runs.truncated_tail {
+                let (line, text) = (tail.line, tail.text);
                 let aside = aside_path(dir, "runs.jsonl", "truncated");
                 std::fs::write(&aside, &text).map_err(|e| Error::io(&aside, e))?;
                 let keep = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len() - text.len() as u64;
@@ -77,21 +47,12 @@ pub fn prepare(dir: &Path, fresh: bool) -> Result<(File, ExistingRuns)> {
                 );
                 existing.truncated_tail = Some(aside);
             }
-            existing.records = records;
+            existing.records = runs.records;
         }
     }
     let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| Error::io(&path, e))?;
     file.seek(SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
     Ok((file, existing))
-}
-
-/// Appends one record as a single line and flushes it to the OS, so a killed process loses
-/// at most the run in flight.
-pub fn append(file: &mut File, path: &Path, record: &RunRecord) -> Result<()> {
-    let mut line = serde_json::to_string(record).expect("records contain only finite numbers and strings");
-    line.push('\n');
-    file.write_all(line.as_bytes()).map_err(|e| Error::io(path, e))?;
-    file.flush().map_err(|e| Error::io(path, e))
 }
 
 /// Writes `experiment.toml`, or checks that the one already there is the same experiment.

@@ -10,6 +10,7 @@ use crate::metrics::{facet_label, log2_all, natural_cmp, theory_rms2_slope, Vary
 
 /// More sub-variants than this per panel and only one facet is drawn.
 const MAX_SUBVARIANTS: usize = 6;
+use degradation_bench::config::Arch;
 use degradation_bench::record::RunRecord;
 use plotters::style::RGBColor;
 
@@ -31,7 +32,7 @@ impl Probe {
 }
 
 fn panel_key(run: &RunRecord, axes: &VaryingAxes) -> String {
-    let mut key = run.arch.clone();
+    let mut key = run.arch.to_string();
     if axes.norm {
         key.push_str(&format!(", norm={}", run.norm));
     }
@@ -50,7 +51,7 @@ fn sub_label(run: &RunRecord, axes: &VaryingAxes) -> String {
     if axes.machine {
         parts.push(run.machine_id.clone());
     }
-    if run.arch != "plain" && axes.residual_scale {
+    if run.arch != Arch::Plain && axes.residual_scale {
         if let Some(scale) = &run.residual_scale {
             parts.push(format!("α={scale}"));
         }
@@ -58,7 +59,7 @@ fn sub_label(run: &RunRecord, axes: &VaryingAxes) -> String {
     if axes.init {
         parts.push(format!("init={}", run.init));
     }
-    if axes.block_layers && run.arch != "plain" {
+    if axes.block_layers && run.arch != Arch::Plain {
         parts.push(format!("{}-layer blocks", run.block_layers));
     }
     if axes.width {
