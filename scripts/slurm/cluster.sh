@@ -54,6 +54,8 @@ pids=()
 
 teardown() {
   local status=$?
+  local started
+  started=$(date +%s.%N)
   # Jobs still queued or running on this cluster are this cluster's own: cancel them while
   # the controller is up, so that no job step outlives slurmd.
   if ((${#pids[@]} >= 3)); then
@@ -73,6 +75,7 @@ teardown() {
     wait "$pid" 2>/dev/null || true
   done
   rm -rf "$dir"
+  log "teardown: $(awk -v since="$started" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1f", now - since }') s, stopped ${#pids[@]} daemon(s)"
   exit "$status"
 }
 trap teardown EXIT
