@@ -17,7 +17,13 @@ shards=4
 # Two one-CPU tasks at a time on the two-CPU node; the #SBATCH default (8) is for real nodes.
 cpus_per_task=1
 array_timeout=${ARRAY_TIMEOUT:-600}
-daemons='(slurmctld|slurmd|slurmstepd)(-wlm)?|munged'
+daemons=(slurmctld slurmd slurmstepd slurmctld-wlm slurmd-wlm slurmstepd-wlm munged)
+# Processes of those names (pgrep matches names of at most 15 characters, one at a time).
+left_running() {
+  local name found=1
+  for name in "${daemons[@]}"; do pgrep -a -x "$name" && found=0; done
+  return $found
+}
 
 if [[ ${1:-} != --inside ]]; then
   phase_started=$(date +%s.%N)
@@ -25,15 +31,16 @@ if [[ ${1:-} != --inside ]]; then
 
   echo "-- build (once, before submission)"
   cargo build --release --workspace --bins
+  echo "build: $(elapsed "$phase_started") s"
   echo "-- bring-up, array and checks on a one-node cluster"
-  CLUSTER_STARTED=$phase_started scripts/slurm/cluster.sh run -- "$0" --inside
+  CLUSTER_STARTED=$(date +%s.%N) scripts/slurm/cluster.sh run -- "$0" --inside
 
   # Teardown is done when cluster.sh returns: no daemon or job step of it may be left.
   for _ in $(seq 20); do
-    pgrep -x $daemons >/dev/null || break
+    left_running >/dev/null || break
     sleep 0.25
   done
-  if pgrep -a -x $daemons; then
+  if left_running; then
     echo "FAIL: Slurm or munge processes left after teardown"
     exit 1
   fi
@@ -110,7 +117,7 @@ wait_job "$rejob" "$array_timeout"
 echo "resubmitted task ${rejob}_$victim: $(task_state "${rejob}_$victim") in $(elapsed "$started") s"
 task_state "${rejob}_$victim" | grep -q 'ExitCode=0:0' || { cat "$work"/slurm-"${rejob}"_*.out; exit 1; }
 resumed=$(grep -o '([0-9]* already recorded)' "$work/slurm-${rejob}_$victim.out" | tr -dc 0-9)
-echo "resume: $(tail -n 1 "$work/slurm-${rejob}_$victim.out")"
+echo "resume: $(paste -sd ' ' "$work/slurm-${rejob}_$victim.out")"
 # A run cut off mid-write is not recorded, so the count may be one less than the lines seen.
 if [[ -z $resumed ]] || ((resumed == 0 || resumed > recorded)); then
   echo "FAIL: the re-submitted shard did not resume from its runs.jsonl (${resumed:-?} already recorded)"
