@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use degradation_bench::config::Experiment;
-use degradation_bench::sweep::{self, format_duration, Shard, SweepOptions};
+use degradation_bench::sweep::{self, format_duration, DataShape, Shard, SweepOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -37,6 +37,11 @@ struct Cli {
     #[arg(long)]
     dry_run: bool,
 
+    /// Print the run ids of the grid (or of --shard), one per line, sorted, and exit: the
+    /// listing that scripts check merged shards against.
+    #[arg(long, conflicts_with = "dry_run")]
+    list_runs: bool,
+
     /// Start over: move an existing runs.jsonl aside (it is never deleted) instead of resuming.
     #[arg(long)]
     fresh: bool,
@@ -67,6 +72,9 @@ fn run(cli: &Cli) -> degradation_bench::Result<()> {
         (None, None) => unreachable!("clap requires --config or --preset"),
     };
     let experiment = Experiment::from_toml_str(&text, Path::new(&path))?;
+    if cli.list_runs {
+        return list_runs(&experiment, cli.shard);
+    }
     let outcome = sweep::run(&SweepOptions {
         experiment,
         experiment_text: text,
@@ -86,6 +94,22 @@ fn run(cli: &Cli) -> degradation_bench::Result<()> {
             format_duration(outcome.wall_seconds),
             outcome.out_dir.display()
         );
+    }
+    Ok(())
+}
+
+/// Run ids only, without the calibration a dry run does, so the listing is cheap and stable.
+fn list_runs(experiment: &Experiment, shard: Option<Shard>) -> degradation_bench::Result<()> {
+    experiment.validate()?;
+    let split = degradation_bench::data::load(experiment.dataset, &experiment.dataset_options)?;
+    let shape = DataShape {
+        input_dim: split.train.input_dim,
+        output_dim: split.train.output_dim(),
+        train_len: split.train.len(),
+        test_len: split.test.len(),
+    };
+    for run in sweep::select_shard(sweep::expand(experiment, shape), shard) {
+        println!("{}", run.run_id);
     }
     Ok(())
 }
