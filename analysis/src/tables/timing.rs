@@ -26,14 +26,14 @@ pub fn bench_frames(rows: &[BenchRow]) -> Result<BenchFrames> {
                 net.3.push(arch.clone());
                 net.4.push(*depth as u64);
                 net.5.push(*width as u64);
-                net.6.push(row.median_ns);
-                net.7.push(row.gflops());
+                net.6.push(row.median.point);
+                net.7.push(row.gflops().map(|g| g.point));
             }
             BenchKind::Ceiling { width } => {
                 ceiling.0.push(row.machine_id.clone());
                 ceiling.1.push(*width as u64);
-                ceiling.2.push(row.median_ns);
-                ceiling.3.push(row.gflops());
+                ceiling.2.push(row.median.point);
+                ceiling.3.push(row.gflops().map(|g| g.point));
             }
         }
     }
@@ -269,8 +269,9 @@ mod tests {
             function: arch.into(),
             param: String::new(),
             kind,
-            median_ns: ns,
-            mean_ns: None,
+            median: crate::interval::Interval::new(ns, ns, ns, 0.95).unwrap(),
+            mean: None,
+            samples: None,
             flops: Some(flops),
         }
     }
@@ -304,7 +305,7 @@ mod tests {
         let mut other: Vec<BenchRow> = rows.to_vec();
         for row in &mut other {
             row.machine_id = "m2".into();
-            row.median_ns *= 2.0;
+            row.median = row.median.scaled(2.0);
         }
         rows.extend(other);
         let frames = bench_frames(&rows).unwrap();
