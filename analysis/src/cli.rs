@@ -2,8 +2,9 @@
 
 use crate::criterion::load_criterion;
 use crate::error::{Error, Result, Warning};
-use crate::load::{dedupe_runs, load_results};
-use crate::report::{utc_now, write_report, Inputs, Invocation};
+use crate::inputs::{dedupe_runs, load_results, Inputs};
+use crate::report::{self, Report};
+use crate::sections;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -81,9 +82,32 @@ pub fn run(args: &Args, command_line: String) -> Result<PathBuf> {
         eprintln!("warning: {warning}");
     }
     let out = args.out.clone().unwrap_or_else(|| inputs.default_out());
-    let invocation = Invocation { command_line, generated_at: utc_now() };
-    write_report(&inputs, &out, &invocation)?;
+    let report = assemble(&inputs, command_line)?;
+    report::write(&report, &out)?;
     Ok(out)
+}
+
+/// The report for these inputs: title, command, every section, the machines' fingerprints.
+pub fn assemble(inputs: &Inputs, command: String) -> Result<Report> {
+    let experiments = inputs.experiments();
+    let what = if experiments.is_empty() { "benchmarks".to_string() } else { experiments.join(" + ") };
+    let machines = inputs.machines();
+    let on: Vec<String> = machines.iter().map(|m| format!("{} (`{}`)", m.cpu_model, m.machine_id)).collect();
+    let mut attachments = Vec::new();
+    for machine in &machines {
+        let name = format!("machine-{}.json", machine.machine_id);
+        let text = serde_json::to_string_pretty(machine)
+            .map_err(|e| Error::Json { path: PathBuf::from(&name), message: e.to_string() })?;
+        attachments.push((name, text + "\n"));
+    }
+    Ok(Report {
+        title: format!("{what} on {}", on.join(", ")),
+        command,
+        notes: Vec::new(),
+        sections: sections::build_all(inputs)?,
+        warnings: inputs.warnings.clone(),
+        attachments,
+    })
 }
 
 /// The command line as typed, quoted where needed, for the report header.

@@ -16,8 +16,8 @@
 //! function and parameter `w{width}`. Throughput elements are the FLOPs of one iteration.
 
 use crate::error::{Error, Result, Warning};
+use crate::inputs::read_machine;
 use crate::interval::Interval;
-use crate::load::read_machine;
 use crate::paired::{load_paired, PairedPoint};
 use degradation_bench::record::MachineInfo;
 use serde_json::Value;

@@ -38,6 +38,10 @@ pub enum Error {
     #[error("{path}: exists and is not a report written by analyze; refusing to replace it (choose another --out)")]
     NotAReport { path: PathBuf },
 
+    /// Two sections of one report would write the same file.
+    #[error("two parts of the report would both write `{file}`")]
+    DuplicateOutput { file: String },
+
     /// Nothing to analyse.
     #[error("no inputs: give --input DIR (sweep results), --criterion DIR, or --run PRESET")]
     NoInputs,

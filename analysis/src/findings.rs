@@ -1,7 +1,7 @@
 //! Findings stated in the report, each computed from the tables (never hand-written), so a
 //! rerun on other data states what that data shows.
 
-use crate::render::{format_sig, Table};
+use crate::table::{format_sig, Table};
 use crate::tables::TimingRow;
 
 struct LossRow {
@@ -305,9 +305,9 @@ pub fn machines(rows: &[TimingRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::tests::synthetic_run;
-    use crate::metrics::VaryingAxes;
     use crate::tables;
+    use crate::variant::tests::synthetic_run;
+    use crate::variant::VaryingAxes;
 
     #[test]
     fn plain_variants_meet_their_residual_counterparts() {

@@ -12,61 +12,17 @@
 //! Per-run summaries are computed here in plain Rust; medians over seeds are polars group-bys,
 //! as in `tables`. Labels use only the axes that vary among the runs carrying the probe.
 
-use crate::charts::{self, Chart};
 use crate::error::{Error, Result};
 use crate::findings::format_ratio;
-use crate::metrics::{median, natural_rank, variant_label, VaryingAxes};
-use crate::readme;
-use crate::render::{format_sig, spec, Format, Table};
-use crate::report::Analysis;
+use crate::stats::median;
+use crate::table::{format_sig, spec, Format, Table};
+use crate::variant::{natural_rank, variant_label, VaryingAxes};
 use degradation_bench::record::RunRecord;
 use polars::prelude::*;
 
 /// The experiment names the longer-training comparison looks for.
 pub const SHORT_EXPERIMENT: &str = "degradation";
 pub const LONG_EXPERIMENT: &str = "longer";
-
-/// Tables, charts and findings of the mechanism probes; every part optional.
-#[derive(Default)]
-pub struct Mechanisms {
-    pub shattered: Option<Table>,
-    pub lesions: Option<Table>,
-    pub branch: Option<Table>,
-    pub longer: Option<Table>,
-    pub charts: Vec<Chart>,
-    pub findings: Vec<String>,
-}
-
-impl Mechanisms {
-    pub fn tables(&self) -> [&Option<Table>; 4] {
-        [&self.shattered, &self.lesions, &self.branch, &self.longer]
-    }
-}
-
-pub fn analyse(runs: &[RunRecord]) -> Result<Mechanisms> {
-    let mut m = Mechanisms::default();
-    if let Some(table) = shattered(runs)? {
-        m.findings.extend(shattered_findings(&table));
-        m.charts.extend(charts::mechanisms::shattered(&table));
-        m.shattered = Some(table);
-    }
-    if let Some(table) = lesions(runs)? {
-        m.findings.extend(lesion_findings(&table));
-        m.charts.extend(charts::mechanisms::lesions(runs));
-        m.lesions = Some(table);
-    }
-    if let Some(table) = branch(runs)? {
-        m.findings.extend(branch_findings(&table));
-        m.charts.extend(charts::mechanisms::branch(runs));
-        m.branch = Some(table);
-    }
-    if let Some(table) = longer(runs)? {
-        m.findings.extend(longer_findings(&table));
-        m.charts.extend(charts::mechanisms::longer(&table));
-        m.longer = Some(table);
-    }
-    Ok(m)
-}
 
 /// Runs selected by `keep`, with their variant labels over the axes that vary among them.
 fn labelled(runs: &[RunRecord], keep: impl Fn(&RunRecord) -> bool) -> Vec<(String, &RunRecord)> {
@@ -85,33 +41,12 @@ pub fn groups(runs: &[RunRecord], keep: impl Fn(&RunRecord) -> bool) -> Vec<(Str
             None => out.push((variant, run.depth, vec![run])),
         }
     }
-    out.sort_by(|a, b| crate::metrics::natural_cmp(&a.0, &b.0).then(a.1.cmp(&b.1)));
+    out.sort_by(|a, b| crate::variant::natural_cmp(&a.0, &b.0).then(a.1.cmp(&b.1)));
     out
 }
 
 fn variant_columns(variants: &[String]) -> [Column; 2] {
     [Column::new("variant_order".into(), natural_rank(variants)), Column::new("variant".into(), variants.to_vec())]
-}
-
-/// The README sections, one per probe present, each with its chart(s) then its table.
-pub fn write_sections(out: &mut String, analysis: &Analysis, figure: &mut usize) -> Result<()> {
-    use std::fmt::Write as _;
-    let m = &analysis.mechanisms;
-    let sections = [
-        ("Shattered gradients", &m.shattered, "shattered_gradients.svg"),
-        ("Lesions", &m.lesions, "lesions.svg"),
-        ("Residual-branch magnitude", &m.branch, "branch_ratios.svg"),
-        ("Longer training", &m.longer, "longer_training.svg"),
-    ];
-    for (heading, table, file) in sections {
-        let Some(table) = table else { continue };
-        let _ = writeln!(out, "## {heading}\n");
-        if let Some(c) = readme::chart(analysis, file) {
-            readme::write_chart(out, c, figure);
-        }
-        readme::write_table(out, table)?;
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- shattered gradients
@@ -676,7 +611,7 @@ pub fn longer_findings(table: &Table) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::tests::synthetic_run;
+    use crate::variant::tests::synthetic_run;
 
     fn with_probes(arch: &str, depth: usize, seed: u64, loss: f64) -> RunRecord {
         let mut run = synthetic_run(arch, depth, seed, Some(loss));

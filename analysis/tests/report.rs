@@ -58,7 +58,6 @@ fn writes_a_whole_report_from_one_machine() {
         "AMD EPYC 9R14 (synthetic)",
         "`m1`",
         "abc1234",
-        "## Findings",
         "## Degradation",
         "| variant | depth | final train loss (median) | IQR low (q25) | IQR high (q75) |",
         "| plain | 128 |",

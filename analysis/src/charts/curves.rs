@@ -2,7 +2,7 @@
 //! (in the spirit of ResNet's Fig. 6: plain and residual side by side).
 
 use super::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
-use crate::metrics::{facet_label, natural_cmp, variant_label, VaryingAxes};
+use crate::variant::{facet_label, natural_cmp, variant_label, VaryingAxes};
 use degradation_bench::record::RunRecord;
 use std::collections::BTreeMap;
 

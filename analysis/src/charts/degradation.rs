@@ -3,8 +3,8 @@
 //! than arch, α and normalisation), with the same lines and colours in every panel.
 
 use super::{palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
-use crate::metrics::natural_cmp;
-use crate::render::Table;
+use crate::table::Table;
+use crate::variant::natural_cmp;
 
 /// More variants than this and the chart splits into panels by facet.
 const MAX_LINES_IN_ONE_PANEL: usize = 8;

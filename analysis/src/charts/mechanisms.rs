@@ -6,8 +6,8 @@ use super::{
     median_profile, palette, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale,
 };
 use crate::mechanisms::{alpha, groups};
-use crate::metrics::median;
-use crate::render::Table;
+use crate::stats::median;
+use crate::table::Table;
 use degradation_bench::record::RunRecord;
 use plotters::style::RGBColor;
 

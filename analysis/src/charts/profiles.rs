@@ -1,12 +1,13 @@
 //! Probe profiles at initialisation against k: log₂‖∂L/∂h_k‖ (the gradient profile) and
 //! log₂ RMS(h_k) (its forward counterpart), a panel per architecture (and per normalisation
 //! or activation when those vary), lines per depth, and the theoretical slope as a dashed
-//! line of the same colour where theory gives one (see `metrics`).
+//! line of the same colour where theory gives one (see `stats`).
 
 use super::{
     median_profile, palette, sequential, spread, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale,
 };
-use crate::metrics::{facet_label, log2_all, natural_cmp, theory_rms2_slope, VaryingAxes};
+use crate::stats::{log2_all, theory_rms2_slope};
+use crate::variant::{facet_label, natural_cmp, VaryingAxes};
 
 /// More sub-variants than this per panel and only one facet is drawn.
 const MAX_SUBVARIANTS: usize = 6;

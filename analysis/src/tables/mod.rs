@@ -12,10 +12,9 @@ mod timing;
 pub use timing::{across_machines, bench_frames, ceiling, timing, timing_frame, timing_rows, BenchFrames, TimingRow};
 
 use crate::error::{Error, Result};
-use crate::metrics::{
-    facet_label, flow_stats, line_label, natural_rank, theory_rms2_slope, variant_label, VaryingAxes,
-};
-use crate::render::{spec, Format, Table};
+use crate::stats::{flow_stats, theory_rms2_slope};
+use crate::table::{spec, Format, Table};
+use crate::variant::{facet_label, line_label, natural_rank, variant_label, VaryingAxes};
 use degradation_bench::record::RunRecord;
 use polars::prelude::*;
 
@@ -198,7 +197,7 @@ pub fn gradient_flow(runs: &[RunRecord], axes: &VaryingAxes) -> Result<Option<Ta
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::tests::synthetic_run;
+    use crate::variant::tests::synthetic_run;
 
     #[test]
     fn degradation_medians_iqr_and_divergence() {

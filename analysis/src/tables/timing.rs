@@ -3,7 +3,7 @@
 
 use crate::criterion::{BenchKind, BenchRow, LAYER_GROUPS};
 use crate::error::{Error, Result};
-use crate::render::{spec, Format, Table};
+use crate::table::{spec, Format, Table};
 use polars::frame::PivotColumnNaming;
 use polars::prelude::*;
 

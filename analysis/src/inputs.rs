@@ -1,4 +1,5 @@
-//! Sweep results directories → typed records.
+//! Everything `analyze` reads, loaded once: sweep results directories (→ typed records) and
+//! criterion trees. Sections take [`Inputs`] and nothing else.
 //!
 //! A results directory is self-describing: `runs.jsonl` (one [`RunRecord`] per line, written
 //! as each run finishes), `machine.json` ([`MachineInfo`]) and `experiment.toml` (the grid it
@@ -6,11 +7,77 @@
 //! skipped with a warning (the sweep redoes it on resume). Any other bad line is an error
 //! naming the file and line, because silently dropping runs would bias every median.
 
+use crate::criterion::BenchSet;
 use crate::error::{Error, Result, Warning};
 use degradation_bench::config::Experiment;
 use degradation_bench::record::{MachineInfo, RunRecord};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+
+/// Everything loaded from the command line's inputs.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub results: Vec<ResultSet>,
+    pub benches: Vec<BenchSet>,
+    pub warnings: Vec<Warning>,
+}
+
+impl Inputs {
+    /// Every run of every results set, in input order.
+    pub fn runs(&self) -> Vec<RunRecord> {
+        self.results.iter().flat_map(|r| r.runs.iter().cloned()).collect()
+    }
+
+    /// Distinct machine ids over all inputs, sorted.
+    pub fn machine_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .results
+            .iter()
+            .map(|r| r.machine.machine_id.clone())
+            .chain(self.benches.iter().map(|b| b.machine_id.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// One fingerprint per machine id (the first seen), sorted by id.
+    pub fn machines(&self) -> Vec<MachineInfo> {
+        let mut machines: Vec<MachineInfo> = Vec::new();
+        let all = self.results.iter().map(|r| &r.machine).chain(self.benches.iter().filter_map(|b| b.machine.as_ref()));
+        for machine in all {
+            if !machines.iter().any(|m| m.machine_id == machine.machine_id) {
+                machines.push(machine.clone());
+            }
+        }
+        machines.sort_by(|a, b| a.machine_id.cmp(&b.machine_id));
+        machines
+    }
+
+    /// Distinct experiment names in input order.
+    pub fn experiments(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for set in &self.results {
+            if !names.contains(&set.experiment) {
+                names.push(set.experiment.clone());
+            }
+        }
+        names
+    }
+
+    /// `reports/<experiment>-<machine_id>`, or `reports/compare-<id1>-<id2>` for several machines.
+    pub fn default_out(&self) -> PathBuf {
+        let ids = self.machine_ids();
+        let name = if ids.len() > 1 {
+            format!("compare-{}", ids.join("-"))
+        } else {
+            let experiments = self.experiments();
+            let experiment = if experiments.is_empty() { "bench".to_string() } else { experiments.join("+") };
+            format!("{experiment}-{}", ids.first().map_or("unknown", String::as_str))
+        };
+        Path::new("reports").join(name)
+    }
+}
 
 /// One sweep results directory, loaded.
 #[derive(Debug, Clone)]
@@ -153,7 +220,7 @@ pub fn dedupe_runs(sets: &mut [ResultSet], warnings: &mut Vec<Warning>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::tests::synthetic_run;
+    use crate::variant::tests::synthetic_run;
     use std::fs;
 
     fn line(seed: u64) -> String {

@@ -1,6 +1,6 @@
 //! Axes over (possibly log-transformed) data, with ticks at round values.
 
-use crate::render::format_sig;
+use crate::table::format_sig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {
