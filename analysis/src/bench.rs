@@ -82,7 +82,8 @@ impl MachineTimes {
         let mut networks = BTreeMap::new();
         for row in &set.rows {
             let BenchKind::Network { arch, depth, width } = &row.kind else { continue };
-            let (Some(op), Some(arch)) = (Op::from_group(&row.group), Arch::ALL.into_iter().find(|a| a.as_str() == arch))
+            let (Some(op), Some(arch)) =
+                (Op::from_group(&row.group), Arch::ALL.iter().copied().find(|a| a.as_str() == arch))
             else {
                 continue;
             };
@@ -116,7 +117,12 @@ impl MachineTimes {
 /// "1.23 (1.10–1.40)": a point with its interval, `digits` significant digits.
 pub fn interval_text(interval: &Interval, digits: usize) -> String {
     use crate::table::format_sig;
-    format!("{} ({}–{})", format_sig(interval.point, digits), format_sig(interval.lower, digits), format_sig(interval.upper, digits))
+    format!(
+        "{} ({}–{})",
+        format_sig(interval.point, digits),
+        format_sig(interval.lower, digits),
+        format_sig(interval.upper, digits)
+    )
 }
 
 /// "+2.1% (+0.9% to +3.4%)" for a ratio.

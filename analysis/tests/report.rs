@@ -85,27 +85,6 @@ fn writes_a_whole_report_from_one_machine() {
 }
 
 #[test]
-fn compares_machines_under_a_default_name() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
-    common::write_criterion(&root.join("a"), "m1", "CPU A", 1.0);
-    common::write_criterion(&root.join("b"), "m2", "CPU B", 2.0);
-    let output = analyze(root, &["--criterion", "a", "--criterion", "b"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let report = root.join("reports/compare-m1-m2");
-    for file in ["README.md", "across_machines.csv", "machines.svg", "machine-m1.json", "machine-m2.json"] {
-        assert!(report.join(file).is_file(), "missing {file}");
-    }
-    let readme = fs::read_to_string(report.join("README.md")).unwrap();
-    assert!(readme.contains("## Across machines"));
-    assert!(readme.contains("| ms on m1 | ms on m2 |"), "{readme}");
-    // m2 is twice as fast at everything.
-    assert!(readme.contains("m2 is 2.0× faster than m1 there."), "{readme}");
-    let csv = fs::read_to_string(report.join("across_machines.csv")).unwrap();
-    assert!(csv.lines().next().unwrap().contains("median_ms@m1"));
-}
-
-#[test]
 fn bad_input_fails_cleanly_and_keeps_the_old_report() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();

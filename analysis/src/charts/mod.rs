@@ -4,7 +4,5 @@ pub use crate::plot::*;
 
 pub mod curves;
 pub mod degradation;
-pub mod machines;
 pub mod mechanisms;
 pub mod profiles;
-pub mod timing;

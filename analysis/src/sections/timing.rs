@@ -15,7 +15,10 @@ use polars::prelude::{Column, DataFrame};
 /// "AMD EPYC 9R14 (2 cores)": how a machine is named in titles, legends and tables.
 pub fn machine_label(set: &BenchSet) -> String {
     match &set.machine {
-        Some(m) => format!("{} ({} cores)", m.cpu_model.trim(), m.physical_cores.unwrap_or(m.logical_cores)),
+        Some(m) => match m.physical_cores.unwrap_or(m.logical_cores) {
+            1 => format!("{} (1 core)", m.cpu_model.trim()),
+            cores => format!("{} ({cores} cores)", m.cpu_model.trim()),
+        },
         None => set.machine_id.clone(),
     }
 }
@@ -45,6 +48,9 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     }
     section.charts.extend(time_chart(&machines));
     section.tables.push(timing_table(&machines)?);
+    if machines.iter().any(|(_, t)| !t.ceilings.is_empty()) {
+        section.tables.push(ceiling_table(&machines)?);
+    }
     Ok(Some(section))
 }
 
@@ -165,6 +171,38 @@ fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
     })
 }
 
+/// The GEMM ceiling per machine and width: the best rate measured there, with its interval.
+fn ceiling_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
+    let rows: Vec<(&String, usize, &crate::interval::Interval, String)> = machines
+        .iter()
+        .flat_map(|(label, t)| t.ceilings.iter().map(move |(w, (rate, row))| (label, *w, rate, row.function.clone())))
+        .collect();
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("machine".into(), rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
+        Column::new("width".into(), rows.iter().map(|r| r.1 as u64).collect::<Vec<_>>()),
+        Column::new("kernel".into(), rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>()),
+        Column::new("gflops".into(), rows.iter().map(|r| r.2.point).collect::<Vec<_>>()),
+        Column::new("gflops_lower".into(), rows.iter().map(|r| r.2.lower).collect::<Vec<_>>()),
+        Column::new("gflops_upper".into(), rows.iter().map(|r| r.2.upper).collect::<Vec<_>>()),
+        Column::new("gflops_ci".into(), rows.iter().map(|r| interval_text(r.2, 3)).collect::<Vec<_>>()),
+    ])
+    .map_err(Error::polars("gemm_ceiling"))?;
+    Ok(Table {
+        slug: "gemm_ceiling".into(),
+        title: "GEMM ceiling".into(),
+        note: "The best GEMM rate timed at each width (`gemm_ceiling`: the forward product (128 × w)·(w × w)ᵀ through \
+               the model's own kernel, one thread), with the interval of its median time."
+            .into(),
+        frame,
+        columns: vec![
+            spec("machine", "machine", Format::Text),
+            spec("width", "width", Format::Integer),
+            spec("kernel", "kernel", Format::Text),
+            spec("gflops_ci", "GFLOP/s (95% CI)", Format::Text),
+        ],
+    })
+}
+
 /// Time against depth, one panel per operation and machine, one colour per width, plain solid
 /// and residual dashed, each point with its confidence interval as an error bar.
 fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
@@ -179,7 +217,7 @@ fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
         for op in Op::ALL {
             let mut lines = Vec::new();
             for (wi, &width) in widths.iter().enumerate() {
-                for arch in Arch::ALL {
+                for &arch in Arch::ALL {
                     let points: Vec<&NetworkTime> = times
                         .networks
                         .values()

@@ -1,15 +1,8 @@
 //! The report's tables, built with polars from flat per-run and per-benchmark frames.
 //!
 //! Every statistic over seeds is a median (IQR = 25th–75th percentile, linear interpolation);
-//! diverged runs have null losses and are counted, not averaged. Timing statistics are
-//! criterion's medians; GFLOP/s = FLOPs per iteration ÷ median ns.
-//!
-//! `mod.rs` holds the training-run tables (1: degradation, 2: gradient flow); `timing.rs` the
-//! benchmark ones (3: timing, the GEMM ceiling, 4: across machines).
-
-mod timing;
-
-pub use timing::{across_machines, bench_frames, ceiling, timing, timing_frame, timing_rows, BenchFrames, TimingRow};
+//! diverged runs have null losses and are counted, not averaged. (Benchmark tables live in
+//! their sections: timing, overhead, machines.)
 
 use crate::error::{Error, Result};
 use crate::stats::{flow_stats, theory_rms2_slope};
