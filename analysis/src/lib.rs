@@ -13,7 +13,6 @@ pub mod criterion;
 pub mod error;
 pub mod findings;
 pub mod inputs;
-pub mod mechanisms;
 pub mod plot;
 pub mod report;
 pub mod section;

@@ -1,10 +1,240 @@
-//! The variant a run belongs to (arch, α, norm, init, …) and how it is shown: labels over
-//! the axes that vary, in natural order.
+//! The variant a run belongs to — arch, α, norm, init, width, optimiser, … as the core's
+//! enums — and how it is shown. This is the only place that turns a run record's fields into
+//! typed values: everything else compares enums (`variant.arch == Arch::Plain`), and labels are
+//! for display only (never parsed back).
+//!
+//! Order is natural: plain before residual, α in the core's order (1, 1/√K, ReZero), widths and
+//! learning rates as numbers.
 
-use degradation_bench::record::RunRecord;
+use degradation_bench::config::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
+use degradation_bench::record::{MachineInfo, RunRecord};
+use std::cmp::Ordering;
 
-/// Which grid axes take more than one value among the runs analysed together; only those
-/// appear in variant labels, so labels stay short (`plain`, `residual α=inv_sqrt_blocks`).
+/// Everything that defines a run except its depth and seed: runs of one variant at one depth
+/// differ only by seed, so they are summarised together.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub arch: Arch,
+    /// `None` for plain nets.
+    pub residual_scale: Option<ResidualScale>,
+    /// Weight layers per residual block; 0 for plain nets (they have no blocks).
+    pub block_layers: usize,
+    pub norm: Norm,
+    pub init: Init,
+    pub activation: Activation,
+    pub width: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub dataset: DatasetKind,
+    pub experiment: String,
+    pub machine_id: String,
+    /// The machine's CPU model, for labels (a reader knows the CPU, not the hash).
+    pub cpu_model: String,
+}
+
+/// A record field that names no value the core knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownValue {
+    pub field: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "field `{}`: unknown value {:?}", self.field, self.value)
+    }
+}
+
+fn parse<T: std::str::FromStr>(field: &'static str, value: &str) -> Result<T, UnknownValue> {
+    value.parse().map_err(|_| UnknownValue { field, value: value.to_string() })
+}
+
+impl Variant {
+    /// The typed variant of a record from a results directory fingerprinted by `machine`.
+    pub fn of(run: &RunRecord, machine: &MachineInfo) -> Result<Variant, UnknownValue> {
+        let arch: Arch = parse("arch", &run.arch)?;
+        let residual_scale = match (arch, &run.residual_scale) {
+            (Arch::Plain, _) => None,
+            (Arch::Residual, Some(scale)) => Some(parse("residual_scale", scale)?),
+            (Arch::Residual, None) => {
+                return Err(UnknownValue { field: "residual_scale", value: "null (a residual run needs α)".into() })
+            }
+        };
+        Ok(Variant {
+            arch,
+            residual_scale,
+            block_layers: if arch == Arch::Plain { 0 } else { run.block_layers },
+            norm: parse("norm", &run.norm)?,
+            init: parse("init", &run.init)?,
+            activation: parse("activation", &run.activation)?,
+            width: run.width,
+            optimizer: parse("optimizer", &run.optimizer)?,
+            lr: run.lr,
+            batch_size: run.batch_size,
+            steps: run.steps,
+            dataset: parse("dataset", &run.dataset)?,
+            experiment: run.experiment.clone(),
+            machine_id: machine.machine_id.clone(),
+            cpu_model: machine.cpu_model.clone(),
+        })
+    }
+
+    pub fn is_plain(&self) -> bool {
+        self.arch == Arch::Plain
+    }
+
+    /// Hidden states after the stem, K: the depth for plain nets, the number of blocks otherwise.
+    pub fn blocks(&self, depth: usize) -> usize {
+        if self.is_plain() {
+            depth
+        } else {
+            depth / self.block_layers.max(1)
+        }
+    }
+
+    /// α at initialisation for a residual net of this depth (ReZero's learnable α starts at 0).
+    pub fn alpha(&self, depth: usize) -> Option<f64> {
+        match self.residual_scale? {
+            ResidualScale::One => Some(1.0),
+            ResidualScale::InvSqrtBlocks => Some(1.0 / (self.blocks(depth).max(1) as f64).sqrt()),
+            ResidualScale::Rezero => Some(0.0),
+        }
+    }
+
+    /// The variant with its architecture taken out: a plain net and the residual nets of one
+    /// context differ only by the residual connection, so they are the ones compared.
+    pub fn context(&self) -> Variant {
+        Variant { arch: Arch::Plain, residual_scale: None, block_layers: 0, ..self.clone() }
+    }
+
+    /// Cross-entropy of a uniform guess, ln(classes): the loss of a net that learned nothing.
+    /// Known for the digits (10 classes: ln 10 ≈ 2.30); `None` where the class count is an
+    /// option of the data set.
+    pub fn chance_loss(&self) -> Option<f64> {
+        match self.dataset {
+            DatasetKind::Digits => Some(10f64.ln()),
+            _ => None,
+        }
+    }
+
+    /// The sort key: natural order, numbers as numbers (nested: tuples of more than twelve
+    /// fields have no `Ord`).
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        (Arch, Option<ResidualScale>, usize, Norm, Init, Activation),
+        (usize, OptimizerKind, u64, usize, usize, DatasetKind, &str, &str),
+    ) {
+        (
+            (self.arch, self.residual_scale, self.block_layers, self.norm, self.init, self.activation),
+            (
+                self.width,
+                self.optimizer,
+                // Learning rates are positive: their bit patterns order as the numbers do.
+                self.lr.to_bits(),
+                self.batch_size,
+                self.steps,
+                self.dataset,
+                &self.experiment,
+                &self.machine_id,
+            ),
+        )
+    }
+
+    /// The architecture as a reader says it: `plain`, `residual α=1/√K`, `residual ReZero`.
+    pub fn arch_label(&self) -> String {
+        match self.residual_scale {
+            None => "plain".to_string(),
+            Some(ResidualScale::One) => "residual α=1".to_string(),
+            Some(ResidualScale::InvSqrtBlocks) => "residual α=1/√K".to_string(),
+            Some(ResidualScale::Rezero) => "residual ReZero".to_string(),
+        }
+    }
+
+    /// Arch, α, then every other axis that varies among the runs shown together.
+    pub fn label(&self, axes: &VaryingAxes) -> String {
+        let mut parts = vec![self.line_label(axes)];
+        parts.extend(self.facet_parts(axes));
+        parts.join(", ")
+    }
+
+    /// What distinguishes lines within one chart panel: arch, α, and the normalisation when it varies.
+    pub fn line_label(&self, axes: &VaryingAxes) -> String {
+        let mut label = self.arch_label();
+        if axes.norm {
+            label.push_str(&format!(", norm={}", self.norm));
+        }
+        label
+    }
+
+    /// Everything else that varies: one chart panel each when there are too many variants for
+    /// one. Empty when nothing else varies.
+    pub fn facet_label(&self, axes: &VaryingAxes) -> String {
+        self.facet_parts(axes).join(", ")
+    }
+
+    fn facet_parts(&self, axes: &VaryingAxes) -> Vec<String> {
+        let mut parts = Vec::new();
+        if axes.experiment {
+            parts.push(self.experiment.clone());
+        }
+        if axes.machine {
+            parts.push(self.cpu_model.clone());
+        }
+        if axes.activation {
+            parts.push(self.activation.to_string());
+        }
+        if axes.init {
+            parts.push(format!("init={}", self.init));
+        }
+        if axes.block_layers && !self.is_plain() {
+            parts.push(format!("{}-layer blocks", self.block_layers));
+        }
+        if axes.width {
+            parts.push(format!("w={}", self.width));
+        }
+        if axes.optimizer {
+            parts.push(format!("{} lr={}", self.optimizer, self.lr));
+        }
+        if axes.steps {
+            parts.push(format!("{} steps", self.steps));
+        }
+        if axes.dataset {
+            parts.push(self.dataset.to_string());
+        }
+        parts
+    }
+}
+
+impl PartialEq for Variant {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Variant {}
+impl PartialOrd for Variant {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Variant {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A run record with its typed variant.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub record: RunRecord,
+    pub variant: Variant,
+}
+
+/// Which axes take more than one value among the runs shown together; only those appear in
+/// labels, so labels stay short (`plain`, `residual α=1/√K`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VaryingAxes {
     pub machine: bool,
@@ -17,168 +247,89 @@ pub struct VaryingAxes {
     pub block_layers: bool,
     pub optimizer: bool,
     pub steps: bool,
-    pub residual_scale: bool,
 }
 
 impl VaryingAxes {
-    pub fn of(runs: &[RunRecord]) -> Self {
-        fn varies<T: PartialEq>(runs: &[RunRecord], key: impl Fn(&RunRecord) -> T) -> bool {
-            let mut keys = runs.iter().map(key);
+    pub fn of<'a>(variants: impl IntoIterator<Item = &'a Variant>) -> Self {
+        let variants: Vec<&Variant> = variants.into_iter().collect();
+        fn varies<T: PartialEq>(variants: &[&Variant], key: impl Fn(&Variant) -> T) -> bool {
+            let mut keys = variants.iter().map(|v| key(v));
             match keys.next() {
                 Some(first) => keys.any(|k| k != first),
                 None => false,
             }
         }
-        let residual: Vec<RunRecord> = runs.iter().filter(|r| r.arch != "plain").cloned().collect();
+        let residual: Vec<&Variant> = variants.iter().copied().filter(|v| !v.is_plain()).collect();
         VaryingAxes {
-            machine: varies(runs, |r| r.machine_id.clone()),
-            experiment: varies(runs, |r| r.experiment.clone()),
-            dataset: varies(runs, |r| r.dataset.clone()),
-            width: varies(runs, |r| r.width),
-            activation: varies(runs, |r| r.activation.clone()),
-            norm: varies(runs, |r| r.norm.clone()),
-            init: varies(runs, |r| r.init.clone()),
-            block_layers: varies(&residual, |r| r.block_layers),
-            optimizer: varies(runs, |r| (r.optimizer.clone(), r.lr.to_bits())),
-            steps: varies(runs, |r| r.steps),
-            residual_scale: varies(&residual, |r| r.residual_scale.clone()),
+            machine: varies(&variants, |v| v.machine_id.clone()),
+            experiment: varies(&variants, |v| v.experiment.clone()),
+            dataset: varies(&variants, |v| v.dataset),
+            width: varies(&variants, |v| v.width),
+            activation: varies(&variants, |v| v.activation),
+            norm: varies(&variants, |v| v.norm),
+            init: varies(&variants, |v| v.init),
+            block_layers: varies(&residual, |v| v.block_layers),
+            optimizer: varies(&variants, |v| (v.optimizer, v.lr.to_bits())),
+            steps: varies(&variants, |v| v.steps),
         }
+    }
+
+    pub fn of_runs<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Self {
+        Self::of(runs.into_iter().map(|r| &r.variant))
     }
 }
 
-/// The run's variant: arch, α for residual nets, then every other axis that varies.
-pub fn variant_label(run: &RunRecord, axes: &VaryingAxes) -> String {
-    let mut label = run.arch.clone();
-    if run.arch != "plain" {
-        if let Some(scale) = &run.residual_scale {
-            label.push_str(&format!(" α={scale}"));
-        }
-    }
-    let mut extras = Vec::new();
-    if axes.activation {
-        extras.push(run.activation.clone());
-    }
-    if axes.norm {
-        extras.push(format!("norm={}", run.norm));
-    }
-    if axes.init {
-        extras.push(format!("init={}", run.init));
-    }
-    if axes.block_layers && run.arch != "plain" {
-        extras.push(format!("{}-layer blocks", run.block_layers));
-    }
-    if axes.width {
-        extras.push(format!("w={}", run.width));
-    }
-    if axes.optimizer {
-        extras.push(format!("{} lr={}", run.optimizer, run.lr));
-    }
-    if axes.steps {
-        extras.push(format!("{} steps", run.steps));
-    }
-    if axes.dataset {
-        extras.push(run.dataset.clone());
-    }
-    if !extras.is_empty() {
-        label = format!("{label}, {}", extras.join(", "));
-    }
-    let mut prefix = Vec::new();
-    if axes.experiment {
-        prefix.push(run.experiment.clone());
-    }
-    if axes.machine {
-        prefix.push(run.machine_id.clone());
-    }
-    if prefix.is_empty() {
-        label
-    } else {
-        format!("[{}] {label}", prefix.join(" "))
+/// Runs of one variant at one depth (they differ only by seed).
+#[derive(Debug, Clone)]
+pub struct Group<'a> {
+    pub variant: &'a Variant,
+    pub depth: usize,
+    pub runs: Vec<&'a Run>,
+}
+
+impl Group<'_> {
+    /// Seeds in this group, for captions that must say "one seed" when there is one.
+    pub fn seeds(&self) -> usize {
+        let mut seeds: Vec<u64> = self.runs.iter().map(|r| r.record.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        seeds.len()
     }
 }
 
-/// What distinguishes lines within one chart panel: arch, α, and the normalisation when it varies.
-pub fn line_label(run: &RunRecord, axes: &VaryingAxes) -> String {
-    let mut label = run.arch.clone();
-    if run.arch != "plain" {
-        if let Some(scale) = &run.residual_scale {
-            label.push_str(&format!(" α={scale}"));
+/// The runs kept by `keep`, grouped by (variant, depth) in natural order.
+pub fn groups<'a>(runs: &'a [Run], keep: impl Fn(&Run) -> bool) -> Vec<Group<'a>> {
+    let mut out: Vec<Group<'a>> = Vec::new();
+    for run in runs.iter().filter(|r| keep(r)) {
+        match out.iter_mut().find(|g| *g.variant == run.variant && g.depth == run.record.depth) {
+            Some(g) => g.runs.push(run),
+            None => out.push(Group { variant: &run.variant, depth: run.record.depth, runs: vec![run] }),
         }
     }
-    if axes.norm {
-        label.push_str(&format!(", norm={}", run.norm));
-    }
-    label
+    out.sort_by(|a, b| a.variant.cmp(b.variant).then(a.depth.cmp(&b.depth)));
+    out
 }
 
-/// Everything else that varies: one chart panel each when there are too many variants for one.
-/// Empty when nothing else varies.
-pub fn facet_label(run: &RunRecord, axes: &VaryingAxes) -> String {
-    let mut parts = Vec::new();
-    if axes.experiment {
-        parts.push(run.experiment.clone());
-    }
-    if axes.machine {
-        parts.push(run.machine_id.clone());
-    }
-    if axes.activation {
-        parts.push(run.activation.clone());
-    }
-    if axes.init {
-        parts.push(format!("init={}", run.init));
-    }
-    if axes.block_layers {
-        parts.push(format!("{}-layer blocks", run.block_layers));
-    }
-    if axes.width {
-        parts.push(format!("w={}", run.width));
-    }
-    if axes.optimizer {
-        parts.push(format!("{} lr={}", run.optimizer, run.lr));
-    }
-    if axes.steps {
-        parts.push(format!("{} steps", run.steps));
-    }
-    if axes.dataset {
-        parts.push(run.dataset.clone());
-    }
-    parts.join(", ")
-}
-
-/// Orders labels as a person reads them: digit runs compare as numbers (`w=64` < `w=256`).
-pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    fn chunks(s: &str) -> Vec<(bool, String)> {
-        let mut out: Vec<(bool, String)> = Vec::new();
-        for c in s.chars() {
-            let digit = c.is_ascii_digit();
-            match out.last_mut() {
-                Some((d, text)) if *d == digit => text.push(c),
-                _ => out.push((digit, c.to_string())),
-            }
-        }
-        out
-    }
-    let (a, b) = (chunks(a), chunks(b));
-    for (x, y) in a.iter().zip(&b) {
-        let ord = match (x, y) {
-            ((true, x), (true, y)) => {
-                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
-                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
-            }
-            ((_, x), (_, y)) => x.cmp(y),
-        };
-        if ord != std::cmp::Ordering::Equal {
-            return ord;
+/// Distinct variants among the groups, in order.
+pub fn variants_of<'a>(groups: &[Group<'a>]) -> Vec<&'a Variant> {
+    let mut out: Vec<&Variant> = Vec::new();
+    for g in groups {
+        if !out.contains(&g.variant) {
+            out.push(g.variant);
         }
     }
-    a.len().cmp(&b.len())
+    out
 }
 
-/// Position of each label among the distinct labels in natural order (a sort key for tables).
-pub fn natural_rank(labels: &[String]) -> Vec<u32> {
-    let mut distinct: Vec<&String> = labels.iter().collect();
-    distinct.sort_by(|a, b| natural_cmp(a, b));
-    distinct.dedup();
-    labels.iter().map(|l| distinct.iter().position(|d| *d == l).unwrap_or(0) as u32).collect()
+/// Seed counts over groups as a caption phrase: "one seed", "3 seeds", "1–3 seeds".
+pub fn seeds_phrase(groups: &[Group]) -> String {
+    let counts: Vec<usize> = groups.iter().map(Group::seeds).collect();
+    let (lo, hi) = (counts.iter().copied().min().unwrap_or(0), counts.iter().copied().max().unwrap_or(0));
+    match (lo, hi) {
+        (1, 1) => "one seed".to_string(),
+        (a, b) if a == b => format!("{a} seeds"),
+        (a, b) => format!("{a}–{b} seeds"),
+    }
 }
 
 #[cfg(test)]
@@ -221,31 +372,88 @@ pub(crate) mod tests {
         .expect("a valid run record")
     }
 
-    #[test]
-    fn labels_show_only_varying_axes() {
-        let plain = synthetic_run("plain", 4, 0, Some(0.1));
-        let mut res = synthetic_run("residual", 4, 0, Some(0.1));
-        let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
-        assert_eq!(variant_label(&plain, &axes), "plain");
-        assert_eq!(variant_label(&res, &axes), "residual α=inv_sqrt_blocks");
-        res.norm = "layer".into();
-        let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
-        assert_eq!(variant_label(&plain, &axes), "plain, norm=none");
-        assert_eq!(variant_label(&res, &axes), "residual α=inv_sqrt_blocks, norm=layer");
-        assert_eq!(line_label(&res, &axes), "residual α=inv_sqrt_blocks, norm=layer");
-        assert_eq!(facet_label(&res, &axes), "");
-        res.width = 256;
-        let axes = VaryingAxes::of(&[plain.clone(), res.clone()]);
-        assert_eq!(facet_label(&res, &axes), "w=256");
-        assert_eq!(facet_label(&plain, &axes), "w=64");
+    /// The fingerprint synthetic runs are recorded on.
+    pub fn test_machine() -> MachineInfo {
+        serde_json::from_value(serde_json::json!({
+            "machine_id": "m1", "cpu_model": "Test CPU", "logical_cores": 2, "physical_cores": 1,
+            "simd_features": ["avx2"], "caches": ["L1d 48K"], "memory_bytes": 1024u64, "os": "Linux",
+            "rustc_version": "rustc 1.91", "crate_version": "0.1.0", "git_commit": null,
+            "gemm_backend": "gemm", "threads": 2, "recorded_at": "2026-11-26T00:00:00Z"
+        }))
+        .expect("a valid fingerprint")
+    }
+
+    /// [`synthetic_run`] with its typed variant.
+    pub fn synthetic(arch: &str, depth: usize, seed: u64, final_loss: Option<f64>) -> Run {
+        typed(synthetic_run(arch, depth, seed, final_loss))
+    }
+
+    pub fn typed(record: RunRecord) -> Run {
+        let variant = Variant::of(&record, &test_machine()).expect("a known variant");
+        Run { record, variant }
     }
 
     #[test]
-    fn natural_order_reads_numbers() {
-        let mut v = vec!["w=256", "w=64", "w=16", "plain", "residual α=one"];
-        v.sort_by(|a, b| natural_cmp(a, b));
-        assert_eq!(v, ["plain", "residual α=one", "w=16", "w=64", "w=256"]);
-        let labels: Vec<String> = ["b2", "b10", "b2", "a"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(natural_rank(&labels), [1, 2, 1, 0]);
+    fn unknown_values_name_their_field() {
+        let mut run = synthetic_run("residual", 4, 0, Some(0.1));
+        run.norm = "group".into();
+        let err = Variant::of(&run, &test_machine()).unwrap_err();
+        assert_eq!(err, UnknownValue { field: "norm", value: "group".into() });
+        run.norm = "none".into();
+        run.residual_scale = None;
+        assert_eq!(Variant::of(&run, &test_machine()).unwrap_err().field, "residual_scale");
+    }
+
+    #[test]
+    fn labels_show_only_varying_axes() {
+        let plain = synthetic("plain", 4, 0, Some(0.1));
+        let mut res = synthetic_run("residual", 4, 0, Some(0.1));
+        let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
+        assert_eq!(plain.variant.label(&axes), "plain");
+        assert_eq!(typed(res.clone()).variant.label(&axes), "residual α=1/√K");
+        res.norm = "layer".into();
+        let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
+        assert_eq!(plain.variant.label(&axes), "plain, norm=none");
+        let v = typed(res.clone()).variant;
+        assert_eq!(v.label(&axes), "residual α=1/√K, norm=layer");
+        assert_eq!(v.line_label(&axes), "residual α=1/√K, norm=layer");
+        assert_eq!(v.facet_label(&axes), "");
+        res.width = 256;
+        let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
+        assert_eq!(typed(res).variant.facet_label(&axes), "w=256");
+        assert_eq!(plain.variant.facet_label(&axes), "w=64");
+    }
+
+    #[test]
+    fn natural_order_and_context() {
+        let plain = synthetic("plain", 4, 0, Some(0.1)).variant;
+        let mut one = synthetic_run("residual", 4, 0, Some(0.1));
+        one.residual_scale = Some("one".into());
+        let one = typed(one).variant;
+        let inv = synthetic("residual", 4, 0, Some(0.1)).variant;
+        let mut wide = synthetic_run("plain", 4, 0, Some(0.1));
+        wide.width = 256;
+        let wide = typed(wide).variant;
+        let mut v = vec![inv.clone(), wide.clone(), one.clone(), plain.clone()];
+        v.sort();
+        assert_eq!(v, [plain.clone(), wide, one, inv.clone()]);
+        assert_eq!(inv.context(), plain);
+        assert_eq!(inv.alpha(16), Some(1.0 / 8f64.sqrt()), "16 layers in 2-layer blocks: K = 8");
+        assert_eq!(plain.alpha(16), None);
+    }
+
+    #[test]
+    fn groups_by_variant_and_depth_and_count_seeds() {
+        let runs = vec![
+            synthetic("residual", 4, 0, Some(0.1)),
+            synthetic("plain", 8, 0, Some(0.1)),
+            synthetic("plain", 4, 1, Some(0.1)),
+            synthetic("plain", 4, 0, Some(0.1)),
+        ];
+        let g = groups(&runs, |_| true);
+        let shape: Vec<(bool, usize, usize)> = g.iter().map(|g| (g.variant.is_plain(), g.depth, g.seeds())).collect();
+        assert_eq!(shape, [(true, 4, 2), (true, 8, 1), (false, 4, 1)]);
+        assert_eq!(seeds_phrase(&g), "1–2 seeds");
+        assert_eq!(seeds_phrase(&g[1..]), "one seed");
     }
 }

@@ -1,10 +1,6 @@
-//! Chart builders not yet moved into their sections; they draw with [`crate::plot`].
+//! Chart builders of the timing and machines sections; they draw with [`crate::plot`].
 
 pub use crate::plot::*;
 
-pub mod curves;
-pub mod degradation;
 pub mod machines;
-pub mod mechanisms;
-pub mod profiles;
 pub mod timing;
