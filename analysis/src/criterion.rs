@@ -11,7 +11,7 @@
 //! function and parameter `w{width}`. Throughput elements are the FLOPs of one iteration.
 
 use crate::error::{Error, Result, Warning};
-use crate::inputs::read_machine;
+use crate::fingerprint::read_machine;
 use degradation_bench::record::MachineInfo;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod criterion;
 pub mod error;
 pub mod findings;
+pub mod fingerprint;
 pub mod inputs;
 pub mod plot;
 pub mod report;

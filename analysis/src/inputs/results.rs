@@ -7,6 +7,7 @@
 //! naming the file and line, because silently dropping runs would bias every median.
 
 use crate::error::{Error, Result, Warning};
+pub use crate::fingerprint::read_machine;
 use crate::variant::{Run, Variant};
 use degradation_bench::config::Experiment;
 use degradation_bench::record::{MachineInfo, RunRecord};
@@ -101,13 +102,6 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
 
     let experiment = runs[0].record.experiment.clone();
     Ok(ResultSet { dir: dir.to_path_buf(), machine, experiment, experiment_text, experiment_config, runs })
-}
-
-/// Reads a `machine.json` fingerprint (the sweep's and the benches' are the same type).
-pub fn read_machine(path: &Path) -> Result<MachineInfo> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Json { path: path.to_path_buf(), message: format!("not a machine fingerprint: {e}") })
 }
 
 /// Parses the text of a runs.jsonl file. Blank lines are ignored. A last line that has no
