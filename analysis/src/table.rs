@@ -188,6 +188,15 @@ pub fn format_ratio(r: f64) -> String {
     }
 }
 
+/// The text with its first letter upper-case (a phrase used to open a sentence).
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))

@@ -68,7 +68,11 @@ fn committed_reports_are_regenerated_byte_for_byte() {
         let readme = fs::read_to_string(dir.join("README.md")).unwrap();
         let args = printed_command(&readme).unwrap_or_else(|| panic!("{name}: prints no regenerating command"));
         let out = args.windows(2).find(|w| w[0] == "--out").map(|w| w[1].clone());
-        assert_eq!(out.as_deref(), Some(format!("reports/{name}").as_str()), "{name}: --out must name the report itself");
+        assert_eq!(
+            out.as_deref(),
+            Some(format!("reports/{name}").as_str()),
+            "{name}: --out must name the report itself"
+        );
         for input in args.windows(2).filter(|w| w[0] == "--input" || w[0] == "--criterion") {
             assert!(input[1].starts_with("reports/data/"), "{name}: {} is not committed data", input[1]);
         }

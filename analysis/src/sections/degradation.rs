@@ -101,49 +101,48 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
     if plain_rows.len() < 2 {
         return out;
     }
-    let name = plain.label(axes);
+    let name = match plain.label(axes).as_str() {
+        "plain" => "Plain nets".to_string(),
+        label => format!("Plain nets ({label})"),
+    };
+    let loss = |r: &LossRow| format_sig(r.median.unwrap_or(f64::NAN), 3);
+    let best = plain_rows.iter().min_by(|a, b| a.median.unwrap_or(f64::NAN).total_cmp(&b.median.unwrap_or(f64::NAN)));
     let stalled = plain.chance_loss().and_then(|chance| {
         plain_rows.iter().find(|r| r.median.is_some_and(|m| m >= 0.9 * chance)).map(|r| (r, chance))
     });
+    let mut sentence = match best {
+        Some(b) if b.depth != plain_rows[plain_rows.len() - 1].depth => {
+            format!("{name} train best at depth {} (median final training loss {}) and worse when deeper", b.depth, loss(b))
+        }
+        _ => format!("{name} reach a median final training loss of {}", loss(plain_rows[plain_rows.len() - 1])),
+    };
     match stalled {
-        Some((r, chance)) => out.push(format!(
-            "Plain nets ({name}) stop learning from depth {}: their median final training loss there is {}, \
-             at the chance level {chance:.2} (= ln 10, a uniform guess over 10 classes).",
-            r.depth,
-            format_sig(r.median.unwrap_or(f64::NAN), 3)
-        )),
-        None => {
-            let (first, last) = (plain_rows[0], plain_rows[plain_rows.len() - 1]);
-            out.push(format!(
-                "Plain nets' ({name}) median final training loss goes from {} at depth {} to {} at depth {}.",
-                format_sig(first.median.unwrap_or(f64::NAN), 3),
-                first.depth,
-                format_sig(last.median.unwrap_or(f64::NAN), 3),
-                last.depth
+        Some((r, chance)) => {
+            let before = plain_rows.iter().rev().find(|x| x.depth < r.depth && Some(x.depth) != best.map(|b| b.depth));
+            if let Some(x) = before {
+                sentence.push_str(&format!(": {} at depth {}", loss(x), x.depth));
+            }
+            sentence.push_str(&format!(
+                "; from depth {} they learn nothing — {}, the chance level {chance:.2} = ln 10 of a uniform guess over \
+                 10 classes.",
+                r.depth,
+                loss(r)
             ));
         }
+        None => {
+            let last = plain_rows[plain_rows.len() - 1];
+            sentence.push_str(&format!(": {} at depth {}.", loss(last), last.depth));
+        }
     }
+    out.push(sentence);
     let residuals: Vec<String> = variants
         .iter()
         .filter(|v| !v.is_plain() && v.context() == plain.context())
         .filter_map(|v| deepest(rows, v))
-        .map(|r| {
-            format!(
-                "{} reach {} at depth {}",
-                r.variant.arch_label(),
-                format_sig(r.median.unwrap_or(f64::NAN), 3),
-                r.depth
-            )
-        })
+        .map(|r| format!("{} reach {} at depth {}", r.variant.arch_label(), loss(r), r.depth))
         .collect();
     if !residuals.is_empty() {
-        let plain_deepest = plain_rows[plain_rows.len() - 1];
-        out.push(format!(
-            "With the residual connection, {} (plain: {} at depth {}).",
-            residuals.join("; "),
-            format_sig(plain_deepest.median.unwrap_or(f64::NAN), 3),
-            plain_deepest.depth
-        ));
+        out.push(format!("With the residual connection, {}.", residuals.join("; ")));
     }
     out
 }

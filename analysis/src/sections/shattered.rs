@@ -7,7 +7,7 @@ use crate::inputs::Inputs;
 use crate::plot::{fit_auto, overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::stats::median;
-use crate::table::{format_sig, spec, Format, Table};
+use crate::table::{capitalised, format_sig, spec, Format, Table};
 use crate::variant::{groups, seeds_phrase, Group, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
@@ -183,7 +183,10 @@ pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart> 
     let overlaps = overlap_sentence(std::slice::from_ref(&panel));
     let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
     let mut figure = Figure::new("Shattered gradients: gradient autocorrelation vs depth", vec![panel], 1);
-    figure.legend_note = Some(format!("{centre}, one input line per run. Solid: at initialisation. Dashed: after training."));
+    figure.legend_note = Some(format!(
+        "{}, one input line per run. Solid: at initialisation. Dashed: after training.",
+        capitalised(&centre)
+    ));
     Some(Chart {
         figure,
         file: "shattered_gradients.svg".into(),

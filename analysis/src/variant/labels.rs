@@ -115,4 +115,3 @@ impl VaryingAxes {
         Self::of(runs.into_iter().map(|r| &r.variant))
     }
 }
-

@@ -162,7 +162,9 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
              depth, each panel on its own axes. Dashed lines: initialisation theory (ReLU, no normalisation) for \
              {theory_scope}, anchored at {anchor}. Residual α = 1/√K has no theory line: with the ReLU stem the \
              stream keeps a positive mean, so theory bounds only its total growth (RMS² grows by a factor between \
-             2 and e² over all blocks), and the symmetric-stream line log₂(1 + 1/K) per block does not hold.{}{overlaps}",
+             2 and e² over all blocks), and the symmetric-stream line log₂(1 + 1/K) per block does not hold. Theory \
+             is for infinite width: at finite width the plain He profile drifts, more so as depth ÷ width grows \
+             (Hanin, 2018).{}{overlaps}",
             match shown_facet {
                 Some(facet) => format!(" Only the runs with {facet} are shown."),
                 None => String::new(),

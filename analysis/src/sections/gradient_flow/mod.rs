@@ -90,6 +90,13 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
          log₂ values against k; tables and charts show medians over seeds."
             .into(),
     );
+    section.summary.push(
+        "The residual connection adds an identity path: ∂h_k/∂h_{k−1} = 1 + α·∂v_k/∂h_{k−1}, so the gradient always has \
+         a route through every block. The \"+1\" alone does not keep the signal flat: with α = 1 and no normalisation \
+         each block also adds a branch of the stream's own size, doubling the stream's variance per block (after the \
+         first, which triples it); α = 1/√K bounds the total growth to a factor between 2 and e²."
+            .into(),
+    );
     section.findings = findings(&rows, &axes);
     let probes = groups.iter().filter(|g| g.runs.iter().any(|r| r.record.state_rms_init.len() >= 2));
     let probed: Vec<Group> = probes.cloned().collect();
