@@ -170,7 +170,7 @@ fn writes_a_whole_report_from_one_machine() {
         "{readme}"
     );
     assert!(readme.contains(&format!("; from depth {stalled} they learn nothing")), "{readme}");
-    assert!(readme.contains("With the residual connection, residual α=1/√K reach "), "{readme}");
+    assert!(readme.contains("With the residual connection, residual nets (α=1/√K) reach "), "{readme}");
 
     // Gradient flow: theory 0 for plain He, none for α = 1/√K (the symmetric-stream line is gone).
     for row in read_csv(&report.join("gradient_flow.csv")) {

@@ -139,7 +139,11 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
         .iter()
         .filter(|v| !v.is_plain() && v.context() == plain.context())
         .filter_map(|v| deepest(rows, v))
-        .map(|r| format!("{} reach {} at depth {}", r.variant.arch_label(), loss(r), r.depth))
+        .map(|r| {
+            let arch = r.variant.arch_label();
+            let name = arch.strip_prefix("residual ").map_or(arch.clone(), |scale| format!("residual nets ({scale})"));
+            format!("{name} reach {} at depth {}", loss(r), r.depth)
+        })
         .collect();
     if !residuals.is_empty() {
         out.push(format!("With the residual connection, {}.", residuals.join("; ")));
