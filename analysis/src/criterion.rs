@@ -16,7 +16,7 @@
 //! function and parameter `w{width}`. Throughput elements are the FLOPs of one iteration.
 
 use crate::error::{Error, Result, Warning};
-use crate::inputs::read_machine;
+use crate::fingerprint::read_machine;
 use crate::interval::Interval;
 use crate::paired::{load_paired, PairedPoint};
 use degradation_bench::record::MachineInfo;

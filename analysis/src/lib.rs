@@ -8,14 +8,12 @@
 //! renders a list of sections and writes the directory. Sections never use the report.
 
 pub mod bench;
-pub mod charts;
 pub mod cli;
 pub mod criterion;
 pub mod error;
-pub mod findings;
+pub mod fingerprint;
 pub mod inputs;
 pub mod interval;
-pub mod mechanisms;
 pub mod paired;
 pub mod plot;
 pub mod report;
@@ -24,7 +22,6 @@ pub mod sections;
 pub mod stats;
 pub mod sweep;
 pub mod table;
-pub mod tables;
 pub mod variant;
 
 pub use error::{Error, Result, Warning};

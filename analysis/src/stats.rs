@@ -11,7 +11,8 @@
 //! shrinks by the same factor per step towards the output, so the log₂‖∂L/∂h_k‖ slope is −½ of
 //! the log₂RMS² slope.
 
-use degradation_bench::record::RunRecord;
+use crate::variant::Variant;
+use degradation_bench::config::{Activation, Arch, Init, Norm, ResidualScale};
 
 /// Least-squares slope of `values[k]` against k = 0, 1, …, skipping non-finite values.
 /// `None` with fewer than two usable points.
@@ -60,34 +61,57 @@ pub fn flow_stats(state_grad_norms: &[f64], state_rms: &[f64]) -> FlowStats {
     }
 }
 
-/// Predicted slope of log₂ RMS²(h_k) per k at initialisation, where theory gives one
-/// (ReLU, no normalisation, He or Xavier); see the module docs.
-pub fn theory_rms2_slope(run: &RunRecord) -> Option<f64> {
-    if run.activation != "relu" || run.norm != "none" {
+/// Predicted log₂(RMS²(h_k) ÷ RMS²(h_0)) for k = 0..=K at initialisation, where theory gives a
+/// profile (ReLU, no normalisation; see the module docs and `tests/theory.rs`):
+/// - plain He: flat; plain Xavier: −1 per layer;
+/// - residual ReZero: flat (α = 0 at init, exactly);
+/// - residual α = 1, He: S_k = S_{k−1} + 2α²R_{k−1} with R = E[φ(h)²]. The stem's output is
+///   non-negative (R₀ = S₀), so the first block triples S; later blocks add a symmetric
+///   branch and the factor tends to 2 (R → S/2): log₂ 3, then +1 per block (asymptotic).
+///
+/// α = 1/√K has no profile: with the ReLU stem the stream keeps h₀'s positive mean, R/S stays
+/// between ½ and 1, and theory bounds only the total growth, (1 + 1/K)^K ≤ S_K/S₀ < (1 + 2/K)^K
+/// (a symmetric-stream line log₂(1 + 1/K) per block would not hold). Residual Xavier: none.
+pub fn theory_log2_rms2_profile(variant: &Variant, depth: usize) -> Option<Vec<f64>> {
+    if variant.activation != Activation::Relu || variant.norm != Norm::None {
         return None;
     }
-    let gain = match run.init.as_str() {
-        "he" => 1.0,
-        "xavier" => 0.5,
-        _ => return None,
-    };
-    if run.arch == "plain" {
-        return Some(f64::log2(gain));
+    let k_max = variant.blocks(depth);
+    match (variant.arch, variant.residual_scale, variant.init) {
+        (Arch::Plain, _, Init::He) => Some(vec![0.0; k_max + 1]),
+        (Arch::Plain, _, Init::Xavier) => Some((0..=k_max).map(|k| -(k as f64)).collect()),
+        (Arch::Residual, Some(ResidualScale::Rezero), _) => Some(vec![0.0; k_max + 1]),
+        (Arch::Residual, Some(ResidualScale::One), Init::He) => {
+            Some((0..=k_max).map(|k| if k == 0 { 0.0 } else { 3f64.log2() + (k - 1) as f64 }).collect())
+        }
+        _ => None,
     }
-    let blocks = (run.depth / run.block_layers.max(1)).max(1) as f64;
-    let alpha2 = match run.residual_scale.as_deref() {
-        Some("one") => 1.0,
-        Some("inv_sqrt_blocks") => 1.0 / blocks,
-        Some("rezero") => 0.0,
-        _ => return None,
-    };
-    let branch = alpha2 * f64::powi(gain, run.block_layers as i32);
-    Some((1.0 + branch).log2())
 }
 
-/// Predicted slope of log₂‖∂L/∂h_k‖ per k at initialisation: −½ of the RMS² slope.
-pub fn theory_grad_slope(run: &RunRecord) -> Option<f64> {
-    theory_rms2_slope(run).map(|s| -0.5 * s)
+/// The per-k slope of [`theory_log2_rms2_profile`] away from the first block (the table's
+/// theory column): plain He 0, plain Xavier −1, ReZero 0, α = 1 +1; `None` elsewhere.
+pub fn theory_rms2_slope(variant: &Variant, depth: usize) -> Option<f64> {
+    let profile = theory_log2_rms2_profile(variant, depth)?;
+    match profile.len() {
+        0 | 1 => None,
+        2 => Some(profile[1] - profile[0]),
+        n => Some(profile[n - 1] - profile[n - 2]),
+    }
+}
+
+/// Predicted log₂(‖∂L/∂h_k‖ ÷ ‖∂L/∂h_K‖) for k = 0..=K, where the backward theory is tested:
+/// plain nets (the same factor per layer as the forward pass, from the output towards the
+/// input: flat under He, halving ‖∂L/∂h‖² per layer towards the input under Xavier) and
+/// ReZero (flat). Residual α = 1 has no tested backward profile here.
+pub fn theory_log2_grad_profile(variant: &Variant, depth: usize) -> Option<Vec<f64>> {
+    let forward_only = variant.arch == Arch::Residual && variant.residual_scale != Some(ResidualScale::Rezero);
+    if forward_only {
+        return None;
+    }
+    let rms2 = theory_log2_rms2_profile(variant, depth)?;
+    let last = *rms2.last()?;
+    // ‖∂L/∂h_k‖² shrinks towards the input by the factor the forward pass grows by.
+    Some(rms2.iter().map(|&s| 0.5 * (last - s)).collect())
 }
 
 /// Median of the finite values; `None` if there are none.
@@ -111,7 +135,7 @@ pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::variant::tests::synthetic_run;
+    use crate::variant::tests::{synthetic_run, typed};
 
     #[test]
     fn slope_of_exact_lines() {
@@ -138,24 +162,34 @@ mod tests {
 
     #[test]
     fn theory_matches_the_textbook_cases() {
-        let mut run = synthetic_run("plain", 16, 0, Some(0.1));
-        assert_eq!(theory_rms2_slope(&run), Some(0.0));
-        run.init = "xavier".into();
-        assert_eq!(theory_rms2_slope(&run), Some(-1.0));
-        assert_eq!(theory_grad_slope(&run), Some(0.5));
-        run.norm = "layer".into();
-        assert_eq!(theory_rms2_slope(&run), None);
+        let variant = |arch: &str, f: &dyn Fn(&mut degradation_bench::record::RunRecord)| {
+            let mut run = synthetic_run(arch, 16, 0, Some(0.1));
+            f(&mut run);
+            typed(run).variant
+        };
+        let he = variant("plain", &|_| {});
+        assert_eq!(theory_rms2_slope(&he, 16), Some(0.0));
+        let xavier = variant("plain", &|r| r.init = "xavier".into());
+        assert_eq!(theory_rms2_slope(&xavier, 16), Some(-1.0));
+        // Xavier: ‖∂L/∂h_k‖ halves per layer in ², so log₂‖∂L/∂h_0‖ − log₂‖∂L/∂h_K‖ = −K/2.
+        assert_eq!(theory_log2_grad_profile(&xavier, 16).unwrap()[0], -8.0);
+        assert_eq!(theory_rms2_slope(&variant("plain", &|r| r.norm = "layer".into()), 16), None);
 
-        let mut res = synthetic_run("residual", 16, 0, Some(0.1));
-        res.residual_scale = Some("one".into());
-        assert_eq!(theory_rms2_slope(&res), Some(1.0));
-        res.residual_scale = Some("inv_sqrt_blocks".into());
-        // K = 8 blocks: log₂(1 + 1/8) per block, bounded in total by log₂ e.
-        let slope = theory_rms2_slope(&res).unwrap();
-        assert!((slope - (1.125f64).log2()).abs() < 1e-12);
-        assert!(slope * 8.0 < std::f64::consts::E.log2());
-        res.activation = "tanh".into();
-        assert_eq!(theory_rms2_slope(&res), None);
+        // α = 1, 16 layers in 2-layer blocks: K = 8; the stem's non-negative output makes the
+        // first block triple RMS², later ones double it.
+        let one = variant("residual", &|r| r.residual_scale = Some("one".into()));
+        let profile = theory_log2_rms2_profile(&one, 16).unwrap();
+        assert_eq!(profile.len(), 9);
+        assert_eq!(profile[0], 0.0);
+        assert!((profile[1] - 3f64.log2()).abs() < 1e-12);
+        assert!((profile[8] - (3f64.log2() + 7.0)).abs() < 1e-12);
+        assert_eq!(theory_rms2_slope(&one, 16), Some(1.0));
+        assert_eq!(theory_log2_grad_profile(&one, 16), None, "no tested backward theory for α = 1");
+        // α = 1/√K: theory bounds the total growth only; no line.
+        assert_eq!(theory_log2_rms2_profile(&variant("residual", &|_| {}), 16), None);
+        let rezero = variant("residual", &|r| r.residual_scale = Some("rezero".into()));
+        assert_eq!(theory_log2_grad_profile(&rezero, 16), Some(vec![0.0; 9]));
+        assert_eq!(theory_rms2_slope(&variant("residual", &|r| r.activation = "tanh".into()), 16), None);
     }
 
     #[test]

@@ -158,6 +158,45 @@ pub fn format_sig(v: f64, digits: usize) -> String {
     format!("{v:.decimals$}")
 }
 
+/// A ratio for prose: `3.2×`, or `1.2×10⁵×` once it spans decades.
+pub fn format_ratio(r: f64) -> String {
+    if !r.is_finite() {
+        return "∞×".into();
+    }
+    if r < 1000.0 {
+        return format!("{}×", format_sig(r, 2));
+    }
+    let mut exponent = r.log10().floor() as i32;
+    let mut mantissa = r / 10f64.powi(exponent);
+    // 9.96 would print as "10.0×10ⁿ": carry into the exponent.
+    if mantissa >= 9.95 {
+        exponent += 1;
+        mantissa /= 10.0;
+    }
+    let superscript: String = exponent
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][d.to_digit(10).unwrap_or(0) as usize],
+        })
+        .collect();
+    if (mantissa - 1.0).abs() < 0.05 {
+        format!("10{superscript}×")
+    } else {
+        format!("{:.1}×10{superscript}×", mantissa)
+    }
+}
+
+/// The text with its first letter upper-case (a phrase used to open a sentence).
+pub fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 fn csv_field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
@@ -209,6 +248,15 @@ mod tests {
         assert_eq!(lines[1], "|:--|--:|--:|");
         assert_eq!(lines[2], "| plain | 1.23e-5 | +0.25 |");
         assert_eq!(lines[3], "| res, \"x\" |  | -1.00 |");
+    }
+
+    #[test]
+    fn ratios_read_naturally() {
+        assert_eq!(format_ratio(3.21), "3.2×");
+        assert_eq!(format_ratio(100000.0), "10⁵×");
+        assert_eq!(format_ratio(250000.0), "2.5×10⁵×");
+        assert_eq!(format_ratio(99_700.0), "10⁵×", "a mantissa that rounds to 10 carries");
+        assert_eq!(format_ratio(99_000.0), "9.9×10⁴×");
     }
 
     #[test]

@@ -42,7 +42,14 @@ impl Axis {
             Scale::Log2 => (span * 0.06).max(0.25),
             _ => span * 0.06,
         };
-        Some(Axis { scale, lo: lo - pad, hi: hi + pad, categories: Vec::new() })
+        let (mut lo, mut hi) = (lo - pad, hi + pad);
+        if scale == Scale::Log10 && span >= 1.0 {
+            // Over a decade or more ticks sit at whole powers of ten: widen to the powers around the data, so a tick
+            // lies below the smallest value and above the largest and a reader can place both.
+            lo = lo.min(plotted.iter().copied().fold(f64::INFINITY, f64::min).floor());
+            hi = hi.max(plotted.iter().copied().fold(f64::NEG_INFINITY, f64::max).ceil());
+        }
+        Some(Axis { scale, lo, hi, categories: Vec::new() })
     }
 
     /// Categories at integer positions, with half a cell of margin on each side.
@@ -187,7 +194,8 @@ mod tests {
     fn log10_ticks_are_decades_or_finer() {
         let axis = Axis::fit(Scale::Log10, [1e-6, 2.0]).unwrap();
         let labels: Vec<String> = axis.ticks().iter().map(|t| axis.label(*t)).collect();
-        assert_eq!(labels, ["1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1"]);
+        // 2.0 lies above 1: the axis reaches the next power so a tick lies above the data.
+        assert_eq!(labels, ["1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1", "10"]);
         let narrow = Axis::fit(Scale::Log10, [0.3, 2.0]).unwrap();
         let labels: Vec<String> = narrow.ticks().iter().map(|t| narrow.label(*t)).collect();
         assert_eq!(labels, ["0.5", "1", "2"]);
@@ -202,5 +210,13 @@ mod tests {
         let axis = Axis::fit(Scale::Linear, [0.0, 1500.0]).unwrap();
         let labels: Vec<String> = axis.ticks().iter().map(|t| axis.label(*t)).collect();
         assert_eq!(labels, ["0", "500", "1000", "1500"]);
+    }
+
+    #[test]
+    fn log_ticks_span_the_data() {
+        let axis = Axis::fit(Scale::Log10, [2.7e-6, 2.3]).unwrap();
+        let ticks = axis.ticks();
+        assert!(*ticks.first().unwrap() <= 2.7e-6f64.log10(), "{ticks:?}");
+        assert!(*ticks.last().unwrap() >= 2.3f64.log10(), "{ticks:?}");
     }
 }

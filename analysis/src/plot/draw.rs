@@ -1,5 +1,5 @@
-//! Rendering a [`Figure`] to SVG: the title, a grid of panels, and the legend in its own
-//! column to the right so it never covers data.
+//! Rendering a [`Figure`] to SVG: the title, a grid of panels, and the legend in rows
+//! underneath so it never covers data.
 
 use super::{Figure, Line, LineStyle, Marker, Panel, PanelBody};
 use crate::error::{Error, Result};
@@ -16,6 +16,10 @@ const PANEL_TITLE_SIZE: f64 = 19.0;
 const LABEL_SIZE: f64 = 16.0;
 const AXIS_DESC_SIZE: f64 = 17.5;
 const LEGEND_SIZE: f64 = 17.0;
+/// Every figure is this wide: a repository page shows it unscaled, text at 12–19 px.
+pub const PAGE_WIDTH: u32 = 1000;
+/// Characters per line of the legend note.
+const NOTE_CHARS: usize = 120;
 
 impl Figure {
     pub fn new(title: impl Into<String>, panels: Vec<Panel>, columns: usize) -> Self {
@@ -30,43 +34,51 @@ impl Figure {
         }
     }
 
-    fn legend_width(&self) -> u32 {
-        let longest = self
-            .legend
-            .iter()
-            .map(|s| s.label.chars().count())
-            .chain(self.legend_note.iter().map(|n| n.chars().count().min(34)))
-            .max()
-            .unwrap_or(0);
-        if longest == 0 {
-            return 0;
-        }
+    /// Width of one legend entry: the line sample and the longest label.
+    fn legend_entry_width(&self) -> u32 {
+        let longest = self.legend.iter().map(|s| s.label.chars().count()).max().unwrap_or(0);
         // ~0.56 em per character of sans-serif at the rendered size, plus the line sample.
-        (60.0 + longest as f64 * LEGEND_SIZE / 1.24 * 0.56).ceil() as u32 + 24
+        (66.0 + longest as f64 * LEGEND_SIZE / 1.24 * 0.56).ceil() as u32
     }
 
-    /// Renders to SVG text.
+    /// Legend rows below the plots: entries side by side as far as the page allows.
+    fn legend_layout(&self) -> (u32, u32, Vec<String>) {
+        let per_row = ((PAGE_WIDTH - 20) / self.legend_entry_width().max(1)).max(1);
+        let rows = (self.legend.len() as u32).div_ceil(per_row);
+        let note = self.legend_note.as_deref().map(|n| wrap(n, NOTE_CHARS)).unwrap_or_default();
+        (per_row, rows, note)
+    }
+
+    /// Renders to SVG text: `PAGE_WIDTH` wide whatever the number of panels (so the text stays
+    /// readable on a repository page), panels in a grid of at most three columns, the legend
+    /// and its note in rows underneath, where they can never cover data.
     pub fn to_svg(&self) -> std::result::Result<String, String> {
-        let rows = self.panels.len().div_ceil(self.columns).max(1);
-        let columns = self.columns.min(self.panels.len()).max(1);
-        let legend_width = self.legend_width();
+        let columns = self.columns.min(self.panels.len()).clamp(1, 3);
+        let rows = self.panels.len().div_ceil(columns).max(1);
+        let panel_width = PAGE_WIDTH / columns as u32;
+        let panel_height = ((f64::from(panel_width) * 0.72) as u32).clamp(300, self.panel_size.1.max(300));
+        let (per_row, legend_rows, note) = self.legend_layout();
+        let legend_height = if self.legend.is_empty() && note.is_empty() {
+            0
+        } else {
+            16 + legend_rows * 24 + note.len() as u32 * 20 + 10
+        };
         let title_height = 50;
-        let width = self.panel_size.0 * columns as u32 + legend_width;
-        let legend_rows = self.legend.len() as u32 * 24 + 60;
-        let height = (self.panel_size.1 * rows as u32).max(legend_rows) + title_height;
+        let height = panel_height * rows as u32 + legend_height + title_height;
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+            let root = SVGBackend::with_string(&mut svg, (PAGE_WIDTH, height)).into_drawing_area();
             root.fill(&WHITE).map_err(|e| e.to_string())?;
             let root = root
                 .titled(&self.title, (FONT, TITLE_SIZE).into_font().style(FontStyle::Bold))
                 .map_err(|e| e.to_string())?;
-            let (plots, legend) = root.split_horizontally(width - legend_width);
+            let (plots, legend) = root.split_vertically(panel_height * rows as u32);
             let cells = plots.split_evenly((rows, columns));
             for (panel, area) in self.panels.iter().zip(cells.iter()) {
                 draw_panel(panel, area).map_err(|e| e.to_string())?;
             }
-            draw_legend(&self.legend, self.legend_note.as_deref(), &legend).map_err(|e| e.to_string())?;
+            let layout = LegendLayout { per_row, entry_width: self.legend_entry_width(), note };
+            draw_legend(&self.legend, &layout, &legend).map_err(|e| e.to_string())?;
             root.present().map_err(|e| e.to_string())?;
         }
         Ok(svg)
@@ -214,15 +226,23 @@ fn draw_line(chart: &mut PlotContext, panel: &Panel, line: &Line) -> DrawResult<
     Ok(())
 }
 
-fn draw_legend(entries: &[LineStyle], note: Option<&str>, area: &Area) -> DrawResult<()> {
-    if entries.is_empty() && note.is_none() {
-        return Ok(());
-    }
+struct LegendLayout {
+    per_row: u32,
+    entry_width: u32,
+    note: Vec<String>,
+}
+
+fn draw_legend(entries: &[LineStyle], layout: &LegendLayout, area: &Area) -> DrawResult<()> {
     let font = (FONT, LEGEND_SIZE).into_font().color(&BLACK);
-    let mut y = 60;
-    for entry in entries {
+    let mut y = 16;
+    for (i, entry) in entries.iter().enumerate() {
+        let column = i as u32 % layout.per_row;
+        if i > 0 && column == 0 {
+            y += 24;
+        }
+        let x = (20 + column * layout.entry_width) as i32;
         let style = ShapeStyle { color: entry.color.to_rgba(), filled: false, stroke_width: 2 };
-        let (x0, x1) = (10, 46);
+        let (x0, x1) = (x, x + 36);
         if entry.dashed {
             area.draw(&DashedPathElement::new(vec![(x0, y), (x1, y)], 6, 4, style))?;
         } else {
@@ -230,18 +250,15 @@ fn draw_legend(entries: &[LineStyle], note: Option<&str>, area: &Area) -> DrawRe
         }
         match entry.marker {
             Marker::None => {}
-            Marker::Circle => area.draw(&Circle::new((28, y), 4, entry.color.filled()))?,
-            Marker::Triangle => area.draw(&TriangleMarker::new((28, y), 5, entry.color.filled()))?,
+            Marker::Circle => area.draw(&Circle::new((x + 18, y), 4, entry.color.filled()))?,
+            Marker::Triangle => area.draw(&TriangleMarker::new((x + 18, y), 5, entry.color.filled()))?,
         }
-        area.draw(&Text::new(entry.label.clone(), (54, y - 8), font.clone()))?;
-        y += 24;
+        area.draw(&Text::new(entry.label.clone(), (x + 44, y - 8), font.clone()))?;
     }
-    if let Some(note) = note {
-        y += 8;
-        for line in wrap(note, 34) {
-            area.draw(&Text::new(line, (10, y - 8), font.clone().color(&RGBColor(80, 80, 80))))?;
-            y += 20;
-        }
+    y += if entries.is_empty() { 0 } else { 30 };
+    for line in &layout.note {
+        area.draw(&Text::new(line.clone(), (20, y - 8), font.clone().color(&RGBColor(80, 80, 80))))?;
+        y += 20;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `font-family="sans-serif"` and laid out by the browser).
 //!
 //! Every chart here is a [`Figure`]: a title, a grid of [`Panel`]s that share one legend, and
-//! the legend in its own column to the right of the plots, so it can never cover data. Log axes
+//! the legend in rows under the plots, so it can never cover data. Log axes
 //! are drawn as linear axes over log-transformed values with ticks at whole powers
 //! ([`Axis`]), which gives clean labels (1, 10, 100 or 2, 4, 8) on any range. Rendering is in
 //! `draw.rs`. Nothing here knows a topic: sections build figures from their own values.
@@ -118,6 +118,37 @@ pub struct Panel {
     pub body: PanelBody,
 }
 
+impl Panel {
+    /// Pairs of lines (by label) drawn exactly on top of each other: the same points. A caption
+    /// must say so, or a reader sees one line and two legend entries.
+    pub fn overlapping_lines(&self) -> Vec<(String, String)> {
+        let PanelBody::Lines(lines) = &self.body else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, a) in lines.iter().enumerate() {
+            for b in &lines[i + 1..] {
+                if !a.points.is_empty() && a.points == b.points {
+                    out.push((a.style.label.clone(), b.style.label.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A caption sentence naming the lines hidden under others, or "" when none is.
+pub fn overlap_sentence(panels: &[Panel]) -> String {
+    let mut pairs: Vec<(String, String)> = panels.iter().flat_map(Panel::overlapping_lines).collect();
+    pairs.sort();
+    pairs.dedup();
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = pairs.iter().map(|(a, b)| format!("{a} and {b}")).collect();
+    format!(" Identical values, drawn on top of each other: {}.", named.join("; "))
+}
+
 /// A whole chart: title, panels in a grid, a shared legend to the right.
 #[derive(Debug, Clone)]
 pub struct Figure {
@@ -126,9 +157,22 @@ pub struct Figure {
     pub columns: usize,
     /// Legend entries in order, deduplicated by label.
     pub legend: Vec<LineStyle>,
+    /// Preferred panel size; the width is set by the page (`draw::PAGE_WIDTH` ÷ columns) and
+    /// the height is at most this one's.
     pub panel_size: (u32, u32),
     /// A note under the legend (e.g. what a dashed line means).
     pub legend_note: Option<String>,
+}
+
+/// A log axis when every value is positive and they span more than a decade, else linear.
+pub fn fit_auto(values: &[f64]) -> Option<Axis> {
+    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    let (lo, hi) = finite.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    if lo > 0.0 && hi / lo > 10.0 {
+        Axis::fit(Scale::Log10, finite)
+    } else {
+        Axis::fit(Scale::Linear, finite)
+    }
 }
 
 /// Median of the finite values at each position across several equally indexed profiles.

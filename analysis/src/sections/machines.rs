@@ -217,8 +217,8 @@ pub fn sweep_findings(inputs: &Inputs) -> Vec<String> {
     for set in &inputs.results {
         let id = set.machine.machine_id.as_str();
         match by_machine.iter_mut().find(|(m, _, _)| *m == id) {
-            Some(entry) => entry.1.extend(&set.runs),
-            None => by_machine.push((id, set.runs.iter().collect(), set.machine.threads)),
+            Some(entry) => entry.1.extend(set.runs.iter().map(|r| &r.record)),
+            None => by_machine.push((id, set.runs.iter().map(|r| &r.record).collect(), set.machine.threads)),
         }
     }
     for (id, runs, threads) in &by_machine {

@@ -62,16 +62,16 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
                     }
                     let runs = &set.runs;
                     (
-                        distinct(runs.iter().map(|r| r.dataset.clone())),
-                        distinct(runs.iter().map(|r| r.arch.clone())),
-                        distinct(runs.iter().map(|r| r.depth)),
-                        distinct(runs.iter().map(|r| r.width)),
-                        distinct(runs.iter().map(|r| r.seed)),
-                        distinct(runs.iter().map(|r| r.steps)),
+                        distinct(runs.iter().map(|r| r.record.dataset.clone())),
+                        distinct(runs.iter().map(|r| r.record.arch.clone())),
+                        distinct(runs.iter().map(|r| r.record.depth)),
+                        distinct(runs.iter().map(|r| r.record.width)),
+                        distinct(runs.iter().map(|r| r.record.seed)),
+                        distinct(runs.iter().map(|r| r.record.steps)),
                     )
                 }
             };
-            let wall: f64 = set.runs.iter().map(|r| r.wall_seconds).sum();
+            let wall: f64 = set.runs.iter().map(|r| r.record.wall_seconds).sum();
             let _ = writeln!(
                 out,
                 "| {} | `{}` | {} | {dataset} | {archs} | {depths} | {widths} | {seeds} | {steps} | `{}` | {:.1} s (sum over runs) |",

@@ -1,5 +1,4 @@
-//! Everything `analyze` reads, loaded once: sweep results directories (→ typed records) and
-//! criterion trees. Sections take [`Inputs`] and nothing else.
+//! One sweep results directory → typed runs.
 //!
 //! A results directory is self-describing: `runs.jsonl` (one [`RunRecord`] per line, written
 //! as each run finishes), `machine.json` ([`MachineInfo`]) and `experiment.toml` (the grid it
@@ -7,77 +6,13 @@
 //! skipped with a warning (the sweep redoes it on resume). Any other bad line is an error
 //! naming the file and line, because silently dropping runs would bias every median.
 
-use crate::criterion::BenchSet;
 use crate::error::{Error, Result, Warning};
+pub use crate::fingerprint::read_machine;
+use crate::variant::{Run, Variant};
 use degradation_bench::config::Experiment;
 use degradation_bench::record::{MachineInfo, RunRecord};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-/// Everything loaded from the command line's inputs.
-#[derive(Debug, Default)]
-pub struct Inputs {
-    pub results: Vec<ResultSet>,
-    pub benches: Vec<BenchSet>,
-    pub warnings: Vec<Warning>,
-}
-
-impl Inputs {
-    /// Every run of every results set, in input order.
-    pub fn runs(&self) -> Vec<RunRecord> {
-        self.results.iter().flat_map(|r| r.runs.iter().cloned()).collect()
-    }
-
-    /// Distinct machine ids over all inputs, sorted.
-    pub fn machine_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .results
-            .iter()
-            .map(|r| r.machine.machine_id.clone())
-            .chain(self.benches.iter().map(|b| b.machine_id.clone()))
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    }
-
-    /// One fingerprint per machine id (the first seen), sorted by id.
-    pub fn machines(&self) -> Vec<MachineInfo> {
-        let mut machines: Vec<MachineInfo> = Vec::new();
-        let all = self.results.iter().map(|r| &r.machine).chain(self.benches.iter().filter_map(|b| b.machine.as_ref()));
-        for machine in all {
-            if !machines.iter().any(|m| m.machine_id == machine.machine_id) {
-                machines.push(machine.clone());
-            }
-        }
-        machines.sort_by(|a, b| a.machine_id.cmp(&b.machine_id));
-        machines
-    }
-
-    /// Distinct experiment names in input order.
-    pub fn experiments(&self) -> Vec<String> {
-        let mut names: Vec<String> = Vec::new();
-        for set in &self.results {
-            if !names.contains(&set.experiment) {
-                names.push(set.experiment.clone());
-            }
-        }
-        names
-    }
-
-    /// `reports/<experiment>-<machine_id>`, or `reports/compare-<id1>-<id2>` for several machines.
-    pub fn default_out(&self) -> PathBuf {
-        let ids = self.machine_ids();
-        let name = if ids.len() > 1 {
-            format!("compare-{}", ids.join("-"))
-        } else {
-            let experiments = self.experiments();
-            let experiment = if experiments.is_empty() { "bench".to_string() } else { experiments.join("+") };
-            format!("{experiment}-{}", ids.first().map_or("unknown", String::as_str))
-        };
-        Path::new("reports").join(name)
-    }
-}
 
 /// One sweep results directory, loaded.
 #[derive(Debug, Clone)]
@@ -90,7 +25,8 @@ pub struct ResultSet {
     pub experiment_text: Option<String>,
     /// The parsed experiment, when the file is present and valid.
     pub experiment_config: Option<Experiment>,
-    pub runs: Vec<RunRecord>,
+    /// Every run with its typed variant, in file order.
+    pub runs: Vec<Run>,
 }
 
 /// Loads `dir/runs.jsonl`, `dir/machine.json` and (optionally) `dir/experiment.toml`.
@@ -115,13 +51,13 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
         });
     }
     let text = std::fs::read_to_string(&runs_path).map_err(|e| Error::io(&runs_path, e))?;
-    let mut runs = parse_runs(&runs_path, &text, warnings)?;
-    if runs.is_empty() {
+    let mut lines = parse_runs(&runs_path, &text, warnings)?;
+    if lines.is_empty() {
         return Err(Error::EmptyResults { path: runs_path });
     }
 
     let foreign: HashSet<&str> =
-        runs.iter().map(|r| r.machine_id.as_str()).filter(|id| *id != machine.machine_id).collect();
+        lines.iter().map(|(_, r)| r.machine_id.as_str()).filter(|id| *id != machine.machine_id).collect();
     if !foreign.is_empty() {
         let mut ids: Vec<&str> = foreign.into_iter().collect();
         ids.sort_unstable();
@@ -131,9 +67,18 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
             ids.join(", "),
             machine.machine_id
         )));
-        for run in &mut runs {
+        for (_, run) in &mut lines {
             run.machine_id = machine.machine_id.clone();
         }
+    }
+    let mut runs = Vec::with_capacity(lines.len());
+    for (line, record) in lines {
+        let variant = Variant::of(&record, &machine).map_err(|e| Error::Line {
+            path: runs_path.clone(),
+            line,
+            message: e.to_string(),
+        })?;
+        runs.push(Run { record, variant });
     }
 
     let experiment_path = dir.join("experiment.toml");
@@ -155,20 +100,14 @@ pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet
         (None, None)
     };
 
-    let experiment = runs[0].experiment.clone();
+    let experiment = runs[0].record.experiment.clone();
     Ok(ResultSet { dir: dir.to_path_buf(), machine, experiment, experiment_text, experiment_config, runs })
 }
 
-/// Reads a `machine.json` fingerprint (the sweep's and the benches' are the same type).
-pub fn read_machine(path: &Path) -> Result<MachineInfo> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text)
-        .map_err(|e| Error::Json { path: path.to_path_buf(), message: format!("not a machine fingerprint: {e}") })
-}
-
 /// Parses the text of a runs.jsonl file. Blank lines are ignored. A last line that has no
-/// trailing newline and does not parse is a truncated write: warned about and skipped.
-pub fn parse_runs(path: &Path, text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<RunRecord>> {
+/// trailing newline and does not parse is a truncated write: warned about and skipped. Each
+/// record comes with its line number.
+pub fn parse_runs(path: &Path, text: &str, warnings: &mut Vec<Warning>) -> Result<Vec<(usize, RunRecord)>> {
     let ends_with_newline = text.ends_with('\n');
     let lines: Vec<&str> = text.lines().collect();
     let mut runs = Vec::with_capacity(lines.len());
@@ -178,7 +117,7 @@ pub fn parse_runs(path: &Path, text: &str, warnings: &mut Vec<Warning>) -> Resul
             continue;
         }
         match serde_json::from_str::<RunRecord>(line) {
-            Ok(run) => runs.push(run),
+            Ok(run) => runs.push((number, run)),
             Err(e) => {
                 let is_last = number == lines.len();
                 if is_last && !ends_with_newline {
@@ -197,24 +136,6 @@ pub fn parse_runs(path: &Path, text: &str, warnings: &mut Vec<Warning>) -> Resul
         }
     }
     Ok(runs)
-}
-
-/// Drops runs whose `run_id` was already seen (e.g. the same shard given twice), keeping the
-/// first, with one warning per input that lost any.
-pub fn dedupe_runs(sets: &mut [ResultSet], warnings: &mut Vec<Warning>) {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    for set in sets.iter_mut() {
-        let before = set.runs.len();
-        let machine_id = set.machine.machine_id.clone();
-        set.runs.retain(|r| seen.insert((machine_id.clone(), r.run_id.clone())));
-        let dropped = before - set.runs.len();
-        if dropped > 0 {
-            warnings.push(Warning(format!(
-                "{}: {dropped} run(s) with a run_id already seen were ignored",
-                set.dir.display()
-            )));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -250,7 +171,7 @@ mod tests {
         let mut warnings = Vec::new();
         let set = load_results(tmp.path(), &mut warnings).unwrap();
         assert_eq!(set.runs.len(), 2);
-        assert_eq!(set.runs[1].seed, 1);
+        assert_eq!(set.runs[1].record.seed, 1);
         assert_eq!(set.machine.cpu_model, "Test CPU");
         assert_eq!(set.experiment, "quick");
         // No experiment.toml: loaded, with a warning that says so.
@@ -305,19 +226,5 @@ mod tests {
         let empty = results_dir("\n");
         let err = load_results(empty.path(), &mut Vec::new()).unwrap_err();
         assert!(matches!(err, Error::EmptyResults { .. }), "{err}");
-    }
-
-    #[test]
-    fn duplicate_run_ids_are_dropped_once() {
-        let a = results_dir(&format!("{}\n{}\n", line(0), line(1)));
-        let b = results_dir(&format!("{}\n{}\n", line(1), line(2)));
-        let mut warnings = Vec::new();
-        let mut sets =
-            vec![load_results(a.path(), &mut warnings).unwrap(), load_results(b.path(), &mut warnings).unwrap()];
-        dedupe_runs(&mut sets, &mut warnings);
-        assert_eq!(sets[0].runs.len(), 2);
-        assert_eq!(sets[1].runs.len(), 1);
-        assert_eq!(sets[1].runs[0].seed, 2);
-        assert!(warnings.iter().any(|w| w.0.contains("1 run(s)")));
     }
 }
