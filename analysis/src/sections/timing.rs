@@ -104,7 +104,8 @@ pub fn describe(key: &BenchKey) -> String {
 }
 
 fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
-    let mut c: (Vec<String>, Vec<&str>, Vec<&str>, Vec<u64>, Vec<u64>) = Default::default();
+    type KeyColumns<'a> = (Vec<String>, Vec<&'a str>, Vec<&'a str>, Vec<u64>, Vec<u64>);
+    let mut c: KeyColumns = Default::default();
     let mut numbers: [Vec<Option<f64>>; 9] = Default::default();
     let (mut samples, mut time_text, mut gflops_text, mut efficiency_text) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (label, times) in machines {
