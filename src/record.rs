@@ -101,6 +101,8 @@ pub const MACHINE_JSON: &str = "machine.json";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunsFile {
     pub records: Vec<RunRecord>,
+    /// The 1-based line number of each record, so a reader can point at a record's line.
+    pub lines: Vec<usize>,
     /// A last line cut off by a killed process, if there is one.
     pub truncated_tail: Option<TruncatedLine>,
 }
@@ -138,7 +140,10 @@ pub fn parse_runs(path: &Path, text: &str) -> Result<RunsFile> {
             continue;
         }
         match serde_json::from_str::<RunRecord>(content) {
-            Ok(record) => file.records.push(record),
+            Ok(record) => {
+                file.records.push(record);
+                file.lines.push(number);
+            }
             Err(e) if !complete => {
                 file.truncated_tail = Some(TruncatedLine { line: number, text: line.to_string(), error: e.to_string() })
             }

@@ -2,8 +2,9 @@
 
 use crate::criterion::load_criterion;
 use crate::error::{Error, Result, Warning};
-use crate::load::{dedupe_runs, load_results};
-use crate::report::{utc_now, write_report, Inputs, Invocation};
+use crate::inputs::{coverage, load_results_dirs, Inputs};
+use crate::report::{self, Report};
+use crate::sections;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -44,14 +45,28 @@ pub struct Args {
 /// Where criterion writes by default, relative to the workspace root.
 pub const DEFAULT_CRITERION_DIR: &str = "target/criterion";
 
-/// Loads every input named on the command line, collecting warnings.
-pub fn load_inputs(args: &Args, sweep_outputs: &[PathBuf]) -> Result<Inputs> {
+/// Where `--run` copies its results so the report can be regenerated from committed files.
+pub const REPORT_DATA_DIR: &str = "reports/data";
+
+/// Inputs as loaded, with what the report says about them.
+pub struct Loaded {
+    pub inputs: Inputs,
+    /// Lines about the inputs as a whole (shards merged, coverage of the grid).
+    pub notes: Vec<String>,
+    /// The `--criterion` directories actually read (the default one when picked up).
+    pub criterion_dirs: Vec<PathBuf>,
+}
+
+/// Loads every input named on the command line (and the results of `--run`), collecting
+/// warnings; directories of shards are merged and checked against the experiment's grid.
+pub fn load_inputs(args: &Args, sweep_outputs: &[PathBuf]) -> Result<Loaded> {
     let mut inputs = Inputs::default();
-    for dir in sweep_outputs.iter().chain(&args.inputs) {
-        let set = load_results(dir, &mut inputs.warnings)?;
-        inputs.results.push(set);
+    let dirs: Vec<PathBuf> = sweep_outputs.iter().chain(&args.inputs).cloned().collect();
+    let mut notes = load_results_dirs(&dirs, &mut inputs)?;
+    for c in coverage(&inputs.results)? {
+        notes.push(c.line());
     }
-    dedupe_runs(&mut inputs.results, &mut inputs.warnings);
+    let mut criterion_dirs = args.criterion.clone();
     for dir in &args.criterion {
         let set = load_criterion(dir, &mut inputs.warnings)?;
         inputs.benches.push(set);
@@ -60,44 +75,113 @@ pub fn load_inputs(args: &Args, sweep_outputs: &[PathBuf]) -> Result<Inputs> {
     if args.criterion.is_empty() && !args.no_default_criterion && default_dir.is_dir() {
         // Picked up implicitly, so an unusable one is a warning, not an error.
         match load_criterion(default_dir, &mut inputs.warnings) {
-            Ok(set) => inputs.benches.push(set),
+            Ok(set) => {
+                inputs.benches.push(set);
+                criterion_dirs.push(default_dir.to_path_buf());
+            }
             Err(e) => inputs.warnings.push(Warning(format!("default criterion directory skipped: {e}"))),
         }
     }
     if inputs.results.is_empty() && inputs.benches.is_empty() {
         return Err(Error::NoInputs);
     }
-    Ok(inputs)
+    Ok(Loaded { inputs, notes, criterion_dirs })
 }
 
 /// Runs the whole command; returns the report directory.
-pub fn run(args: &Args, command_line: String) -> Result<PathBuf> {
+pub fn run(args: &Args) -> Result<PathBuf> {
     let mut sweep_outputs = Vec::new();
     if let Some(preset) = &args.run {
-        sweep_outputs.push(crate::sweep::run_preset(preset, args.threads)?);
+        let results = crate::sweep::run_preset(preset, args.threads)?;
+        let kept = keep_results(&results)?;
+        eprintln!("results copied to {} (the report is regenerated from there)", kept.display());
+        sweep_outputs.push(kept);
     }
-    let inputs = load_inputs(args, &sweep_outputs)?;
-    for warning in &inputs.warnings {
+    let loaded = load_inputs(args, &sweep_outputs)?;
+    for warning in &loaded.inputs.warnings {
         eprintln!("warning: {warning}");
     }
-    let out = args.out.clone().unwrap_or_else(|| inputs.default_out());
-    let invocation = Invocation { command_line, generated_at: utc_now() };
-    write_report(&inputs, &out, &invocation)?;
+    for note in &loaded.notes {
+        eprintln!("{note}");
+    }
+    let runs: usize = loaded.inputs.results.iter().map(|r| r.runs.len()).sum();
+    eprintln!(
+        "read {} results directories ({runs} runs) and {} criterion trees",
+        loaded.inputs.results.len(),
+        loaded.inputs.benches.len()
+    );
+    let out = args.out.clone().unwrap_or_else(|| loaded.inputs.default_out());
+    let inputs: Vec<PathBuf> = sweep_outputs.iter().chain(&args.inputs).cloned().collect();
+    let command = regenerate_command(&inputs, &loaded.criterion_dirs, &out);
+    let mut report = assemble(&loaded.inputs, command)?;
+    report.notes = loaded.notes;
+    report::write(&report, &out)?;
     Ok(out)
 }
 
-/// The command line as typed, quoted where needed, for the report header.
-pub fn command_line() -> String {
-    std::env::args()
-        .enumerate()
-        .map(|(i, a)| {
-            let a = if i == 0 { "analyze".to_string() } else { a };
-            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "\"'$`\\".contains(c)) {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Copies a sweep's results directory (runs.jsonl, machine.json, experiment.toml) to
+/// `reports/data/<machine_id>/<experiment>/`, where a report's data is committed.
+pub fn keep_results(results: &Path) -> Result<PathBuf> {
+    let machine = crate::inputs::read_machine(&results.join("machine.json"))?;
+    let set = crate::inputs::load_results(results, &mut Vec::new())?;
+    let dest = Path::new(REPORT_DATA_DIR).join(&machine.machine_id).join(&set.experiment);
+    std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+    for name in ["runs.jsonl", "machine.json", "experiment.toml"] {
+        let from = results.join(name);
+        if from.is_file() {
+            std::fs::copy(&from, dest.join(name)).map_err(|e| Error::io(&from, e))?;
+        }
+    }
+    Ok(dest)
+}
+
+/// The command that regenerates the report from the files it read: every input by path (a
+/// `--run` sweep by the directory its results were copied to), no implicit default.
+pub fn regenerate_command(inputs: &[PathBuf], criterion: &[PathBuf], out: &Path) -> String {
+    let mut words = vec!["analyze".to_string()];
+    for dir in inputs {
+        words.push("--input".into());
+        words.push(quote(&dir.display().to_string()));
+    }
+    for dir in criterion {
+        words.push("--criterion".into());
+        words.push(quote(&dir.display().to_string()));
+    }
+    if criterion.is_empty() {
+        words.push("--no-default-criterion".into());
+    }
+    words.push("--out".into());
+    words.push(quote(&out.display().to_string()));
+    words.join(" ")
+}
+
+fn quote(word: &str) -> String {
+    if word.is_empty() || word.contains(|c: char| c.is_whitespace() || "\"'$`\\".contains(c)) {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    } else {
+        word.to_string()
+    }
+}
+
+/// The report for these inputs: title, command, every section, the machines' fingerprints.
+pub fn assemble(inputs: &Inputs, command: String) -> Result<Report> {
+    let experiments = inputs.experiments();
+    let what = if experiments.is_empty() { "benchmarks".to_string() } else { experiments.join(" + ") };
+    let machines = inputs.machines();
+    let on: Vec<String> = machines.iter().map(|m| format!("{} (`{}`)", m.cpu_model, m.machine_id)).collect();
+    let mut attachments = Vec::new();
+    for machine in &machines {
+        let name = format!("machine-{}.json", machine.machine_id);
+        let text = serde_json::to_string_pretty(machine)
+            .map_err(|e| Error::Json { path: PathBuf::from(&name), message: e.to_string() })?;
+        attachments.push((name, text + "\n"));
+    }
+    Ok(Report {
+        title: format!("{what} on {}", on.join(", ")),
+        command,
+        notes: Vec::new(),
+        sections: sections::build_all(inputs)?,
+        warnings: inputs.warnings.clone(),
+        attachments,
+    })
 }

@@ -1,17 +1,24 @@
 //! Criterion output directories → typed benchmark rows.
 //!
-//! Layout (criterion 0.8): `<dir>/<group>/<function>/<param>/new/{estimates.json, benchmark.json}`,
-//! times in nanoseconds. These are criterion's internal files, so they are parsed defensively:
-//! only `median.point_estimate` is required; the ids come from `benchmark.json` when it has
-//! them and from the path otherwise. The benches write the machine fingerprint as
-//! `<dir>/machine.json`; criterion itself records no hardware.
+//! Layout (criterion 0.8): `<dir>/<group>/<function>/<param>/new/{estimates.json,
+//! benchmark.json, sample.json}`, times in nanoseconds. These are criterion's internal files,
+//! so they are parsed defensively: the median with its confidence interval
+//! (`median.{point_estimate, confidence_interval.{lower_bound, upper_bound, confidence_level}}`)
+//! is required, every other field optional; the ids come from `benchmark.json` when it has them
+//! and from the path otherwise; the sample count from `sample.json` when it was kept. The
+//! benches write the machine fingerprint as `<dir>/machine.json` (criterion itself records no
+//! hardware) and the paired residual-overhead samples as `<dir>/overhead.json` ([`paired`]).
+//!
+//! [`paired`]: crate::paired
 //!
 //! Benchmark ids (see the benches): groups `forward`, `backward`, `train_step` with function
 //! `plain` | `residual` and parameter `d{depth}_w{width}`; group `gemm_ceiling` with any
 //! function and parameter `w{width}`. Throughput elements are the FLOPs of one iteration.
 
 use crate::error::{Error, Result, Warning};
-use crate::load::read_machine;
+use crate::fingerprint::read_machine;
+use crate::interval::Interval;
+use crate::paired::{load_paired, PairedPoint};
 use degradation_bench::record::MachineInfo;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -40,16 +47,20 @@ pub struct BenchRow {
     pub function: String,
     pub param: String,
     pub kind: BenchKind,
-    pub median_ns: f64,
-    pub mean_ns: Option<f64>,
+    /// Median time per iteration in ns, with criterion's bootstrap confidence interval.
+    pub median: Interval,
+    /// Mean time per iteration in ns, when criterion's estimate of it is usable.
+    pub mean: Option<Interval>,
+    /// Samples criterion took (`sample.json`), when that file was kept beside the estimates.
+    pub samples: Option<usize>,
     /// FLOPs of one iteration (criterion's `Throughput::Elements`), when recorded.
     pub flops: Option<f64>,
 }
 
 impl BenchRow {
-    /// FLOPs per nanosecond is GFLOP/s.
-    pub fn gflops(&self) -> Option<f64> {
-        self.flops.map(|f| f / self.median_ns)
+    /// FLOPs per nanosecond is GFLOP/s; the interval is the median time's, inverted.
+    pub fn gflops(&self) -> Option<Interval> {
+        self.flops.map(|f| self.median.reciprocal_scaled(f))
     }
 }
 
@@ -60,9 +71,12 @@ pub struct BenchSet {
     pub machine: Option<MachineInfo>,
     pub machine_id: String,
     pub rows: Vec<BenchRow>,
+    /// Paired plain/residual train-step samples (`overhead.json`), when that bench ran here.
+    pub paired: Vec<PairedPoint>,
 }
 
-/// Loads every benchmark under `dir`. A directory without any estimates is an error.
+/// Loads every benchmark under `dir`. A directory with neither estimates nor paired samples is
+/// an error.
 pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSet> {
     if !dir.is_dir() {
         return Err(Error::MissingDir { path: dir.to_path_buf(), what: "criterion" });
@@ -82,7 +96,8 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
     let mut bench_dirs = Vec::new();
     find_bench_dirs(dir, dir, 0, &mut bench_dirs)?;
     bench_dirs.sort();
-    if bench_dirs.is_empty() {
+    let paired = load_paired(dir)?;
+    if bench_dirs.is_empty() && paired.is_empty() {
         return Err(Error::NoEstimates { path: dir.to_path_buf() });
     }
 
@@ -91,7 +106,8 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
     for bench_dir in &bench_dirs {
         let ids = bench_ids(dir, bench_dir)?;
         let new = bench_dir.join("new");
-        let (median_ns, mean_ns) = read_estimates(&new.join("estimates.json"))?;
+        let (median, mean) = read_estimates(&new.join("estimates.json"))?;
+        let samples = read_sample_count(&new.join("sample.json"))?;
         let flops = read_throughput(&new.join("benchmark.json"))?;
         if flops.is_none() {
             missing_throughput += 1;
@@ -115,8 +131,9 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
             function: ids.function,
             param: ids.param,
             kind,
-            median_ns,
-            mean_ns,
+            median,
+            mean,
+            samples,
             flops,
         });
     }
@@ -126,7 +143,7 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
             dir.display()
         )));
     }
-    Ok(BenchSet { dir: dir.to_path_buf(), machine, machine_id, rows })
+    Ok(BenchSet { dir: dir.to_path_buf(), machine, machine_id, rows, paired })
 }
 
 /// Directories below `root` that hold `new/estimates.json` (criterion's `report/` pages skipped).
@@ -193,18 +210,53 @@ fn read_json_if_present(path: &Path) -> Result<Option<Value>> {
         .map_err(|e| Error::Json { path: path.to_path_buf(), message: format!("not valid JSON: {e}") })
 }
 
-/// `(median, mean)` point estimates in ns; the median is required, finite and positive.
-pub fn read_estimates(path: &Path) -> Result<(f64, Option<f64>)> {
+/// `(median, mean)` in ns with their confidence intervals. The median is required, with a
+/// valid interval; a mean that is absent or malformed is dropped (nothing here depends on it).
+pub fn read_estimates(path: &Path) -> Result<(Interval, Option<Interval>)> {
     let json = read_json_if_present(path)?
         .ok_or_else(|| Error::MissingFile { path: path.to_path_buf(), why: "criterion's estimates" })?;
-    let point = |stat: &str| json.get(stat).and_then(|s| s.get("point_estimate")).and_then(Value::as_f64);
-    let median =
-        point("median").ok_or_else(|| Error::field(path, "median.point_estimate", "missing or not a number"))?;
-    if !(median.is_finite() && median > 0.0) {
-        return Err(Error::field(path, "median.point_estimate", format!("{median} is not a positive time in ns")));
-    }
-    let mean = point("mean").filter(|m| m.is_finite() && *m > 0.0);
+    let median = read_estimate(path, &json, "median")?;
+    let mean = read_estimate(path, &json, "mean").ok();
     Ok((median, mean))
+}
+
+/// `<stat>.point_estimate` and `<stat>.confidence_interval.{lower_bound, upper_bound,
+/// confidence_level}`, errors naming the first field that is missing or wrong.
+fn read_estimate(path: &Path, json: &Value, stat: &str) -> Result<Interval> {
+    let number = |field: &str| -> Result<f64> {
+        let mut value = json.get(stat);
+        for key in field.split('.') {
+            value = value.and_then(|v| v.get(key));
+        }
+        value
+            .and_then(Value::as_f64)
+            .ok_or_else(|| Error::field(path, &format!("{stat}.{field}"), "missing or not a number"))
+    };
+    let point = number("point_estimate")?;
+    if !(point.is_finite() && point > 0.0) {
+        return Err(Error::field(
+            path,
+            &format!("{stat}.point_estimate"),
+            format!("{point} is not a positive time in ns"),
+        ));
+    }
+    let lower = number("confidence_interval.lower_bound")?;
+    let upper = number("confidence_interval.upper_bound")?;
+    let level = number("confidence_interval.confidence_level")?;
+    Interval::new(point, lower, upper, level)
+        .map_err(|message| Error::field(path, &format!("{stat}.confidence_interval"), message))
+}
+
+/// Number of samples in criterion's `sample.json` (its `iters` array), when the file exists.
+pub fn read_sample_count(path: &Path) -> Result<Option<usize>> {
+    let Some(json) = read_json_if_present(path)? else {
+        return Ok(None);
+    };
+    let iters = json.get("iters").and_then(Value::as_array);
+    match iters {
+        Some(iters) if !iters.is_empty() => Ok(Some(iters.len())),
+        _ => Err(Error::field(path, "iters", "missing, empty or not an array")),
+    }
 }
 
 /// `throughput.Elements` of benchmark.json (FLOPs per iteration), when present.
@@ -246,12 +298,19 @@ mod tests {
     use super::*;
     use std::fs;
 
+    fn estimate(point: f64, lower: f64, upper: f64) -> Value {
+        serde_json::json!({
+            "point_estimate": point, "standard_error": 1.0,
+            "confidence_interval": {"confidence_level": 0.95, "lower_bound": lower, "upper_bound": upper},
+        })
+    }
+
     fn write_bench(root: &Path, id: &str, median_ns: f64, flops: Option<u64>) {
         let dir = root.join(id).join("new");
         fs::create_dir_all(&dir).unwrap();
         let estimates = serde_json::json!({
-            "mean": {"point_estimate": median_ns * 1.01, "standard_error": 1.0},
-            "median": {"point_estimate": median_ns, "standard_error": 1.0},
+            "mean": estimate(median_ns * 1.01, median_ns, median_ns * 1.02),
+            "median": estimate(median_ns, median_ns * 0.9, median_ns * 1.25),
         });
         fs::write(dir.join("estimates.json"), estimates.to_string()).unwrap();
         let parts: Vec<&str> = id.split('/').collect();
@@ -278,24 +337,34 @@ mod tests {
     }
 
     #[test]
-    fn loads_a_tree_and_skips_reports_and_unknown_ids() {
+    fn loads_a_tree_with_intervals_and_skips_reports_and_unknown_ids() {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path();
         write_bench(root, "train_step/plain/d4_w64", 2_000.0, Some(8_000));
         write_bench(root, "gemm_ceiling/f32/w64", 500.0, Some(4_000));
         write_bench(root, "misc/thing/x", 10.0, None);
+        fs::write(root.join("train_step/plain/d4_w64/new/sample.json"), r#"{"iters": [1, 2, 3], "times": [1, 2, 3]}"#)
+            .unwrap();
         fs::create_dir_all(root.join("report")).unwrap();
         fs::create_dir_all(root.join("train_step/report")).unwrap();
         let mut warnings = Vec::new();
         let set = load_criterion(root, &mut warnings).unwrap();
         assert_eq!(set.machine_id, UNKNOWN_MACHINE);
         assert_eq!(set.rows.len(), 2);
+        assert!(set.paired.is_empty());
         let step = set.rows.iter().find(|r| r.group == "train_step").unwrap();
-        assert_eq!(step.median_ns, 2_000.0);
-        assert_eq!(step.gflops(), Some(4.0));
+        assert_eq!((step.median.point, step.median.lower, step.median.upper), (2_000.0, 1_800.0, 2_500.0));
+        assert_eq!(step.median.level, 0.95);
+        assert_eq!(step.mean.map(|m| m.point), Some(2_020.0));
+        assert_eq!(step.samples, Some(3));
+        // 8000 FLOPs: 4.0 GFLOP/s at the median, 3.2 at the slow end, 8000/1800 at the fast end.
+        let gflops = step.gflops().unwrap();
+        assert_eq!((gflops.point, gflops.lower), (4.0, 3.2));
+        assert!((gflops.upper - 8_000.0 / 1_800.0).abs() < 1e-12);
         let ceiling = set.rows.iter().find(|r| r.group == "gemm_ceiling").unwrap();
         assert_eq!(ceiling.kind, BenchKind::Ceiling { width: 64 });
-        assert_eq!(ceiling.gflops(), Some(8.0));
+        assert_eq!(ceiling.samples, None);
+        assert_eq!(ceiling.gflops().map(|g| g.point), Some(8.0));
         assert!(warnings.iter().any(|w| w.0.contains("machine.json")));
         assert!(warnings.iter().any(|w| w.0.contains("misc/thing/x")));
     }
@@ -310,15 +379,62 @@ mod tests {
     }
 
     #[test]
-    fn estimates_without_median_name_the_field() {
+    fn bad_estimates_name_the_file_and_field() {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join("estimates.json");
-        fs::write(&path, r#"{"mean": {"point_estimate": 3.0}}"#).unwrap();
-        let err = read_estimates(&path).unwrap_err().to_string();
-        assert!(err.contains("median.point_estimate"), "{err}");
-        fs::write(&path, r#"{"median": {"point_estimate": -1.0}}"#).unwrap();
-        assert!(read_estimates(&path).is_err());
-        fs::write(&path, "{not json").unwrap();
-        assert!(read_estimates(&path).unwrap_err().to_string().contains("not valid JSON"));
+        let check = |text: &str, field: &str| {
+            fs::write(&path, text).unwrap();
+            let err = read_estimates(&path).unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains("estimates.json"), "{err}");
+        };
+        check(r#"{"mean": {"point_estimate": 3.0}}"#, "median.point_estimate");
+        check(r#"{"median": {"point_estimate": -1.0}}"#, "median.point_estimate");
+        check(r#"{"median": {"point_estimate": 3.0}}"#, "median.confidence_interval.lower_bound");
+        let no_level = serde_json::json!({"median": {"point_estimate": 3.0,
+            "confidence_interval": {"lower_bound": 2.0, "upper_bound": 4.0}}});
+        check(&no_level.to_string(), "median.confidence_interval.confidence_level");
+        let outside = serde_json::json!({"median": estimate(3.0, 3.5, 4.0)});
+        check(&outside.to_string(), "median.confidence_interval");
+        check("{not json", "not valid JSON");
+        // A mean that is unusable is dropped, not fatal.
+        let no_mean_interval = serde_json::json!({"median": estimate(3.0, 2.0, 4.0), "mean": {"point_estimate": 3.0}});
+        fs::write(&path, no_mean_interval.to_string()).unwrap();
+        assert_eq!(read_estimates(&path).unwrap().1, None);
+        let samples = tmp.path().join("sample.json");
+        fs::write(&samples, r#"{"times": [1.0]}"#).unwrap();
+        assert!(read_sample_count(&samples).unwrap_err().to_string().contains("`iters`"));
+    }
+
+    /// The criterion trees committed under reports/data/: every benchmark of the quick grid
+    /// (54 network benchmarks + 3 ceilings), intervals around their medians, FLOPs recorded,
+    /// the machine read from the fingerprint beside them.
+    #[test]
+    fn loads_the_committed_criterion_trees() {
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/data");
+        for machine_id in ["779c277869b6", "a4e6f8ff0f7d"] {
+            let dir = data.join(machine_id).join("criterion");
+            let mut warnings = Vec::new();
+            let set = load_criterion(&dir, &mut warnings).unwrap();
+            assert!(warnings.is_empty(), "{machine_id}: {warnings:?}");
+            assert_eq!(set.machine_id, machine_id);
+            assert_eq!(set.machine.as_ref().map(|m| m.threads), Some(1), "{machine_id}: benches run on one thread");
+            let networks = set.rows.iter().filter(|r| matches!(r.kind, BenchKind::Network { .. })).count();
+            let ceilings = set.rows.iter().filter(|r| matches!(r.kind, BenchKind::Ceiling { .. })).count();
+            assert_eq!((networks, ceilings), (54, 3), "{machine_id}");
+            for row in &set.rows {
+                let m = row.median;
+                assert!(m.lower <= m.point && m.point <= m.upper && m.lower < m.upper, "{row:?}");
+                assert_eq!(m.level, 0.95, "{row:?}");
+                assert!(row.flops.is_some(), "{row:?}");
+            }
+        }
+        // One value read by hand from reports/data/779c277869b6/criterion/gemm_ceiling/f32/w1024/new:
+        // median 3615909.5 ns in [2975968.14, 3650170.29]; 268435456 FLOPs.
+        let set = load_criterion(&data.join("779c277869b6/criterion"), &mut Vec::new()).unwrap();
+        let w1024 = set.rows.iter().find(|r| r.kind == BenchKind::Ceiling { width: 1024 }).unwrap();
+        assert_eq!(w1024.median.point, 3_615_909.5);
+        assert!((w1024.median.lower - 2_975_968.142_857_142_7).abs() < 1e-6);
+        assert!((w1024.median.upper - 3_650_170.285_714_286).abs() < 1e-6);
+        assert_eq!(w1024.flops, Some(268_435_456.0));
     }
 }

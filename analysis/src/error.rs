@@ -38,6 +38,14 @@ pub enum Error {
     #[error("{path}: exists and is not a report written by analyze; refusing to replace it (choose another --out)")]
     NotAReport { path: PathBuf },
 
+    /// The same run (machine and run id) appears twice with different results.
+    #[error("run `{run_id}` appears in {first} and in {second} with different results; remove one of the two inputs")]
+    ConflictingRun { run_id: String, first: PathBuf, second: PathBuf },
+
+    /// Two sections of one report would write the same file.
+    #[error("two parts of the report would both write `{file}`")]
+    DuplicateOutput { file: String },
+
     /// Nothing to analyse.
     #[error("no inputs: give --input DIR (sweep results), --criterion DIR, or --run PRESET")]
     NoInputs,

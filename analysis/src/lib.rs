@@ -2,22 +2,26 @@
 //! benchmarks into a report — polars tables written as CSV and Markdown, SVG charts drawn with
 //! plotters, and a README.md whose findings are computed from the data.
 //!
-//! Data flow, one direction: [`load`] / [`criterion`] (files → typed rows) → [`tables`]
-//! (polars) and [`metrics`] (per-run slopes, theory) → [`charts`], [`findings`] →
-//! [`report`] (atomic write of the report directory).
+//! Layers, arrows pointing down: [`inputs`] / [`criterion`] load files into typed values;
+//! [`variant`] types a run's variant; [`stats`], [`table`] and [`plot`] know no topic;
+//! [`sections`] (one file per question) turn inputs into [`section::Section`]s; [`report`]
+//! renders a list of sections and writes the directory. Sections never use the report.
 
-pub mod charts;
+pub mod bench;
 pub mod cli;
 pub mod criterion;
 pub mod error;
-pub mod findings;
-pub mod load;
-pub mod mechanisms;
-pub mod metrics;
-pub mod readme;
-pub mod render;
+pub mod fingerprint;
+pub mod inputs;
+pub mod interval;
+pub mod paired;
+pub mod plot;
 pub mod report;
+pub mod section;
+pub mod sections;
+pub mod stats;
 pub mod sweep;
-pub mod tables;
+pub mod table;
+pub mod variant;
 
 pub use error::{Error, Result, Warning};

@@ -1,12 +1,12 @@
 //! `analyze`: see `degradation_analysis::cli` and `analyze --help`.
 
 use clap::Parser;
-use degradation_analysis::cli::{command_line, run, Args};
+use degradation_analysis::cli::{run, Args};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args, command_line()) {
+    match run(&args) {
         Ok(out) => {
             eprintln!("report written to {}", out.join("README.md").display());
             ExitCode::SUCCESS

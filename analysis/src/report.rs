@@ -1,174 +1,105 @@
-//! The report: tables (CSV + Markdown), charts (SVG) and README.md, written into a temporary
-//! sibling directory and renamed into place only when everything succeeded, so a failure never
-//! leaves half a report (and never destroys the previous one).
+//! The report: a list of [`Section`]s rendered into README.md, every table written as CSV and
+//! every chart as SVG. The directory is written into a temporary sibling and renamed into place
+//! only when everything succeeded, so a failure never leaves half a report (and never destroys
+//! the previous one).
+//!
+//! Nothing here knows a topic: the opening sentences, headings, tables, charts and findings all
+//! come from the sections, in the order given. Nothing here reads a clock either, so the same
+//! inputs give the same bytes.
 
-use crate::charts::{self, profiles::Probe, Chart};
-use crate::criterion::BenchSet;
 use crate::error::{Error, Result, Warning};
-use crate::findings;
-use crate::load::ResultSet;
-use crate::mechanisms::{self, Mechanisms};
-use crate::metrics::VaryingAxes;
-use crate::readme;
-use crate::render::Table;
-use crate::tables::{self, TimingRow};
-use degradation_bench::record::{MachineInfo, RunRecord};
+use crate::section::Section;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// Everything loaded from the command line's inputs.
+/// Everything a report directory holds, before anything is written.
 #[derive(Debug, Default)]
-pub struct Inputs {
-    pub results: Vec<ResultSet>,
-    pub benches: Vec<BenchSet>,
+pub struct Report {
+    /// Text after [`README_TITLE`] on the first line.
+    pub title: String,
+    /// The command that regenerates this report from the files it names.
+    pub command: String,
+    /// Lines about the inputs as a whole (how many shards and runs were merged, coverage of
+    /// the experiment's grid, where `--run` results were copied), shown under the command.
+    pub notes: Vec<String>,
+    pub sections: Vec<Section>,
     pub warnings: Vec<Warning>,
+    /// Extra files copied into the report as they are (name, contents): the machine
+    /// fingerprints.
+    pub attachments: Vec<(String, String)>,
 }
 
-impl Inputs {
-    /// Distinct machine ids over all inputs, sorted.
-    pub fn machine_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self
-            .results
-            .iter()
-            .map(|r| r.machine.machine_id.clone())
-            .chain(self.benches.iter().map(|b| b.machine_id.clone()))
-            .collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    }
+/// First line of every report's README.md; how an earlier report is recognised.
+pub const README_TITLE: &str = "# Report: ";
 
-    /// One fingerprint per machine id (the first seen).
-    pub fn machines(&self) -> Vec<MachineInfo> {
-        let mut machines: Vec<MachineInfo> = Vec::new();
-        let all = self.results.iter().map(|r| &r.machine).chain(self.benches.iter().filter_map(|b| b.machine.as_ref()));
-        for machine in all {
-            if !machines.iter().any(|m| m.machine_id == machine.machine_id) {
-                machines.push(machine.clone());
-            }
+/// README.md: title, the opening sentences, the command, then each section in order.
+pub fn render(report: &Report) -> Result<String> {
+    let mut out = String::new();
+    let _ = writeln!(out, "{README_TITLE}{}\n", report.title);
+    let lead: Vec<&str> = report.sections.iter().flat_map(|s| s.lead.iter().map(String::as_str)).collect();
+    if !lead.is_empty() {
+        let _ = writeln!(out, "{}\n", lead.join(" "));
+    }
+    let _ = writeln!(
+        out,
+        "Every number and statement below is computed from the files named in this command \
+         (degradation-analysis {}); it regenerates this report:\n\n```\n{}\n```\n",
+        env!("CARGO_PKG_VERSION"),
+        report.command
+    );
+    for note in &report.notes {
+        let _ = writeln!(out, "{note}\n");
+    }
+    let mut numbers = Numbers::default();
+    for section in report.sections.iter().filter(|s| !s.is_empty()) {
+        render_section(&mut out, section, &mut numbers)?;
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "## Warnings while loading\n");
+        for w in &report.warnings {
+            let _ = writeln!(out, "- {w}");
         }
-        machines.sort_by(|a, b| a.machine_id.cmp(&b.machine_id));
-        machines
+        let _ = writeln!(out);
     }
-
-    pub fn experiments(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.results.iter().map(|r| r.experiment.clone()).collect();
-        names.dedup();
-        names
-    }
-
-    /// `reports/<experiment>-<machine_id>`, or `reports/compare-<id1>-<id2>` for several machines.
-    pub fn default_out(&self) -> PathBuf {
-        let ids = self.machine_ids();
-        let name = if ids.len() > 1 {
-            format!("compare-{}", ids.join("-"))
-        } else {
-            let experiments = self.experiments();
-            let experiment = if experiments.is_empty() { "bench".to_string() } else { experiments.join("+") };
-            format!("{experiment}-{}", ids.first().map_or("unknown", String::as_str))
-        };
-        Path::new("reports").join(name)
-    }
+    Ok(out)
 }
 
-/// The computed content of a report, before anything is written.
-pub struct Analysis {
-    pub runs: Vec<RunRecord>,
-    pub degradation: Option<Table>,
-    pub gradient_flow: Option<Table>,
-    pub timing: Option<Table>,
-    pub ceiling: Option<Table>,
-    pub across_machines: Option<Table>,
-    pub timing_rows: Vec<TimingRow>,
-    /// Mechanism probes (shattered gradients, lesions, branch magnitudes, longer training).
-    pub mechanisms: Mechanisms,
-    pub charts: Vec<Chart>,
-    pub findings: Findings,
+/// Running figure and table numbers across the whole report.
+#[derive(Default)]
+struct Numbers {
+    figure: usize,
+    table: usize,
 }
 
-#[derive(Debug, Default)]
-pub struct Findings {
-    pub degradation: Vec<String>,
-    pub gradient_flow: Vec<String>,
-    pub timing: Vec<String>,
-    pub machines: Vec<String>,
-}
-
-pub fn analyse(inputs: &Inputs) -> Result<Analysis> {
-    let runs: Vec<RunRecord> = inputs.results.iter().flat_map(|r| r.runs.iter().cloned()).collect();
-    let axes = VaryingAxes::of(&runs);
-    let mut charts = Vec::new();
-    let mut findings = Findings::default();
-
-    let (degradation, gradient_flow) = if runs.is_empty() {
-        (None, None)
-    } else {
-        let frame = tables::runs_frame(&runs, &axes)?;
-        let degradation = tables::degradation(&frame)?;
-        let gradient_flow = tables::gradient_flow(&runs, &axes)?;
-        findings.degradation = findings::degradation(&degradation);
-        if let Some(flow) = &gradient_flow {
-            findings.gradient_flow = findings::gradient_flow(flow);
+fn render_section(out: &mut String, section: &Section, numbers: &mut Numbers) -> Result<()> {
+    let _ = writeln!(out, "## {}\n", section.heading);
+    for paragraph in &section.summary {
+        let _ = writeln!(out, "{paragraph}\n");
+    }
+    if !section.findings.is_empty() {
+        for finding in &section.findings {
+            let _ = writeln!(out, "- {finding}");
         }
-        charts.extend(charts::degradation::build(&degradation));
-        charts.extend(charts::curves::build(&runs, &axes));
-        charts.extend(charts::profiles::build(&runs, &axes, Probe::GradientNorm));
-        charts.extend(charts::profiles::build(&runs, &axes, Probe::StateRms));
-        (Some(degradation), gradient_flow)
-    };
-    let mechanisms = mechanisms::analyse(&runs)?;
-
-    let bench_rows: Vec<_> = inputs.benches.iter().flat_map(|b| b.rows.iter().cloned()).collect();
-    let bench_machines: Vec<String> = {
-        let mut ids: Vec<String> = bench_rows.iter().map(|r| r.machine_id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        ids
-    };
-    let several = bench_machines.len() > 1;
-    let (mut timing, mut ceiling, mut across_machines, mut timing_rows) = (None, None, None, Vec::new());
-    if !bench_rows.is_empty() {
-        let frames = tables::bench_frames(&bench_rows)?;
-        if frames.ceiling.height() > 0 {
-            ceiling = Some(tables::ceiling(&frames, several));
-        }
-        if frames.network.height() > 0 {
-            let frame = tables::timing_frame(&frames)?;
-            timing_rows = tables::timing_rows(&frame);
-            if several {
-                across_machines = Some(tables::across_machines(&frame, &bench_machines)?);
-            }
-            timing = Some(tables::timing(&frame, several));
-            findings.timing = findings::timing(&timing_rows);
-            findings.machines = findings::machines(&timing_rows);
-            charts.extend(charts::timing::time_vs_depth(&timing_rows));
-            charts.extend(charts::timing::overhead_heatmap(&timing_rows));
-            charts.extend(charts::machines::build(&timing_rows));
-        }
+        let _ = writeln!(out);
     }
-    Ok(Analysis {
-        runs,
-        degradation,
-        gradient_flow,
-        timing,
-        ceiling,
-        across_machines,
-        timing_rows,
-        mechanisms,
-        charts,
-        findings,
-    })
+    for chart in &section.charts {
+        numbers.figure += 1;
+        let _ = writeln!(out, "![{}]({})\n", chart.figure.title, chart.file);
+        let _ = writeln!(out, "*Figure {}. {}*\n", numbers.figure, chart.caption);
+    }
+    for table in &section.tables {
+        numbers.table += 1;
+        let _ = writeln!(out, "*Table {}. {}.*\n", numbers.table, table.title);
+        let _ = writeln!(out, "{}", table.to_markdown()?);
+        let note = if table.note.is_empty() { String::new() } else { format!("{} ", table.note) };
+        let _ = writeln!(out, "{note}CSV: [`{}.csv`]({}.csv).\n", table.slug, table.slug);
+    }
+    Ok(())
 }
 
-/// How the report was asked for, for its header.
-pub struct Invocation {
-    pub command_line: String,
-    /// UTC date and time of the analysis.
-    pub generated_at: String,
-}
-
-/// Analyses the inputs and writes the report to `out`, replacing an existing one only on success.
-pub fn write_report(inputs: &Inputs, out: &Path, invocation: &Invocation) -> Result<()> {
-    let analysis = analyse(inputs)?;
+/// Writes the report to `out`, replacing an existing one only on success.
+pub fn write(report: &Report, out: &Path) -> Result<()> {
+    check_unique_files(report)?;
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -184,8 +115,7 @@ pub fn write_report(inputs: &Inputs, out: &Path, invocation: &Invocation) -> Res
         std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
     std::fs::create_dir(&staging).map_err(|e| Error::io(&staging, e))?;
-    let written = write_contents(inputs, &analysis, &staging, invocation);
-    if let Err(e) = written {
+    if let Err(e) = write_contents(report, &staging) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
@@ -204,8 +134,19 @@ pub fn write_report(inputs: &Inputs, out: &Path, invocation: &Invocation) -> Res
     Ok(())
 }
 
-/// First line of every report's README.md; how an earlier report is recognised.
-pub const README_TITLE: &str = "# Report: ";
+/// Two sections writing the same file would silently overwrite each other's output.
+fn check_unique_files(report: &Report) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    let tables = report.sections.iter().flat_map(|s| &s.tables).map(|t| format!("{}.csv", t.slug));
+    let charts = report.sections.iter().flat_map(|s| &s.charts).map(|c| c.file.clone());
+    let attachments = report.attachments.iter().map(|(name, _)| name.clone());
+    for file in tables.chain(charts).chain(attachments) {
+        if !seen.insert(file.clone()) {
+            return Err(Error::DuplicateOutput { file });
+        }
+    }
+    Ok(())
+}
 
 /// Whether `dir` may be replaced: an empty directory, or one that holds an earlier report (its
 /// README starts with our title and it has no subdirectories). Anything else — `--out reports`
@@ -224,52 +165,20 @@ fn is_previous_report(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("README.md")).is_ok_and(|text| text.starts_with(README_TITLE))
 }
 
-fn write_contents(inputs: &Inputs, analysis: &Analysis, dir: &Path, invocation: &Invocation) -> Result<()> {
-    let tables = [
-        &analysis.degradation,
-        &analysis.gradient_flow,
-        &analysis.timing,
-        &analysis.ceiling,
-        &analysis.across_machines,
-    ];
-    for table in tables.into_iter().chain(analysis.mechanisms.tables()).flatten() {
+fn write_contents(report: &Report, dir: &Path) -> Result<()> {
+    for table in report.sections.iter().flat_map(|s| &s.tables) {
         let path = dir.join(format!("{}.csv", table.slug));
         std::fs::write(&path, table.to_csv()?).map_err(|e| Error::io(&path, e))?;
     }
-    for chart in analysis.charts.iter().chain(&analysis.mechanisms.charts) {
+    for chart in report.sections.iter().flat_map(|s| &s.charts) {
         chart.figure.write(&dir.join(&chart.file))?;
     }
-    for machine in inputs.machines() {
-        let path = dir.join(format!("machine-{}.json", machine.machine_id));
-        let text = serde_json::to_string_pretty(&machine)
-            .map_err(|e| Error::Json { path: path.clone(), message: e.to_string() })?;
-        std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))?;
+    for (name, contents) in &report.attachments {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).map_err(|e| Error::io(&path, e))?;
     }
-    let text = readme::render(inputs, analysis, invocation)?;
     let path = dir.join("README.md");
-    std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
-}
-
-/// The current UTC time as `YYYY-MM-DD HH:MM UTC` (no date crate needed for this).
-pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
-}
-
-/// Days since 1970-01-01 → (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    std::fs::write(&path, render(report)?).map_err(|e| Error::io(&path, e))
 }
 
 #[cfg(test)]
@@ -292,9 +201,28 @@ mod tests {
     }
 
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn sections_render_in_order_with_running_numbers() {
+        let mut first = Section::new("First");
+        first.lead.push("One.".into());
+        first.summary.push("Read this.".into());
+        first.findings.push("a finding".into());
+        let mut second = Section::new("Second");
+        second.lead.push("Two.".into());
+        second.findings.push("another".into());
+        let empty = Section::new("Nothing");
+        let report = Report {
+            title: "t".into(),
+            command: "analyze --input x".into(),
+            sections: vec![first, empty, second],
+            ..Report::default()
+        };
+        let text = render(&report).unwrap();
+        assert!(text.starts_with("# Report: t\n\nOne. Two.\n"), "{text}");
+        let first_at = text.find("## First").unwrap();
+        let second_at = text.find("## Second").unwrap();
+        assert!(first_at < second_at);
+        assert!(!text.contains("## Nothing"), "an empty section is left out");
+        assert!(text.contains("```\nanalyze --input x\n```"));
+        assert!(text.contains("Read this.\n\n- a finding\n"));
     }
 }

@@ -103,7 +103,7 @@ fn list_runs(experiment: &Experiment, shard: Option<Shard>) -> degradation_bench
     experiment.validate()?;
     let split = degradation_bench::data::load(experiment.dataset, &experiment.dataset_options)?;
     let shape = DataShape {
-        input_dim: split.train.input_dim,
+        input_dim: split.train.input_dim(),
         output_dim: split.train.output_dim(),
         train_len: split.train.len(),
         test_len: split.test.len(),

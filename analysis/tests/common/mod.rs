@@ -219,3 +219,65 @@ pub fn mechanisms_run(arch: &str, depth: usize) -> RunRecord {
     }
     r
 }
+
+/// Rows of a CSV file as header → field maps (RFC 4180 quoting, as the report writes it).
+pub fn read_csv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let parse = |line: &str| -> Vec<String> {
+        let (mut fields, mut field, mut quoted, mut chars) =
+            (Vec::new(), String::new(), false, line.chars().peekable());
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    field.push('"');
+                    chars.next();
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => fields.push(std::mem::take(&mut field)),
+                (c, _) => field.push(c),
+            }
+        }
+        fields.push(field);
+        fields
+    };
+    let mut lines = text.lines();
+    let header = parse(lines.next().expect("a header line"));
+    lines
+        .map(|l| {
+            let fields = parse(l);
+            assert_eq!(fields.len(), header.len(), "{}: {l}", path.display());
+            header.iter().cloned().zip(fields).collect()
+        })
+        .collect()
+}
+
+pub fn number(row: &std::collections::HashMap<String, String>, column: &str) -> Option<f64> {
+    let text = row.get(column).unwrap_or_else(|| panic!("no column {column} in {row:?}"));
+    (!text.is_empty()).then(|| text.parse().unwrap_or_else(|e| panic!("{column} = {text:?}: {e}")))
+}
+
+/// An SVG the report wrote: a whole document, at most 1000 px wide (a repository page), with
+/// every expected text.
+pub fn check_svg(path: &Path, texts: &[&str]) {
+    let svg = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{} is not a whole SVG", path.display());
+    let width: f64 = svg
+        .split_once("width=\"")
+        .and_then(|(_, rest)| rest.split('"').next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("{}: no width", path.display()));
+    assert!(width <= 1000.0, "{}: {width} px wide", path.display());
+    for text in texts {
+        assert!(svg.contains(text), "{} lacks {text:?}", path.display());
+    }
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}

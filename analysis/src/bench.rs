@@ -1,0 +1,192 @@
+//! Criterion rows → typed timing points: what the timing, overhead and machines sections share.
+//!
+//! Each network benchmark becomes a [`NetworkTime`] with its median time, GFLOP/s and
+//! efficiency, every one as an [`Interval`]. Efficiency = achieved GFLOP/s ÷ the machine's GEMM
+//! ceiling at the same width, where the ceiling is the best rate over every `gemm_ceiling`
+//! function measured at that width (today the benches time one product, the forward shape
+//! (B × w)·(w × w)ᵀ; a step also runs the two backward products, which the ceiling covers as
+//! soon as the benches time them under the same group).
+
+use crate::criterion::{BenchKind, BenchRow, BenchSet};
+use crate::interval::Interval;
+use degradation_bench::config::Arch;
+use std::collections::BTreeMap;
+
+/// The three timed network operations, in the order a step runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Forward,
+    Backward,
+    TrainStep,
+}
+
+impl Op {
+    pub const ALL: [Op; 3] = [Op::Forward, Op::Backward, Op::TrainStep];
+
+    /// The criterion group id.
+    pub fn group(self) -> &'static str {
+        match self {
+            Op::Forward => "forward",
+            Op::Backward => "backward",
+            Op::TrainStep => "train_step",
+        }
+    }
+
+    pub fn from_group(group: &str) -> Option<Op> {
+        Op::ALL.into_iter().find(|op| op.group() == group)
+    }
+}
+
+/// Which benchmark: the same key on two machines is the same work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BenchKey {
+    pub op: Op,
+    pub depth: usize,
+    pub width: usize,
+    pub arch: Arch,
+}
+
+/// One network benchmark on one machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkTime {
+    pub key: BenchKey,
+    /// Median ns per iteration with criterion's interval.
+    pub time_ns: Interval,
+    pub gflops: Option<Interval>,
+    /// Achieved ÷ ceiling GFLOP/s, both intervals combined.
+    pub efficiency: Option<Interval>,
+    pub samples: Option<usize>,
+}
+
+/// One machine's benchmarks, typed.
+#[derive(Debug, Clone)]
+pub struct MachineTimes {
+    pub machine_id: String,
+    /// Keyed and so sorted by operation, depth, width, arch.
+    pub networks: BTreeMap<BenchKey, NetworkTime>,
+    /// Best GEMM rate per width: (GFLOP/s, the row it came from).
+    pub ceilings: BTreeMap<usize, (Interval, BenchRow)>,
+}
+
+impl MachineTimes {
+    pub fn from_set(set: &BenchSet) -> MachineTimes {
+        let mut ceilings: BTreeMap<usize, (Interval, BenchRow)> = BTreeMap::new();
+        for row in &set.rows {
+            if let (BenchKind::Ceiling { width }, Some(rate)) = (&row.kind, row.gflops()) {
+                let better = ceilings.get(width).is_none_or(|(best, _)| rate.point > best.point);
+                if better {
+                    ceilings.insert(*width, (rate, row.clone()));
+                }
+            }
+        }
+        let mut networks = BTreeMap::new();
+        for row in &set.rows {
+            let BenchKind::Network { arch, depth, width } = &row.kind else { continue };
+            let (Some(op), Some(arch)) =
+                (Op::from_group(&row.group), Arch::ALL.iter().copied().find(|a| a.as_str() == arch))
+            else {
+                continue;
+            };
+            let key = BenchKey { op, depth: *depth, width: *width, arch };
+            let efficiency = match (row.flops, ceilings.get(width)) {
+                (Some(flops), Some((_, ceiling))) => {
+                    // (flops ÷ t) ÷ (ceiling flops ÷ ceiling t) = (flops ÷ ceiling flops) · (ceiling t ÷ t)
+                    ceiling.flops.map(|ceiling_flops| ceiling.median.ratio(row.median).scaled(flops / ceiling_flops))
+                }
+                _ => None,
+            };
+            let time = NetworkTime { key, time_ns: row.median, gflops: row.gflops(), efficiency, samples: row.samples };
+            networks.insert(key, time);
+        }
+        MachineTimes { machine_id: set.machine_id.clone(), networks, ceilings }
+    }
+
+    /// residual ÷ plain time at each (op, depth, width) measured for both.
+    pub fn residual_ratios(&self) -> Vec<(BenchKey, Interval)> {
+        self.networks
+            .iter()
+            .filter(|(key, _)| key.arch == Arch::Residual)
+            .filter_map(|(key, residual)| {
+                let plain = self.networks.get(&BenchKey { arch: Arch::Plain, ..*key })?;
+                Some((*key, residual.time_ns.ratio(plain.time_ns)))
+            })
+            .collect()
+    }
+}
+
+/// "1.23 (1.10–1.40)": a point with its interval, `digits` significant digits.
+pub fn interval_text(interval: &Interval, digits: usize) -> String {
+    use crate::table::format_sig;
+    format!(
+        "{} ({}–{})",
+        format_sig(interval.point, digits),
+        format_sig(interval.lower, digits),
+        format_sig(interval.upper, digits)
+    )
+}
+
+/// "+2.1% (+0.9% to +3.4%)" for a ratio.
+pub fn percent_change_text(ratio: &Interval) -> String {
+    let (point, lower, upper) = ratio.as_percent_change();
+    format!("{point:+.1}% ({lower:+.1}% to {upper:+.1}%)")
+}
+
+/// "85% (80–90%)" for a fraction.
+pub fn percent_text(fraction: &Interval) -> String {
+    format!("{:.0}% ({:.0}–{:.0}%)", fraction.point * 100.0, fraction.lower * 100.0, fraction.upper * 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    pub(crate) fn row(group: &str, arch: &str, depth: usize, width: usize, ns: [f64; 3], flops: f64) -> BenchRow {
+        let kind = if group == "gemm_ceiling" {
+            BenchKind::Ceiling { width }
+        } else {
+            BenchKind::Network { arch: arch.into(), depth, width }
+        };
+        BenchRow {
+            machine_id: "m".into(),
+            group: group.into(),
+            function: arch.into(),
+            param: String::new(),
+            kind,
+            median: Interval::new(ns[0], ns[1], ns[2], 0.95).unwrap(),
+            mean: None,
+            samples: Some(10),
+            flops: Some(flops),
+        }
+    }
+
+    #[test]
+    fn efficiency_uses_the_best_ceiling_and_both_intervals() {
+        let rows = vec![
+            // Two ceiling kernels at width 64: 10 and 20 GFLOP/s; the best (20) is the ceiling.
+            row("gemm_ceiling", "f32", 0, 64, [100.0, 100.0, 100.0], 1_000.0),
+            row("gemm_ceiling", "other", 0, 64, [50.0, 40.0, 50.0], 1_000.0),
+            // 8000 FLOPs in 1000 ns (800–1250): 8 GFLOP/s, 40% of 20.
+            row("train_step", "plain", 4, 64, [1_000.0, 800.0, 1_250.0], 8_000.0),
+            row("train_step", "residual", 4, 64, [1_100.0, 1_100.0, 1_100.0], 8_000.0),
+        ];
+        let set = BenchSet { dir: PathBuf::new(), machine: None, machine_id: "m".into(), rows, paired: Vec::new() };
+        let times = MachineTimes::from_set(&set);
+        assert_eq!(times.ceilings[&64].0.point, 20.0);
+        let key = BenchKey { op: Op::TrainStep, depth: 4, width: 64, arch: Arch::Plain };
+        let e = times.networks[&key].efficiency.unwrap();
+        assert!((e.point - 0.4).abs() < 1e-12, "{e:?}");
+        // Efficiency is low when the step is slow (its time's upper side, ln(1250/1000)) and
+        // the ceiling fast (its time's lower side, ln(50/40)): down = hypot(ln 1.25, ln 1.25).
+        // It is high only through the step's lower side, ln(1000/800) (the ceiling's upper
+        // bound equals its point): up = ln 1.25.
+        let down = (1.25f64.ln()).hypot(1.25f64.ln());
+        let up = 1.25f64.ln();
+        assert!((e.lower - 0.4 * (-down).exp()).abs() < 1e-12, "{e:?}");
+        assert!((e.upper - 0.4 * up.exp()).abs() < 1e-12, "{e:?}");
+        let ratios = times.residual_ratios();
+        assert_eq!(ratios.len(), 1);
+        assert!((ratios[0].1.point - 1.1).abs() < 1e-12);
+        assert_eq!(percent_change_text(&Interval::new(1.021, 1.013, 1.03, 0.95).unwrap()), "+2.1% (+1.3% to +3.0%)");
+    }
+}

@@ -1,0 +1,134 @@
+//! Merging results directories (shards of one sweep, or the same directory given twice) and
+//! checking them against the experiment's grid.
+//!
+//! A run is identified by its machine and `run_id` (a hash of its whole configuration). The
+//! same run twice with the same results is a repeated input: kept once, with a warning. The
+//! same run twice with different results means two sweeps disagree; that is an error naming
+//! both files, never a silent choice.
+
+use super::results::ResultSet;
+use crate::error::{Error, Result, Warning};
+use degradation_bench::record::RunRecord;
+use degradation_bench::sweep::{expand, DataShape};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+/// A record's results, without the fields that time the run (they differ between machines
+/// and reruns while the results are bit-identical).
+fn results_of(run: &RunRecord) -> serde_json::Value {
+    let mut value = serde_json::to_value(run).unwrap_or(serde_json::Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.remove("wall_seconds");
+        map.remove("steps_per_second");
+    }
+    value
+}
+
+/// Drops repeated runs (same machine, same run id, same results) with one warning per input
+/// that lost any; a run present twice with different results is an error.
+pub fn merge_runs(sets: &mut [ResultSet], warnings: &mut Vec<Warning>) -> Result<()> {
+    let mut seen: HashMap<(String, String), (PathBuf, serde_json::Value)> = HashMap::new();
+    for set in sets.iter_mut() {
+        let before = set.runs.len();
+        let machine_id = set.machine.machine_id.clone();
+        let mut kept = Vec::with_capacity(set.runs.len());
+        for run in std::mem::take(&mut set.runs) {
+            let key = (machine_id.clone(), run.record.run_id.clone());
+            let results = results_of(&run.record);
+            match seen.get(&key) {
+                Some((first, earlier)) if *earlier != results => {
+                    return Err(Error::ConflictingRun {
+                        run_id: run.record.run_id.clone(),
+                        first: first.join("runs.jsonl"),
+                        second: set.dir.join("runs.jsonl"),
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(key, (set.dir.clone(), results));
+                    kept.push(run);
+                }
+            }
+        }
+        set.runs = kept;
+        let dropped = before - set.runs.len();
+        if dropped > 0 {
+            warnings.push(Warning(format!(
+                "{}: {dropped} run(s) already read from another input (same run_id, same results) were counted once",
+                set.dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How much of one experiment's grid the inputs hold, on one machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Coverage {
+    pub experiment: String,
+    pub machine_id: String,
+    pub cpu_model: String,
+    /// Runs the experiment file plans.
+    pub planned: usize,
+    /// Planned runs present in the inputs.
+    pub present: usize,
+    /// Planned run ids not present, sorted.
+    pub missing: Vec<String>,
+    /// Run ids present that the experiment file does not plan (another version of the file?).
+    pub unplanned: Vec<String>,
+}
+
+impl Coverage {
+    /// One line for the report.
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "Coverage of `{}` on {}: {} of {} planned runs present",
+            self.experiment, self.cpu_model, self.present, self.planned
+        );
+        if !self.missing.is_empty() {
+            let shown: Vec<String> = self.missing.iter().take(8).map(|id| format!("`{id}`")).collect();
+            let more = self.missing.len().saturating_sub(shown.len());
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            line.push_str(&format!("; missing: {}{more}", shown.join(", ")));
+        }
+        if !self.unplanned.is_empty() {
+            line.push_str(&format!("; {} run(s) present that the experiment file does not plan", self.unplanned.len()));
+        }
+        line.push('.');
+        line
+    }
+}
+
+/// Coverage of every (experiment, machine) whose experiment file was found beside its results.
+pub fn coverage(sets: &[ResultSet]) -> Result<Vec<Coverage>> {
+    let mut by_key: BTreeMap<(String, String), Vec<&ResultSet>> = BTreeMap::new();
+    for set in sets {
+        by_key.entry((set.experiment.clone(), set.machine.machine_id.clone())).or_default().push(set);
+    }
+    let mut out = Vec::new();
+    for ((experiment, machine_id), sets) in by_key {
+        let Some(config) = sets.iter().find_map(|s| s.experiment_config.as_ref()) else {
+            continue;
+        };
+        let split = degradation_bench::data::load(config.dataset, &config.dataset_options)?;
+        let shape = DataShape {
+            input_dim: split.train.input_dim(),
+            output_dim: split.train.output_dim(),
+            train_len: split.train.len(),
+            test_len: split.test.len(),
+        };
+        let planned: BTreeSet<String> = expand(config, shape).into_iter().map(|p| p.run_id).collect();
+        let present: BTreeSet<String> =
+            sets.iter().flat_map(|s| s.runs.iter().map(|r| r.record.run_id.clone())).collect();
+        out.push(Coverage {
+            experiment,
+            machine_id,
+            cpu_model: sets[0].machine.cpu_model.clone(),
+            planned: planned.len(),
+            present: planned.intersection(&present).count(),
+            missing: planned.difference(&present).cloned().collect(),
+            unplanned: present.difference(&planned).cloned().collect(),
+        });
+    }
+    Ok(out)
+}

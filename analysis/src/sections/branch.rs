@@ -1,0 +1,239 @@
+//! Residual-branch magnitude: per block k, ‖α·v_k‖ ÷ ‖h_{k−1}‖ — how large a correction each
+//! residual branch adds to its input, at initialisation and after training.
+//!
+//! He et al. (2015, Fig. 7) compare the standard deviations of layer responses of plain and
+//! residual nets; this is a different, related measurement. With α = 1/√K imposed the ratio
+//! falls with depth by construction (α shrinks as K grows), so the informative number is the
+//! ratio ÷ α.
+
+use crate::error::{Error, Result};
+use crate::inputs::Inputs;
+use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::section::Section;
+use crate::stats::median;
+use crate::table::{format_sig, spec, Format, Table};
+use crate::variant::{groups, seeds_phrase, variants_of, Group, Variant, VaryingAxes};
+use plotters::style::RGBColor;
+use polars::prelude::{Column, DataFrame};
+
+/// Lines with at most this many points get markers (so a one-point line still shows).
+const MARKER_MAX_POINTS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct BranchRow<'a> {
+    pub variant: &'a Variant,
+    pub depth: usize,
+    pub blocks: usize,
+    pub runs: usize,
+    pub alpha: Option<f64>,
+    /// Per run the median over blocks, then the median over seeds.
+    pub ratio_init: Option<f64>,
+    pub ratio_end: Option<f64>,
+}
+
+impl BranchRow<'_> {
+    pub fn init_over_alpha(&self) -> Option<f64> {
+        Some(self.ratio_init? / self.alpha.filter(|a| *a > 0.0)?)
+    }
+    pub fn end_over_alpha(&self) -> Option<f64> {
+        Some(self.ratio_end? / self.alpha.filter(|a| *a > 0.0)?)
+    }
+}
+
+pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<BranchRow<'a>> {
+    groups
+        .iter()
+        .map(|g| BranchRow {
+            variant: g.variant,
+            depth: g.depth,
+            blocks: g.variant.blocks(g.depth),
+            runs: g.runs.len(),
+            alpha: g.variant.alpha(g.depth),
+            ratio_init: median(g.runs.iter().filter_map(|r| median(r.record.branch_ratios_init.iter().copied()))),
+            ratio_end: median(
+                g.runs
+                    .iter()
+                    .filter(|r| !r.record.diverged)
+                    .filter_map(|r| median(r.record.branch_ratios_final.iter().copied())),
+            ),
+        })
+        .collect()
+}
+
+pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
+    let runs = inputs.runs();
+    let groups = groups(&runs, |r| !r.record.branch_ratios_init.is_empty() || !r.record.branch_ratios_final.is_empty());
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let axes = VaryingAxes::of_runs(groups.iter().flat_map(|g| g.runs.iter().copied()));
+    let rows = rows(&groups);
+    let mut section = Section::new("Residual-branch magnitude");
+    section.summary.push(
+        "For each residual block k, the norm of what the branch adds (α·v_k) divided by the norm of the block's input \
+         h_{k−1}, over the probe batch. He et al. (2015, Fig. 7) compare the standard deviations of layer responses of \
+         plain and residual nets, which is not what is measured here. With α = 1/√K the ratio falls with depth by \
+         construction, because α itself does; the ratio ÷ α says whether the branch's own output v_k shrinks relative \
+         to the stream."
+            .into(),
+    );
+    section.findings = findings(&rows, &axes);
+    section.charts.extend(chart(&groups, &axes));
+    section.tables.push(table(&rows, &axes)?);
+    Ok(Some(section))
+}
+
+/// Per variant, shallowest against deepest: the ratio and the ratio ÷ α, at init and after training.
+pub fn findings(rows: &[BranchRow], axes: &VaryingAxes) -> Vec<String> {
+    let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
+    variants.dedup();
+    let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format_sig(v, 2));
+    let mut out = Vec::new();
+    for variant in variants {
+        let mine: Vec<&BranchRow> = rows.iter().filter(|r| r.variant == variant).collect();
+        let (Some(shallow), Some(deep)) = (mine.first(), mine.last()) else { continue };
+        if shallow.depth == deep.depth {
+            continue;
+        }
+        out.push(format!(
+            "{}: median ‖α·v‖ ÷ ‖h‖ after training is {} at depth {} and {} at depth {} (÷ α: {} and {}); at init {} and {} \
+             (÷ α: {} and {}).",
+            variant.label(axes),
+            fmt(shallow.ratio_end),
+            shallow.depth,
+            fmt(deep.ratio_end),
+            deep.depth,
+            fmt(shallow.end_over_alpha()),
+            fmt(deep.end_over_alpha()),
+            fmt(shallow.ratio_init),
+            fmt(deep.ratio_init),
+            fmt(shallow.init_over_alpha()),
+            fmt(deep.init_over_alpha()),
+        ));
+    }
+    out
+}
+
+pub fn table(rows: &[BranchRow], axes: &VaryingAxes) -> Result<Table> {
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("variant".into(), rows.iter().map(|r| r.variant.label(axes)).collect::<Vec<_>>()),
+        Column::new("arch".into(), rows.iter().map(|r| r.variant.arch.as_str()).collect::<Vec<_>>()),
+        Column::new("depth".into(), rows.iter().map(|r| r.depth as u64).collect::<Vec<_>>()),
+        Column::new("blocks".into(), rows.iter().map(|r| r.blocks as u64).collect::<Vec<_>>()),
+        Column::new("runs".into(), rows.iter().map(|r| r.runs as u64).collect::<Vec<_>>()),
+        Column::new("alpha".into(), rows.iter().map(|r| r.alpha).collect::<Vec<_>>()),
+        Column::new("ratio_init".into(), rows.iter().map(|r| r.ratio_init).collect::<Vec<_>>()),
+        Column::new("ratio_end".into(), rows.iter().map(|r| r.ratio_end).collect::<Vec<_>>()),
+        Column::new("init_over_alpha".into(), rows.iter().map(BranchRow::init_over_alpha).collect::<Vec<_>>()),
+        Column::new("end_over_alpha".into(), rows.iter().map(BranchRow::end_over_alpha).collect::<Vec<_>>()),
+    ])
+    .map_err(Error::polars("branch_ratios"))?;
+    Ok(Table {
+        slug: "branch_ratios".into(),
+        title: "Residual-branch magnitude: ‖α·v_k‖ ÷ ‖h_{k−1}‖".into(),
+        note: "Per run the median over blocks, then the median over seeds. α is the branch scale at initialisation \
+               (1/√K for α=1/√K with K blocks, 1 for α=1); ÷ α removes the part of the ratio that α imposes."
+            .into(),
+        frame,
+        columns: vec![
+            spec("variant", "variant", Format::Text),
+            spec("depth", "depth", Format::Integer),
+            spec("blocks", "blocks K", Format::Integer),
+            spec("runs", "runs", Format::Integer),
+            spec("alpha", "α", Format::Sig(3)),
+            spec("ratio_init", "ratio at init", Format::Sig(3)),
+            spec("ratio_end", "ratio after training", Format::Sig(3)),
+            spec("init_over_alpha", "init ÷ α", Format::Sig(3)),
+            spec("end_over_alpha", "after training ÷ α", Format::Sig(3)),
+        ],
+    })
+}
+
+/// ‖α·v_k‖ ÷ ‖h_{k−1}‖ against k/K: panels per variant × (init, after training), a line per
+/// depth, α dashed in the init panels.
+pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
+    let variants = variants_of(groups);
+    let mut depths: Vec<usize> = groups.iter().map(|g| g.depth).collect();
+    depths.sort_unstable();
+    depths.dedup();
+    let mut ys = Vec::new();
+    let mut panel_lines: Vec<Vec<Line>> = vec![Vec::new(); variants.len() * 2];
+    for g in groups {
+        let color = sequential(depths.iter().position(|d| *d == g.depth).unwrap_or(0), depths.len());
+        let v = variants.iter().position(|x| *x == g.variant).unwrap_or(0);
+        let init: Vec<&[f64]> = g.runs.iter().map(|r| r.record.branch_ratios_init.as_slice()).collect();
+        let end: Vec<&[f64]> =
+            g.runs.iter().filter(|r| !r.record.diverged).map(|r| r.record.branch_ratios_final.as_slice()).collect();
+        for (phase, values) in [(0, init), (1, end)] {
+            let profile = median_profile(&values);
+            let k_max = profile.len() as f64;
+            let points: Vec<(f64, f64)> = profile
+                .iter()
+                .enumerate()
+                .filter(|(_, y)| y.is_finite() && **y > 0.0)
+                .map(|(k, &y)| ((k + 1) as f64 / k_max, y))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            ys.extend(points.iter().map(|p| p.1));
+            let marker = if points.len() <= MARKER_MAX_POINTS { Marker::Circle } else { Marker::None };
+            let style = LineStyle { label: format!("depth {}", g.depth), color, dashed: false, marker };
+            panel_lines[v * 2 + phase].push(Line::new(style, points));
+            if let (0, Some(a)) = (phase, g.variant.alpha(g.depth).filter(|a| *a > 0.0)) {
+                ys.push(a);
+                let mut line = Line::new(
+                    LineStyle { label: "α".into(), color, dashed: true, marker: Marker::None },
+                    vec![(0.0, a), (1.0, a)],
+                );
+                line.in_legend = false;
+                panel_lines[v * 2].push(line);
+            }
+        }
+    }
+    let y = Axis::fit(Scale::Log10, ys)?;
+    let x = Axis::fit(Scale::Linear, [0.0, 1.0])?;
+    let mut panels = Vec::new();
+    for (i, lines) in panel_lines.into_iter().enumerate() {
+        if lines.is_empty() {
+            continue;
+        }
+        let phase = if i % 2 == 0 { "at init" } else { "after training" };
+        panels.push(Panel {
+            title: format!("{}, {phase}", variants[i / 2].label(axes)),
+            x: x.clone(),
+            y: y.clone(),
+            x_label: "block k/K (input side first)".into(),
+            y_label: "‖α·v_k‖ ÷ ‖h_{k−1}‖ (log scale)".into(),
+            body: PanelBody::Lines(lines),
+        });
+    }
+    if panels.is_empty() {
+        return None;
+    }
+    let seeds = seeds_phrase(groups);
+    let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
+    let columns = panels.len().min(2);
+    let mut figure = Figure::new("Residual-branch magnitude per block", panels, columns);
+    figure.legend = depths
+        .iter()
+        .enumerate()
+        .map(|(i, d)| LineStyle {
+            label: format!("depth {d}"),
+            color: sequential(i, depths.len()),
+            dashed: false,
+            marker: Marker::None,
+        })
+        .collect();
+    figure.legend.push(LineStyle { label: "α of that depth".into(), color: RGBColor(90, 90, 90), dashed: true, marker: Marker::None });
+    figure.legend_note = Some(format!("Solid: {centre}. Dashed, same colour: the branch scale α of that depth."));
+    Some(Chart {
+        figure,
+        file: "branch_ratios.svg".into(),
+        caption: format!(
+            "Per residual block k, ‖α·v_k‖ ÷ ‖h_{{k−1}}‖ (log scale) against the normalised block index k/K; one line \
+             per depth ({centre}), at initialisation (left, with α dashed) and after training (right), on a shared \
+             axis. With α = 1/√K the ratio falls with depth by construction; compare each line with its α."
+        ),
+    })
+}

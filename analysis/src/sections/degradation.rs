@@ -1,0 +1,360 @@
+//! Does depth degrade plain nets, and do residual connections fix it? The final training loss
+//! against depth, per variant: a table (median and interquartile range over seeds), a chart,
+//! and findings computed from the typed rows.
+
+use crate::error::{Error, Result};
+use crate::inputs::Inputs;
+use crate::plot::{overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::section::Section;
+use crate::stats::{median, quantile};
+use crate::table::{format_ratio, format_sig, spec, Format, Table};
+use crate::variant::{groups, seeds_phrase, Group, Variant, VaryingAxes};
+use polars::prelude::{Column, DataFrame};
+
+/// More variants than this and the chart splits into panels by facet.
+const MAX_LINES_IN_ONE_PANEL: usize = 8;
+
+/// One variant at one depth, summarised over seeds.
+#[derive(Debug, Clone)]
+pub struct LossRow<'a> {
+    pub variant: &'a Variant,
+    pub depth: usize,
+    /// Median final training loss over the runs that did not diverge.
+    pub median: Option<f64>,
+    pub q25: Option<f64>,
+    pub q75: Option<f64>,
+    pub test_accuracy_mean: Option<f64>,
+    pub runs: usize,
+    pub seeds: usize,
+    pub diverged: usize,
+}
+
+pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LossRow<'a>> {
+    groups
+        .iter()
+        .map(|g| {
+            let losses: Vec<f64> = g.runs.iter().filter_map(|r| r.record.final_train_loss).collect();
+            let accuracies: Vec<f64> =
+                g.runs.iter().filter(|r| !r.record.diverged).filter_map(|r| r.record.test_accuracy).collect();
+            LossRow {
+                variant: g.variant,
+                depth: g.depth,
+                median: median(losses.iter().copied()),
+                q25: quantile(losses.iter().copied(), 0.25),
+                q75: quantile(losses.iter().copied(), 0.75),
+                test_accuracy_mean: (!accuracies.is_empty())
+                    .then(|| accuracies.iter().sum::<f64>() / accuracies.len() as f64),
+                runs: g.runs.len(),
+                seeds: g.seeds(),
+                diverged: g.runs.iter().filter(|r| r.record.diverged).count(),
+            }
+        })
+        .collect()
+}
+
+pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
+    let runs = inputs.runs();
+    let groups = groups(&runs, |_| true);
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    let axes = VaryingAxes::of_runs(&runs);
+    let rows = rows(&groups);
+    let mut section = Section::new("Degradation");
+    section.summary.push(degradation_summary(&rows));
+    section.lead = lead(&rows, &axes);
+    section.findings = findings(&rows, &axes);
+    section.charts.extend(chart(&rows, &axes, &seeds_phrase(&groups)));
+    section.tables.push(table(&rows, &axes)?);
+    Ok(Some(section))
+}
+
+fn degradation_summary(rows: &[LossRow]) -> String {
+    let mut text = "The final training loss (cross-entropy on the training set at the last step) against depth. \
+                    A net that degrades has a higher training loss when deeper, although a deeper net could \
+                    represent the shallower one."
+        .to_string();
+    if let Some(chance) = rows.iter().find_map(|r| r.variant.chance_loss()) {
+        text.push_str(&format!(
+            " The chance level is {chance:.2} = ln 10: the loss of a net that outputs the uniform guess over the \
+             10 classes, i.e. one that learned nothing."
+        ));
+    }
+    text
+}
+
+/// Deepest depth of a variant's rows with a loss, and that loss.
+fn deepest<'a>(rows: &'a [LossRow<'a>], variant: &Variant) -> Option<&'a LossRow<'a>> {
+    rows.iter().filter(|r| r.variant == variant && r.median.is_some()).max_by_key(|r| r.depth)
+}
+
+/// The opening sentences: where plain nets stop learning, and what residual nets reach at the
+/// deepest depth.
+pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
+    variants.dedup();
+    let Some(plain) = variants.iter().copied().find(|v| v.is_plain()) else {
+        return out;
+    };
+    let plain_rows: Vec<&LossRow> = rows.iter().filter(|r| r.variant == plain && r.median.is_some()).collect();
+    if plain_rows.len() < 2 {
+        return out;
+    }
+    let name = match plain.label(axes).as_str() {
+        "plain" => "Plain nets".to_string(),
+        label => format!("Plain nets ({label})"),
+    };
+    let loss = |r: &LossRow| format_sig(r.median.unwrap_or(f64::NAN), 3);
+    let best = plain_rows.iter().min_by(|a, b| a.median.unwrap_or(f64::NAN).total_cmp(&b.median.unwrap_or(f64::NAN)));
+    let stalled = plain.chance_loss().and_then(|chance| {
+        plain_rows.iter().find(|r| r.median.is_some_and(|m| m >= 0.9 * chance)).map(|r| (r, chance))
+    });
+    let mut sentence = match best {
+        Some(b) if b.depth != plain_rows[plain_rows.len() - 1].depth => {
+            format!("{name} train best at depth {} (median final training loss {}) and worse when deeper", b.depth, loss(b))
+        }
+        _ => format!("{name} reach a median final training loss of {}", loss(plain_rows[plain_rows.len() - 1])),
+    };
+    match stalled {
+        Some((r, chance)) => {
+            let before = plain_rows.iter().rev().find(|x| x.depth < r.depth && Some(x.depth) != best.map(|b| b.depth));
+            if let Some(x) = before {
+                sentence.push_str(&format!(": {} at depth {}", loss(x), x.depth));
+            }
+            sentence.push_str(&format!(
+                "; from depth {} they learn nothing — {}, the chance level {chance:.2} = ln 10 of a uniform guess over \
+                 10 classes.",
+                r.depth,
+                loss(r)
+            ));
+        }
+        None => {
+            let last = plain_rows[plain_rows.len() - 1];
+            sentence.push_str(&format!(": {} at depth {}.", loss(last), last.depth));
+        }
+    }
+    out.push(sentence);
+    let residuals: Vec<String> = variants
+        .iter()
+        .filter(|v| !v.is_plain() && v.context() == plain.context())
+        .filter_map(|v| deepest(rows, v))
+        .map(|r| {
+            let arch = r.variant.arch_label();
+            let name = arch.strip_prefix("residual ").map_or(arch.clone(), |scale| format!("residual nets ({scale})"));
+            format!("{name} reach {} at depth {}", loss(r), r.depth)
+        })
+        .collect();
+    if !residuals.is_empty() {
+        out.push(format!("With the residual connection, {}.", residuals.join("; ")));
+    }
+    out
+}
+
+/// Each variant's best depth and how far the deepest is from it; each plain variant against its
+/// residual counterparts (same context) at the deepest depth both reached; divergences.
+pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
+    let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
+    variants.dedup();
+    let losses = |v: &Variant| -> Vec<(usize, f64)> {
+        rows.iter().filter(|r| r.variant == v).filter_map(|r| Some((r.depth, r.median?))).collect()
+    };
+    let mut out = Vec::new();
+    for variant in &variants {
+        let points = losses(variant);
+        if points.len() < 2 {
+            continue;
+        }
+        let (best_depth, best) = points.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((0, 0.0));
+        let (deep_depth, deep) = points.iter().copied().max_by_key(|p| p.0).unwrap_or((0, 0.0));
+        let mut line = format!(
+            "{}: lowest median final train loss at depth {best_depth} ({})",
+            variant.label(axes),
+            format_sig(best, 3)
+        );
+        if deep_depth != best_depth && best > 0.0 {
+            line.push_str(&format!(
+                "; at depth {deep_depth} it is {} that ({})",
+                format_ratio(deep / best),
+                format_sig(deep, 3)
+            ));
+        }
+        line.push('.');
+        out.push(line);
+    }
+    for plain in variants.iter().filter(|v| v.is_plain()) {
+        let plain_points = losses(plain);
+        for residual in variants.iter().filter(|v| !v.is_plain() && v.context() == plain.context()) {
+            let residual_points = losses(residual);
+            let shared = plain_points
+                .iter()
+                .filter_map(|&(d, p)| Some((d, p, residual_points.iter().find(|r| r.0 == d)?.1)))
+                .max_by_key(|s| s.0);
+            let Some((depth, p, r)) = shared else { continue };
+            if !(p > 0.0 && r > 0.0) {
+                continue;
+            }
+            let relation = if p / r > 1.05 {
+                format!("{} that of {}", format_ratio(p / r), residual.label(axes))
+            } else if r / p > 1.05 {
+                format!("{} lower than that of {}", format_ratio(r / p), residual.label(axes))
+            } else {
+                format!("about the same as that of {}", residual.label(axes))
+            };
+            out.push(format!(
+                "At depth {depth}, the median final train loss of {} ({}) is {relation} ({}).",
+                plain.label(axes),
+                format_sig(p, 3),
+                format_sig(r, 3)
+            ));
+        }
+    }
+    let diverged: Vec<String> = rows
+        .iter()
+        .filter(|r| r.diverged > 0)
+        .map(|r| format!("{} at depth {}: {} of {}", r.variant.label(axes), r.depth, r.diverged, r.runs))
+        .collect();
+    if diverged.is_empty() {
+        out.push(format!("No run diverged ({} runs).", rows.iter().map(|r| r.runs).sum::<usize>()));
+    } else {
+        out.push(format!("Diverged runs: {}.", diverged.join("; ")));
+    }
+    out
+}
+
+pub fn table(rows: &[LossRow], axes: &VaryingAxes) -> Result<Table> {
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("variant".into(), rows.iter().map(|r| r.variant.label(axes)).collect::<Vec<_>>()),
+        Column::new("arch".into(), rows.iter().map(|r| r.variant.arch.as_str()).collect::<Vec<_>>()),
+        Column::new(
+            "residual_scale".into(),
+            rows.iter().map(|r| r.variant.residual_scale.map(|s| s.as_str())).collect::<Vec<_>>(),
+        ),
+        Column::new("norm".into(), rows.iter().map(|r| r.variant.norm.as_str()).collect::<Vec<_>>()),
+        Column::new("width".into(), rows.iter().map(|r| r.variant.width as u64).collect::<Vec<_>>()),
+        Column::new("depth".into(), rows.iter().map(|r| r.depth as u64).collect::<Vec<_>>()),
+        Column::new("loss_median".into(), rows.iter().map(|r| r.median).collect::<Vec<_>>()),
+        Column::new("loss_q25".into(), rows.iter().map(|r| r.q25).collect::<Vec<_>>()),
+        Column::new("loss_q75".into(), rows.iter().map(|r| r.q75).collect::<Vec<_>>()),
+        Column::new("test_accuracy_mean".into(), rows.iter().map(|r| r.test_accuracy_mean).collect::<Vec<_>>()),
+        Column::new("runs".into(), rows.iter().map(|r| r.runs as u64).collect::<Vec<_>>()),
+        Column::new("seeds".into(), rows.iter().map(|r| r.seeds as u64).collect::<Vec<_>>()),
+        Column::new("diverged".into(), rows.iter().map(|r| r.diverged as u64).collect::<Vec<_>>()),
+    ])
+    .map_err(Error::polars("degradation"))?;
+    Ok(Table {
+        slug: "degradation".into(),
+        title: "Degradation: final training loss by depth".into(),
+        note: "Final train loss: median over seeds, with the interquartile range (25th–75th percentile, linear \
+               interpolation) over seeds; with one seed the three coincide. Diverged runs (non-finite loss) have no \
+               loss and are left out of the median, IQR and accuracy; they are counted in the last column. Test \
+               accuracy: mean over the runs that did not diverge."
+            .into(),
+        frame,
+        columns: vec![
+            spec("variant", "variant", Format::Text),
+            spec("depth", "depth", Format::Integer),
+            spec("loss_median", "final train loss (median)", Format::Sig(3)),
+            spec("loss_q25", "IQR low (q25)", Format::Sig(3)),
+            spec("loss_q75", "IQR high (q75)", Format::Sig(3)),
+            spec("test_accuracy_mean", "test accuracy (mean)", Format::Percent(1)),
+            spec("runs", "runs", Format::Integer),
+            spec("diverged", "diverged", Format::Integer),
+        ],
+    })
+}
+
+/// Final loss against depth, log–log, one line per variant with IQR bars; one panel per facet
+/// when there are too many variants for one.
+pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart> {
+    let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
+    variants.dedup();
+    let faceted = variants.len() > MAX_LINES_IN_ONE_PANEL;
+    let line_name = |v: &Variant| if faceted { v.line_label(axes) } else { v.label(axes) };
+    let mut line_names: Vec<String> = Vec::new();
+    let mut facets: Vec<String> = Vec::new();
+    for v in &variants {
+        let name = line_name(v);
+        if !line_names.contains(&name) {
+            line_names.push(name);
+        }
+        let facet = if faceted { v.facet_label(axes) } else { String::new() };
+        if !facets.contains(&facet) {
+            facets.push(facet);
+        }
+    }
+    let chance = variants.iter().find_map(|v| v.chance_loss());
+    let plotted: Vec<&LossRow> = rows.iter().filter(|r| r.median.is_some()).collect();
+    let x = Axis::fit(Scale::Log2, plotted.iter().map(|r| r.depth as f64))?;
+    let ys = plotted.iter().flat_map(|r| [r.median, r.q25, r.q75]).flatten();
+    let y = Axis::fit(Scale::Log10, ys.chain(chance))?;
+    let mut panels = Vec::new();
+    for facet in &facets {
+        let mut lines = Vec::new();
+        for (i, name) in line_names.iter().enumerate() {
+            let mine: Vec<&&LossRow> = plotted
+                .iter()
+                .filter(|r| line_name(r.variant) == *name && (!faceted || r.variant.facet_label(axes) == *facet))
+                .collect();
+            let Some(first) = mine.first() else { continue };
+            let marker = if first.variant.is_plain() { Marker::Circle } else { Marker::Triangle };
+            let style = LineStyle { label: name.clone(), color: palette(i), dashed: false, marker };
+            let mut line = Line::new(style, mine.iter().filter_map(|r| Some((r.depth as f64, r.median?))).collect());
+            line.error_bars = mine.iter().filter_map(|r| Some((r.depth as f64, r.q25?, r.q75?))).collect();
+            lines.push(line);
+        }
+        if let Some(chance) = chance {
+            let style = LineStyle {
+                label: format!("chance level, ln 10 = {chance:.2}"),
+                color: plotters::style::RGBColor(120, 120, 120),
+                dashed: true,
+                marker: Marker::None,
+            };
+            let (lo, hi) = (x.lo.exp2(), x.hi.exp2());
+            lines.push(Line::new(style, vec![(lo, chance), (hi, chance)]));
+        }
+        panels.push(Panel {
+            title: if faceted { facet.clone() } else { format!("Median final training loss over {seeds}") },
+            x: x.clone(),
+            y: y.clone(),
+            x_label: "depth (hidden weight layers, log scale)".into(),
+            y_label: "final train loss (log scale)".into(),
+            body: PanelBody::Lines(lines),
+        });
+    }
+    // One depth per variant is no curve (e.g. an init-only experiment): no chart.
+    let any_curve = panels
+        .iter()
+        .any(|p| matches!(&p.body, PanelBody::Lines(lines) if lines.iter().any(|l| l.points.len() >= 2 && !l.style.dashed)));
+    if !any_curve {
+        return None;
+    }
+    let overlaps = overlap_sentence(&panels);
+    let columns = panels.len().min(2);
+    let mut figure = Figure::new("Degradation: training loss vs depth", panels, columns);
+    let spread = if seeds == "one seed" {
+        "Markers: one seed per point, so no spread is shown.".to_string()
+    } else {
+        format!("Markers: median over {seeds}. Bars: interquartile range. Diverged runs excluded.")
+    };
+    figure.legend_note = Some(spread);
+    let split = if faceted {
+        " With this many variants there is one panel per setting of the other grid axes, on shared axes."
+    } else {
+        ""
+    };
+    let centre = if seeds == "one seed" {
+        "the final loss of its one seed".to_string()
+    } else {
+        format!("the median over {seeds}, with bars spanning the interquartile range")
+    };
+    Some(Chart {
+        figure,
+        file: "degradation.svg".into(),
+        caption: format!(
+            "Final training loss against depth, both axes logarithmic: one line per variant, {centre}. \
+             The dashed line is the chance level. A plain net that degrades shows its loss rising with depth \
+             towards chance; a residual net keeps it low.{split}{overlaps}"
+        ),
+    })
+}

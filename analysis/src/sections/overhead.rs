@@ -1,0 +1,250 @@
+//! What a residual connection costs: residual ÷ plain time, from the paired bench (plain and
+//! residual interleaved in one process, the median paired ratio with a bootstrap interval) and
+//! from criterion's separate medians (their intervals combined). A ratio whose interval
+//! includes 1 is "within noise" and never a finding.
+
+use crate::bench::{percent_change_text, BenchKey, MachineTimes, Op};
+use crate::error::{Error, Result};
+use crate::inputs::Inputs;
+use crate::interval::Interval;
+use crate::plot::{palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::section::Section;
+use crate::sections::timing::{describe, machine_label};
+use crate::table::{spec, Format, Table};
+use polars::prelude::{Column, DataFrame};
+
+/// One measured overhead: where, how, and residual ÷ plain with its interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overhead {
+    pub machine: String,
+    pub op: Op,
+    pub depth: usize,
+    pub width: usize,
+    /// "paired (N rounds)" or "criterion".
+    pub method: String,
+    pub ratio: Interval,
+}
+
+impl Overhead {
+    /// "+2.1% (+0.9% to +3.4%)" or the same followed by ", within noise".
+    pub fn text(&self) -> String {
+        let noise = if self.ratio.contains(1.0) { ", within noise" } else { "" };
+        format!("{}{noise}", percent_change_text(&self.ratio))
+    }
+}
+
+/// Paired measurements of every machine, then criterion's, in input order.
+pub fn overheads(inputs: &Inputs) -> (Vec<Overhead>, Vec<Overhead>) {
+    let mut paired = Vec::new();
+    let mut separate = Vec::new();
+    for set in &inputs.benches {
+        let machine = machine_label(set);
+        for point in &set.paired {
+            paired.push(Overhead {
+                machine: machine.clone(),
+                op: Op::TrainStep,
+                depth: point.depth,
+                width: point.width,
+                method: format!("paired ({} rounds)", point.rounds()),
+                ratio: point.ratio(),
+            });
+        }
+        for (key, ratio) in MachineTimes::from_set(set).residual_ratios() {
+            let BenchKey { op, depth, width, .. } = key;
+            separate.push(Overhead { machine: machine.clone(), op, depth, width, method: "criterion".into(), ratio });
+        }
+    }
+    (paired, separate)
+}
+
+pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
+    let (paired, separate) = overheads(inputs);
+    if paired.is_empty() && separate.is_empty() {
+        return Ok(None);
+    }
+    let mut section = Section::new("Residual overhead");
+    section.summary.push(
+        "Residual ÷ plain time at the same operation, depth and width, shown as a percentage change. The paired \
+         measurement (`benches/overhead.rs`) times plain and residual train steps back to back in one process, many \
+         rounds with the order alternating, so a disturbance from the rest of the machine hits both; it reports the \
+         median of the per-round ratios with a 95% bootstrap interval. Criterion's ratios divide two medians timed \
+         minutes apart and combine their two intervals. A ratio whose interval includes 0% is within noise: no \
+         difference was measured."
+            .into(),
+    );
+    section.findings = findings(&paired, &separate);
+    if let Some(lead) = paired.iter().find(|o| o.width == 256).or(paired.first()) {
+        section.lead.push(format!(
+            "A residual connection costs {} of a train step at depth {}, width {} on {} (paired measurement).",
+            lead.text(),
+            lead.depth,
+            lead.width,
+            lead.machine
+        ));
+    }
+    section.charts.extend(chart(&paired, &separate));
+    if !paired.is_empty() {
+        section.tables.push(table("residual_overhead_paired", "Residual overhead, paired", &paired)?);
+    }
+    if !separate.is_empty() {
+        section.tables.push(table("residual_overhead_criterion", "Residual overhead from criterion's medians", &separate)?);
+    }
+    Ok(Some(section))
+}
+
+/// Every paired result (with "within noise" where it is), and of criterion's ratios only those
+/// whose interval excludes 0%, with a count of the rest.
+pub fn findings(paired: &[Overhead], separate: &[Overhead]) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in paired {
+        out.push(format!(
+            "Paired, {} at depth {}, width {} on {}: {}.",
+            o.op.group(),
+            o.depth,
+            o.width,
+            o.machine,
+            o.text()
+        ));
+    }
+    let (noise, measured): (Vec<&Overhead>, Vec<&Overhead>) = separate.iter().partition(|o| o.ratio.contains(1.0));
+    if !separate.is_empty() {
+        out.push(format!(
+            "Criterion: {} of {} residual ÷ plain ratios are within noise (their interval includes 0%).",
+            noise.len(),
+            separate.len()
+        ));
+    }
+    for o in measured {
+        let key = BenchKey { op: o.op, depth: o.depth, width: o.width, arch: degradation_bench::config::Arch::Residual };
+        out.push(format!("Criterion, {} on {}: residual {}.", describe(&key), o.machine, percent_change_text(&o.ratio)));
+    }
+    out
+}
+
+fn table(slug: &str, title: &str, overheads: &[Overhead]) -> Result<Table> {
+    let text = |f: fn(&Overhead) -> String| overheads.iter().map(f).collect::<Vec<String>>();
+    let number = |f: fn(&Interval) -> f64| overheads.iter().map(|o| (f(&o.ratio) - 1.0) * 100.0).collect::<Vec<f64>>();
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("machine".into(), text(|o| o.machine.clone())),
+        Column::new("op".into(), text(|o| o.op.group().to_string())),
+        Column::new("depth".into(), overheads.iter().map(|o| o.depth as u64).collect::<Vec<_>>()),
+        Column::new("width".into(), overheads.iter().map(|o| o.width as u64).collect::<Vec<_>>()),
+        Column::new("method".into(), text(|o| o.method.clone())),
+        Column::new("overhead_pct".into(), number(|i| i.point)),
+        Column::new("overhead_pct_lower".into(), number(|i| i.lower)),
+        Column::new("overhead_pct_upper".into(), number(|i| i.upper)),
+        Column::new("within_noise".into(), overheads.iter().map(|o| o.ratio.contains(1.0)).collect::<Vec<_>>()),
+        Column::new("overhead_ci".into(), text(Overhead::text)),
+    ])
+    .map_err(Error::polars("residual_overhead"))?;
+    Ok(Table {
+        slug: slug.into(),
+        title: title.into(),
+        note: "Residual time ÷ plain time − 1, with its 95% interval.".into(),
+        frame,
+        columns: vec![
+            spec("machine", "machine", Format::Text),
+            spec("op", "operation", Format::Text),
+            spec("depth", "depth", Format::Integer),
+            spec("width", "width", Format::Integer),
+            spec("method", "method", Format::Text),
+            spec("overhead_ci", "residual overhead (95% CI)", Format::Text),
+        ],
+    })
+}
+
+/// Overhead (%) against width: the paired points, and criterion's train_step ratios at each
+/// depth, with their intervals as error bars, one panel per machine.
+fn chart(paired: &[Overhead], separate: &[Overhead]) -> Option<Chart> {
+    let mut machines: Vec<&str> = paired.iter().chain(separate).map(|o| o.machine.as_str()).collect();
+    machines.dedup();
+    let shown: Vec<&Overhead> =
+        paired.iter().chain(separate.iter().filter(|o| o.op == Op::TrainStep)).collect();
+    let pct = |v: f64| (v - 1.0) * 100.0;
+    let x = Axis::fit(Scale::Log2, shown.iter().map(|o| o.width as f64))?;
+    let y = Axis::fit(Scale::Linear, shown.iter().flat_map(|o| [pct(o.ratio.lower), pct(o.ratio.upper)]).chain([0.0]))?;
+    let mut series: Vec<(String, bool)> = Vec::new();
+    for o in &shown {
+        let name = (if o.method == "criterion" { format!("criterion, depth {}", o.depth) } else { format!("paired, depth {}", o.depth) }, o.method != "criterion");
+        if !series.contains(&name) {
+            series.push(name);
+        }
+    }
+    let mut panels = Vec::new();
+    for machine in &machines {
+        let mut lines = Vec::new();
+        for (si, (name, is_paired)) in series.iter().enumerate() {
+            let mut points: Vec<&&Overhead> = shown
+                .iter()
+                .filter(|o| o.machine == *machine && (o.method != "criterion") == *is_paired)
+                .filter(|o| name.ends_with(&format!("depth {}", o.depth)))
+                .collect();
+            points.sort_by_key(|o| o.width);
+            if points.is_empty() {
+                continue;
+            }
+            let style = LineStyle {
+                label: name.clone(),
+                color: palette(si),
+                dashed: !is_paired,
+                marker: if *is_paired { Marker::Circle } else { Marker::Triangle },
+            };
+            let mut line = Line::new(style, points.iter().map(|o| (o.width as f64, pct(o.ratio.point))).collect());
+            line.error_bars = points.iter().map(|o| (o.width as f64, pct(o.ratio.lower), pct(o.ratio.upper))).collect();
+            lines.push(line);
+        }
+        panels.push(Panel {
+            title: machine.to_string(),
+            x: x.clone(),
+            y: y.clone(),
+            x_label: "width (log scale)".into(),
+            y_label: "residual overhead (%)".into(),
+            body: PanelBody::Lines(lines),
+        });
+    }
+    let columns = panels.len().min(2);
+    let mut figure = Figure::new("Residual ÷ plain train step, with 95% intervals", panels, columns);
+    figure.panel_size = if columns == 1 { (640, 420) } else { (400, 380) };
+    figure.legend_note = Some("Solid, circles: paired bench. Dashed, triangles: criterion's medians. Bars: 95% CI.".into());
+    Some(Chart {
+        figure,
+        file: "residual_overhead.svg".into(),
+        caption: "Residual overhead of a train step against width. Where a bar crosses 0% the two nets are not \
+                  distinguishable at that point. Lines of different depths overlap where their overheads agree."
+            .into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overhead(method: &str, width: usize, ratio: [f64; 3]) -> Overhead {
+        Overhead {
+            machine: "CPU (2 cores)".into(),
+            op: Op::TrainStep,
+            depth: 16,
+            width,
+            method: method.into(),
+            ratio: Interval::new(ratio[0], ratio[1], ratio[2], 0.95).unwrap(),
+        }
+    }
+
+    #[test]
+    fn only_ratios_outside_noise_are_findings() {
+        let paired = vec![overhead("paired (200 rounds)", 256, [1.021, 1.013, 1.029])];
+        let separate = vec![
+            // −43% to +68%: the committed 16-core data's kind of range, within noise.
+            overhead("criterion", 64, [1.05, 0.568, 1.685]),
+            overhead("criterion", 256, [1.10, 1.05, 1.15]),
+            overhead("criterion", 1024, [0.99, 0.98, 1.001]),
+        ];
+        let found = findings(&paired, &separate);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0], "Paired, train_step at depth 16, width 256 on CPU (2 cores): +2.1% (+1.3% to +2.9%).");
+        assert_eq!(found[1], "Criterion: 2 of 3 residual ÷ plain ratios are within noise (their interval includes 0%).");
+        assert_eq!(found[2], "Criterion, train_step residual d16 w256 on CPU (2 cores): residual +10.0% (+5.0% to +15.0%).");
+        assert!(!found.iter().any(|f| f.contains("43") || f.contains("w64")));
+        assert_eq!(overhead("p", 64, [1.0, 0.99, 1.02]).text(), "+0.0% (-1.0% to +2.0%), within noise");
+    }
+}

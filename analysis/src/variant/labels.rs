@@ -1,0 +1,117 @@
+//! How a variant is shown: labels over the axes that vary among the runs shown together.
+//! Labels are for display only; nothing parses them back.
+
+use super::{Run, Variant};
+use degradation_bench::config::ResidualScale;
+
+impl Variant {
+    /// The architecture as a reader says it: `plain`, `residual α=1/√K`, `residual ReZero`.
+    pub fn arch_label(&self) -> String {
+        match self.residual_scale {
+            None => "plain".to_string(),
+            Some(ResidualScale::One) => "residual α=1".to_string(),
+            Some(ResidualScale::InvSqrtBlocks) => "residual α=1/√K".to_string(),
+            Some(ResidualScale::Rezero) => "residual ReZero".to_string(),
+        }
+    }
+
+    /// Arch, α, then every other axis that varies among the runs shown together.
+    pub fn label(&self, axes: &VaryingAxes) -> String {
+        let mut parts = vec![self.line_label(axes)];
+        parts.extend(self.facet_parts(axes));
+        parts.join(", ")
+    }
+
+    /// What distinguishes lines within one chart panel: arch, α, and the normalisation when it varies.
+    pub fn line_label(&self, axes: &VaryingAxes) -> String {
+        let mut label = self.arch_label();
+        if axes.norm {
+            label.push_str(&format!(", norm={}", self.norm));
+        }
+        label
+    }
+
+    /// Everything else that varies: one chart panel each when there are too many variants for
+    /// one. Empty when nothing else varies.
+    pub fn facet_label(&self, axes: &VaryingAxes) -> String {
+        self.facet_parts(axes).join(", ")
+    }
+
+    fn facet_parts(&self, axes: &VaryingAxes) -> Vec<String> {
+        let mut parts = Vec::new();
+        if axes.experiment {
+            parts.push(self.experiment.clone());
+        }
+        if axes.machine {
+            parts.push(self.cpu_model.clone());
+        }
+        if axes.activation {
+            parts.push(self.activation.to_string());
+        }
+        if axes.init {
+            parts.push(format!("init={}", self.init));
+        }
+        if axes.block_layers && !self.is_plain() {
+            parts.push(format!("{}-layer blocks", self.block_layers));
+        }
+        if axes.width {
+            parts.push(format!("w={}", self.width));
+        }
+        if axes.optimizer {
+            parts.push(format!("{} lr={}", self.optimizer, self.lr));
+        }
+        if axes.steps {
+            parts.push(format!("{} steps", self.steps));
+        }
+        if axes.dataset {
+            parts.push(self.dataset.to_string());
+        }
+        parts
+    }
+}
+
+/// Which axes take more than one value among the runs shown together; only those appear in
+/// labels, so labels stay short (`plain`, `residual α=1/√K`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VaryingAxes {
+    pub machine: bool,
+    pub experiment: bool,
+    pub dataset: bool,
+    pub width: bool,
+    pub activation: bool,
+    pub norm: bool,
+    pub init: bool,
+    pub block_layers: bool,
+    pub optimizer: bool,
+    pub steps: bool,
+}
+
+impl VaryingAxes {
+    pub fn of<'a>(variants: impl IntoIterator<Item = &'a Variant>) -> Self {
+        let variants: Vec<&Variant> = variants.into_iter().collect();
+        fn varies<T: PartialEq>(variants: &[&Variant], key: impl Fn(&Variant) -> T) -> bool {
+            let mut keys = variants.iter().map(|v| key(v));
+            match keys.next() {
+                Some(first) => keys.any(|k| k != first),
+                None => false,
+            }
+        }
+        let residual: Vec<&Variant> = variants.iter().copied().filter(|v| !v.is_plain()).collect();
+        VaryingAxes {
+            machine: varies(&variants, |v| v.machine_id.clone()),
+            experiment: varies(&variants, |v| v.experiment.clone()),
+            dataset: varies(&variants, |v| v.dataset),
+            width: varies(&variants, |v| v.width),
+            activation: varies(&variants, |v| v.activation),
+            norm: varies(&variants, |v| v.norm),
+            init: varies(&variants, |v| v.init),
+            block_layers: varies(&residual, |v| v.block_layers),
+            optimizer: varies(&variants, |v| (v.optimizer, v.lr.to_bits())),
+            steps: varies(&variants, |v| v.steps),
+        }
+    }
+
+    pub fn of_runs<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Self {
+        Self::of(runs.into_iter().map(|r| &r.variant))
+    }
+}

@@ -1,0 +1,345 @@
+//! The variant a run belongs to — arch, α, norm, init, width, optimiser, … as the core's
+//! enums — and how it is shown. This is the only place that turns a run record's fields into
+//! typed values: everything else compares enums (`variant.arch == Arch::Plain`), and labels are
+//! for display only (never parsed back).
+//!
+//! Order is natural: plain before residual, α in the core's order (1, 1/√K, ReZero), widths and
+//! learning rates as numbers.
+
+use degradation_bench::config::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
+use degradation_bench::record::{MachineInfo, RunRecord};
+use std::cmp::Ordering;
+
+mod labels;
+
+pub use labels::VaryingAxes;
+
+/// Everything that defines a run except its depth and seed: runs of one variant at one depth
+/// differ only by seed, so they are summarised together.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub arch: Arch,
+    /// `None` for plain nets.
+    pub residual_scale: Option<ResidualScale>,
+    /// Weight layers per residual block; 0 for plain nets (they have no blocks).
+    pub block_layers: usize,
+    pub norm: Norm,
+    pub init: Init,
+    pub activation: Activation,
+    pub width: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub dataset: DatasetKind,
+    pub experiment: String,
+    pub machine_id: String,
+    /// The machine's CPU model, for labels (a reader knows the CPU, not the hash).
+    pub cpu_model: String,
+}
+
+/// A record field that names no value the core knows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnknownValue {
+    pub field: &'static str,
+    pub value: String,
+}
+
+impl std::fmt::Display for UnknownValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "field `{}`: unknown value {:?}", self.field, self.value)
+    }
+}
+
+impl Variant {
+    /// The typed variant of a record from a results directory fingerprinted by `machine`.
+    pub fn of(run: &RunRecord, machine: &MachineInfo) -> Result<Variant, UnknownValue> {
+        let arch = run.arch;
+        let residual_scale = match (arch, run.residual_scale) {
+            (Arch::Plain, _) => None,
+            (Arch::Residual, Some(scale)) => Some(scale),
+            (Arch::Residual, None) => {
+                return Err(UnknownValue { field: "residual_scale", value: "null (a residual run needs α)".into() })
+            }
+        };
+        Ok(Variant {
+            arch,
+            residual_scale,
+            block_layers: if arch == Arch::Plain { 0 } else { run.block_layers },
+            norm: run.norm,
+            init: run.init,
+            activation: run.activation,
+            width: run.width,
+            optimizer: run.optimizer,
+            lr: run.lr,
+            batch_size: run.batch_size,
+            steps: run.steps,
+            dataset: run.dataset,
+            experiment: run.experiment.clone(),
+            machine_id: machine.machine_id.clone(),
+            cpu_model: machine.cpu_model.clone(),
+        })
+    }
+
+    pub fn is_plain(&self) -> bool {
+        self.arch == Arch::Plain
+    }
+
+    /// Hidden states after the stem, K: the depth for plain nets, the number of blocks otherwise.
+    pub fn blocks(&self, depth: usize) -> usize {
+        if self.is_plain() {
+            depth
+        } else {
+            depth / self.block_layers.max(1)
+        }
+    }
+
+    /// α at initialisation for a residual net of this depth (ReZero's learnable α starts at 0).
+    pub fn alpha(&self, depth: usize) -> Option<f64> {
+        match self.residual_scale? {
+            ResidualScale::One => Some(1.0),
+            ResidualScale::InvSqrtBlocks => Some(1.0 / (self.blocks(depth).max(1) as f64).sqrt()),
+            ResidualScale::Rezero => Some(0.0),
+        }
+    }
+
+    /// The variant with its architecture taken out: a plain net and the residual nets of one
+    /// context differ only by the residual connection, so they are the ones compared.
+    pub fn context(&self) -> Variant {
+        Variant { arch: Arch::Plain, residual_scale: None, block_layers: 0, ..self.clone() }
+    }
+
+    /// Cross-entropy of a uniform guess, ln(classes): the loss of a net that learned nothing.
+    /// Known for the digits (10 classes: ln 10 ≈ 2.30); `None` where the class count is an
+    /// option of the data set.
+    pub fn chance_loss(&self) -> Option<f64> {
+        match self.dataset {
+            DatasetKind::Digits => Some(10f64.ln()),
+            _ => None,
+        }
+    }
+
+    /// The sort key: natural order, numbers as numbers (nested: tuples of more than twelve
+    /// fields have no `Ord`).
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        (Arch, Option<ResidualScale>, usize, Norm, Init, Activation),
+        (usize, OptimizerKind, u64, usize, usize, DatasetKind, &str, &str),
+    ) {
+        (
+            (self.arch, self.residual_scale, self.block_layers, self.norm, self.init, self.activation),
+            (
+                self.width,
+                self.optimizer,
+                // Learning rates are positive: their bit patterns order as the numbers do.
+                self.lr.to_bits(),
+                self.batch_size,
+                self.steps,
+                self.dataset,
+                &self.experiment,
+                &self.machine_id,
+            ),
+        )
+    }
+}
+
+impl PartialEq for Variant {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl Eq for Variant {}
+impl PartialOrd for Variant {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Variant {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A run record with its typed variant.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub record: RunRecord,
+    pub variant: Variant,
+}
+
+/// Runs of one variant at one depth (they differ only by seed).
+#[derive(Debug, Clone)]
+pub struct Group<'a> {
+    pub variant: &'a Variant,
+    pub depth: usize,
+    pub runs: Vec<&'a Run>,
+}
+
+impl Group<'_> {
+    /// Seeds in this group, for captions that must say "one seed" when there is one.
+    pub fn seeds(&self) -> usize {
+        let mut seeds: Vec<u64> = self.runs.iter().map(|r| r.record.seed).collect();
+        seeds.sort_unstable();
+        seeds.dedup();
+        seeds.len()
+    }
+}
+
+/// The runs kept by `keep`, grouped by (variant, depth) in natural order.
+pub fn groups<'a>(runs: &'a [Run], keep: impl Fn(&Run) -> bool) -> Vec<Group<'a>> {
+    let mut out: Vec<Group<'a>> = Vec::new();
+    for run in runs.iter().filter(|r| keep(r)) {
+        match out.iter_mut().find(|g| *g.variant == run.variant && g.depth == run.record.depth) {
+            Some(g) => g.runs.push(run),
+            None => out.push(Group { variant: &run.variant, depth: run.record.depth, runs: vec![run] }),
+        }
+    }
+    out.sort_by(|a, b| a.variant.cmp(b.variant).then(a.depth.cmp(&b.depth)));
+    out
+}
+
+/// Distinct variants among the groups, in order.
+pub fn variants_of<'a>(groups: &[Group<'a>]) -> Vec<&'a Variant> {
+    let mut out: Vec<&Variant> = Vec::new();
+    for g in groups {
+        if !out.contains(&g.variant) {
+            out.push(g.variant);
+        }
+    }
+    out
+}
+
+/// Seed counts over groups as a caption phrase: "one seed", "3 seeds", "1–3 seeds".
+pub fn seeds_phrase(groups: &[Group]) -> String {
+    let counts: Vec<usize> = groups.iter().map(Group::seeds).collect();
+    let (lo, hi) = (counts.iter().copied().min().unwrap_or(0), counts.iter().copied().max().unwrap_or(0));
+    match (lo, hi) {
+        (1, 1) => "one seed".to_string(),
+        (a, b) if a == b => format!("{a} seeds"),
+        (a, b) => format!("{a}–{b} seeds"),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use degradation_bench::record::LossPoint;
+
+    /// A synthetic run whose probes follow exact geometric profiles. Built from JSON, as a
+    /// runs.jsonl line is, so fields the core adds with defaults don't break it.
+    pub fn synthetic_run(arch: &str, depth: usize, seed: u64, final_loss: Option<f64>) -> RunRecord {
+        let blocks = if arch == "plain" { depth } else { depth / 2 };
+        let loss_curve: Vec<LossPoint> = (0..=4)
+            .map(|i| LossPoint { step: i * 25, loss: Some(2.3 / (1.0 + i as f64 * depth as f64 / 16.0)) })
+            .collect();
+        // ‖∂L/∂h_k‖ = 2^(−0.25·k), RMS(h_k) = 3 · 2^(0.5·k)
+        let state_rms: Vec<f64> = (0..=blocks).map(|k| 3.0 * f64::powf(2.0, 0.5 * k as f64)).collect();
+        let state_grads: Vec<f64> = (0..=blocks).map(|k| f64::powf(2.0, -0.25 * k as f64)).collect();
+        serde_json::from_value(serde_json::json!({
+            "run_id": format!("{arch}-d{depth}-s{seed}"),
+            "experiment": "quick", "dataset": "digits", "arch": arch, "depth": depth, "width": 64,
+            "block_layers": 2, "activation": "relu", "norm": "none",
+            "residual_scale": (arch != "plain").then_some("inv_sqrt_blocks"),
+            "init": "he", "optimizer": "adam", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0,
+            "batch_size": 64, "steps": 100, "seed": seed, "machine_id": "m1",
+            "final_train_loss": final_loss,
+            "final_train_accuracy": final_loss.map(|_| 0.9),
+            "test_loss": final_loss,
+            "test_accuracy": final_loss.map(|_| 0.8 + 0.01 * seed as f64),
+            "diverged": final_loss.is_none(),
+            "diverged_at_step": final_loss.is_none().then_some(50),
+            "loss_curve": loss_curve,
+            "weight_grad_norms_init": vec![1.0; depth],
+            "weight_grad_norms_final": vec![1.0; depth],
+            "state_rms_init": state_rms,
+            "state_grad_norms_init": state_grads,
+            "state_rms_final": vec![1.0; blocks + 1],
+            "state_grad_norms_final": vec![1.0; blocks + 1],
+            "wall_seconds": 1.0, "steps_per_second": 100.0,
+        }))
+        .expect("a valid run record")
+    }
+
+    /// The fingerprint synthetic runs are recorded on.
+    pub fn test_machine() -> MachineInfo {
+        serde_json::from_value(serde_json::json!({
+            "machine_id": "m1", "cpu_model": "Test CPU", "logical_cores": 2, "physical_cores": 1,
+            "simd_features": ["avx2"], "caches": ["L1d 48K"], "memory_bytes": 1024u64, "os": "Linux",
+            "rustc_version": "rustc 1.91", "crate_version": "0.1.0", "git_commit": null,
+            "gemm_backend": "gemm", "threads": 2, "recorded_at": "2026-11-26T00:00:00Z"
+        }))
+        .expect("a valid fingerprint")
+    }
+
+    /// [`synthetic_run`] with its typed variant.
+    pub fn synthetic(arch: &str, depth: usize, seed: u64, final_loss: Option<f64>) -> Run {
+        typed(synthetic_run(arch, depth, seed, final_loss))
+    }
+
+    pub fn typed(record: RunRecord) -> Run {
+        let variant = Variant::of(&record, &test_machine()).expect("a known variant");
+        Run { record, variant }
+    }
+
+    #[test]
+    fn a_residual_run_without_alpha_names_its_field() {
+        let mut run = synthetic_run("residual", 4, 0, Some(0.1));
+        run.residual_scale = None;
+        assert_eq!(Variant::of(&run, &test_machine()).unwrap_err().field, "residual_scale");
+    }
+
+    #[test]
+    fn labels_show_only_varying_axes() {
+        let plain = synthetic("plain", 4, 0, Some(0.1));
+        let mut res = synthetic_run("residual", 4, 0, Some(0.1));
+        let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
+        assert_eq!(plain.variant.label(&axes), "plain");
+        assert_eq!(typed(res.clone()).variant.label(&axes), "residual α=1/√K");
+        res.norm = degradation_bench::config::Norm::Layer;
+        let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
+        assert_eq!(plain.variant.label(&axes), "plain, norm=none");
+        let v = typed(res.clone()).variant;
+        assert_eq!(v.label(&axes), "residual α=1/√K, norm=layer");
+        assert_eq!(v.line_label(&axes), "residual α=1/√K, norm=layer");
+        assert_eq!(v.facet_label(&axes), "");
+        res.width = 256;
+        let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
+        assert_eq!(typed(res).variant.facet_label(&axes), "w=256");
+        assert_eq!(plain.variant.facet_label(&axes), "w=64");
+    }
+
+    #[test]
+    fn natural_order_and_context() {
+        let plain = synthetic("plain", 4, 0, Some(0.1)).variant;
+        let mut one = synthetic_run("residual", 4, 0, Some(0.1));
+        one.residual_scale = Some(degradation_bench::config::ResidualScale::One);
+        let one = typed(one).variant;
+        let inv = synthetic("residual", 4, 0, Some(0.1)).variant;
+        let mut wide = synthetic_run("plain", 4, 0, Some(0.1));
+        wide.width = 256;
+        let wide = typed(wide).variant;
+        let mut v = vec![inv.clone(), wide.clone(), one.clone(), plain.clone()];
+        v.sort();
+        assert_eq!(v, [plain.clone(), wide, one, inv.clone()]);
+        assert_eq!(inv.context(), plain);
+        assert_eq!(inv.alpha(16), Some(1.0 / 8f64.sqrt()), "16 layers in 2-layer blocks: K = 8");
+        assert_eq!(plain.alpha(16), None);
+    }
+
+    #[test]
+    fn groups_by_variant_and_depth_and_count_seeds() {
+        let runs = vec![
+            synthetic("residual", 4, 0, Some(0.1)),
+            synthetic("plain", 8, 0, Some(0.1)),
+            synthetic("plain", 4, 1, Some(0.1)),
+            synthetic("plain", 4, 0, Some(0.1)),
+        ];
+        let g = groups(&runs, |_| true);
+        let shape: Vec<(bool, usize, usize)> = g.iter().map(|g| (g.variant.is_plain(), g.depth, g.seeds())).collect();
+        assert_eq!(shape, [(true, 4, 2), (true, 8, 1), (false, 4, 1)]);
+        assert_eq!(seeds_phrase(&g), "1–2 seeds");
+        assert_eq!(seeds_phrase(&g[1..]), "one seed");
+    }
+}

@@ -1,0 +1,267 @@
+//! Residual overhead, measured so that it survives a noisy machine: plain and residual train
+//! steps of the same depth and width are timed **interleaved in one process** — one sample of
+//! each per round, many rounds, the order alternating — and every round gives one paired ratio
+//! residual ÷ plain. A slow-down from something else running on the machine (a build, another
+//! benchmark, a frequency change) lasts longer than a round, so it hits both halves of a pair
+//! and cancels in the ratio, where criterion's separate runs of the two see different machines.
+//! The analysis reports the median paired ratio with a bootstrap interval.
+//!
+//! One sample = `iters` consecutive train steps (forward, softmax cross-entropy, backward, one
+//! Adam update, batch 128, one thread), with `iters` chosen so that a sample lasts about
+//! [`SAMPLE_TARGET`]; the network, optimizer and batch are built once and reused.
+//!
+//! Run: `cargo bench --bench overhead` (widths 64, 256, 1024 at depth 16, 100 rounds). Options
+//! after `--`: `--widths 64,256`, `--depth 16`, `--rounds 100`, `--out DIR`. Output:
+//! `DIR/overhead.json` (the paired samples) and `DIR/machine.json` (the fingerprint), where DIR
+//! is `--out`, else `$DEGRADATION_OVERHEAD_DIR`, else criterion's directory (`$CRITERION_HOME`,
+//! else `$CARGO_TARGET_DIR/criterion`, else `target/criterion`), so one directory per machine
+//! holds both benches and `analyze --criterion DIR` reads both. Without `--bench` (as under
+//! `cargo test --benches`) it runs one tiny round as a smoke test and writes nothing.
+
+use degradation_bench::config::{
+    Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
+};
+use degradation_bench::data::{Dataset, Targets};
+use degradation_bench::machine::{fingerprint, write_machine_json};
+use degradation_bench::model::gemm::{set_gemm_threads, GEMM_BACKEND};
+use degradation_bench::model::Mlp;
+use degradation_bench::optim::Optimizer;
+use degradation_bench::step::TrainStep;
+use ndarray::Array2;
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::StandardNormal;
+use ndarray_rand::RandomExt;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const BATCH: usize = 128;
+const CLASSES: usize = 10;
+const SEED: u64 = 0x5eed;
+/// As in the criterion benches: small enough that thousands of Adam steps on one batch keep
+/// the values far from overflow and subnormals, so the step time stays stationary.
+const LEARNING_RATE: f64 = 1e-4;
+/// Long enough that the timer's resolution and one-off interruptions are small against a
+/// sample, short enough that a round sees one state of the machine.
+const SAMPLE_TARGET: Duration = Duration::from_millis(20);
+/// Untimed steps of each network before the first round (caches, page faults, Adam's state).
+const WARM_UP: Duration = Duration::from_millis(500);
+
+/// The output format, read by the analysis (`overhead.json`).
+#[derive(Serialize)]
+struct OverheadFile {
+    /// What one sample is, for a reader of the file.
+    method: &'static str,
+    batch: usize,
+    threads: usize,
+    optimizer: &'static str,
+    points: Vec<OverheadPoint>,
+}
+
+#[derive(Serialize)]
+struct OverheadPoint {
+    depth: usize,
+    width: usize,
+    /// Train steps per sample.
+    iters: usize,
+    /// Nanoseconds per train step, one entry per round; `plain_ns[i]` and `residual_ns[i]`
+    /// were timed back to back.
+    plain_ns: Vec<f64>,
+    residual_ns: Vec<f64>,
+}
+
+/// One train step of the canonical bench network (ReLU, no normalisation, He init, two-layer
+/// pre-activation blocks with α = 1/√K for the residual net; input width = `width`, 10 classes,
+/// fixed random batch of 128, Adam). The only code here that knows the model's API.
+fn train_step(arch: Arch, depth: usize, width: usize) -> impl FnMut() {
+    let config = ModelConfig {
+        arch,
+        depth,
+        width,
+        input_dim: width,
+        output_dim: CLASSES,
+        activation: Activation::Relu,
+        norm: Norm::None,
+        residual_scale: ResidualScale::InvSqrtBlocks,
+        block_layers: 2,
+        init: Init::He,
+    };
+    let mut mlp = Mlp::<f32>::new(&config, BATCH, SEED).expect("bench configurations are valid");
+    let adam = OptimizerConfig { kind: OptimizerKind::Adam, lr: LEARNING_RATE, momentum: 0.0, weight_decay: 0.0 };
+    let mut optimizer = Optimizer::new(&adam, mlp.num_params());
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
+    let inputs = Array2::<f32>::random_using((BATCH, width), StandardNormal, &mut rng);
+    let labels = (0..BATCH).map(|_| rng.random_range(0..CLASSES as u32)).collect();
+    let data = Dataset { inputs, targets: Targets::Classes { labels, num_classes: CLASSES } };
+    let rows: Vec<usize> = (0..BATCH).collect();
+    let mut step = TrainStep::new(&mlp, &data, BATCH);
+    move || {
+        black_box(step.run(&mut mlp, Some(&mut optimizer), &data, &rows));
+        black_box(&mlp.params);
+    }
+}
+
+/// Nanoseconds per call of `step`, over `iters` calls.
+fn time_per_step(step: &mut impl FnMut(), iters: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        step();
+    }
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+/// Warms both networks up and returns the steps per sample that reach [`SAMPLE_TARGET`].
+fn calibrate(plain: &mut impl FnMut(), residual: &mut impl FnMut()) -> usize {
+    let start = Instant::now();
+    let mut steps = 0usize;
+    while start.elapsed() < WARM_UP || steps < 2 {
+        plain();
+        residual();
+        steps += 1;
+    }
+    let per_pair = start.elapsed().as_secs_f64() / steps as f64;
+    // A pair is one plain and one residual step; a sample is one network's share.
+    (SAMPLE_TARGET.as_secs_f64() / (per_pair / 2.0)).ceil().max(1.0) as usize
+}
+
+fn measure_point(depth: usize, width: usize, rounds: usize) -> OverheadPoint {
+    let mut plain = train_step(Arch::Plain, depth, width);
+    let mut residual = train_step(Arch::Residual, depth, width);
+    let iters = calibrate(&mut plain, &mut residual);
+    let (mut plain_ns, mut residual_ns) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    for round in 0..rounds {
+        // Alternating the order cancels whatever systematically favours the first (or the
+        // second) sample of a round.
+        let (p, r) = if round % 2 == 0 {
+            let p = time_per_step(&mut plain, iters);
+            (p, time_per_step(&mut residual, iters))
+        } else {
+            let r = time_per_step(&mut residual, iters);
+            (time_per_step(&mut plain, iters), r)
+        };
+        plain_ns.push(p);
+        residual_ns.push(r);
+    }
+    OverheadPoint { depth, width, iters, plain_ns, residual_ns }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+struct Options {
+    depth: usize,
+    widths: Vec<usize>,
+    rounds: usize,
+    out: Option<PathBuf>,
+    measuring: bool,
+}
+
+impl Options {
+    fn from_args() -> Result<Self, String> {
+        let mut options = Options { depth: 16, widths: vec![64, 256, 1024], rounds: 100, out: None, measuring: false };
+        let mut args = std::env::args().skip(1);
+        let number = |flag: &str, text: Option<String>| -> Result<usize, String> {
+            let text = text.ok_or_else(|| format!("{flag}: expected a value"))?;
+            match text.trim().parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(format!("{flag} {text}: expected a whole number >= 1")),
+            }
+        };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--bench" => options.measuring = true,
+                "--depth" => options.depth = number("--depth", args.next())?,
+                "--rounds" => options.rounds = number("--rounds", args.next())?,
+                "--out" => options.out = Some(args.next().ok_or("--out: expected a directory")?.into()),
+                "--widths" => {
+                    let list = args.next().ok_or("--widths: expected a list such as 64,256")?;
+                    options.widths =
+                        list.split(',').map(|w| number("--widths", Some(w.to_string()))).collect::<Result<_, _>>()?;
+                }
+                // What cargo passes to every bench target, and filters meant for criterion.
+                other if !other.starts_with("--") => {}
+                other => return Err(format!("{other}: unknown option (see benches/README.md)")),
+            }
+        }
+        if options.depth % 2 != 0 {
+            return Err(format!(
+                "--depth {}: residual nets use two-layer blocks, so depth must be even",
+                options.depth
+            ));
+        }
+        Ok(options)
+    }
+
+    fn out_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.out {
+            return dir.clone();
+        }
+        if let Some(dir) = std::env::var_os("DEGRADATION_OVERHEAD_DIR") {
+            return dir.into();
+        }
+        if let Some(home) = std::env::var_os("CRITERION_HOME") {
+            return home.into();
+        }
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from);
+        target.join("criterion")
+    }
+}
+
+fn main() {
+    let options = Options::from_args().unwrap_or_else(|message| {
+        eprintln!("error: {message}");
+        std::process::exit(2);
+    });
+    set_gemm_threads(1);
+    if !options.measuring {
+        let point = measure_point(2, 16, 1);
+        println!("overhead: smoke run ok (d{} w{}, {} round)", point.depth, point.width, point.plain_ns.len());
+        return;
+    }
+    let mut points = Vec::new();
+    for &width in &options.widths {
+        let point = measure_point(options.depth, width, options.rounds);
+        let mut ratios: Vec<f64> = point.plain_ns.iter().zip(&point.residual_ns).map(|(p, r)| r / p).collect();
+        println!(
+            "overhead d{} w{}: residual/plain median {:.4} over {} rounds of {} steps (plain {:.3} ms/step); \
+             `analyze` gives the interval",
+            point.depth,
+            point.width,
+            median(&mut ratios),
+            options.rounds,
+            point.iters,
+            median(&mut point.plain_ns.clone()) / 1e6,
+        );
+        points.push(point);
+    }
+    let file = OverheadFile {
+        method:
+            "per round, one sample of plain and one of residual train steps timed back to back, order alternating; \
+                 values are ns per step",
+        batch: BATCH,
+        threads: 1,
+        optimizer: "adam",
+        points,
+    };
+    let dir = options.out_dir();
+    if let Err(e) = write_machine_json(&dir, &fingerprint(1, GEMM_BACKEND)) {
+        eprintln!("error: could not write the machine fingerprint into {}: {e}", dir.display());
+        std::process::exit(1);
+    }
+    let path = dir.join("overhead.json");
+    let text = serde_json::to_string_pretty(&file).expect("the overhead file serialises") + "\n";
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("error: could not write {}: {e}", path.display());
+        std::process::exit(1);
+    }
+    println!("wrote {}", path.display());
+}
