@@ -16,6 +16,7 @@ pub mod optim;
 pub mod probe;
 pub mod record;
 pub mod sweep;
+pub mod theory;
 pub mod train;
 
 pub use error::{Error, Result};
