@@ -14,6 +14,7 @@ pub mod findings;
 pub mod load;
 pub mod mechanisms;
 pub mod metrics;
+pub mod rank_test;
 pub mod readme;
 pub mod render;
 pub mod report;

@@ -30,6 +30,8 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("tiny", include_str!("../../experiments/tiny.toml")),
     ("mechanisms", include_str!("../../experiments/mechanisms.toml")),
     ("longer", include_str!("../../experiments/longer.toml")),
+    ("seeds", include_str!("../../experiments/seeds.toml")),
+    ("scales", include_str!("../../experiments/scales.toml")),
 ];
 
 /// The text of a shipped preset.
