@@ -18,6 +18,7 @@ pub mod rank_test;
 pub mod readme;
 pub mod render;
 pub mod report;
+pub mod spikes;
 pub mod sweep;
 pub mod tables;
 
