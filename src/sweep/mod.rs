@@ -32,6 +32,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("longer", include_str!("../../experiments/longer.toml")),
     ("seeds", include_str!("../../experiments/seeds.toml")),
     ("scales", include_str!("../../experiments/scales.toml")),
+    ("drift", include_str!("../../experiments/drift.toml")),
 ];
 
 /// The text of a shipped preset.
