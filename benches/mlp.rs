@@ -4,8 +4,10 @@
 //! Ids (the analysis relies on them): `{forward,backward,train_step}/{plain,residual}/d{D}_w{W}`
 //! and `gemm_ceiling/f32/w{W}`.
 //! - `forward`: inference forward (`Mode::Eval`), logits only.
-//! - `backward`: forward (`Mode::Train`) + softmax cross-entropy gradient + backward; no update.
-//! - `train_step`: the same plus one Adam update over the flat parameter buffer.
+//! - `backward`: the train step (`step::TrainStep::run`: gather of the batch's rows, forward
+//!   in `Mode::Train`, softmax cross-entropy gradient, backward) without the update.
+//! - `train_step`: the whole train step, the one training runs, with one Adam update over the
+//!   flat parameter buffer.
 //! - `gemm_ceiling`: one raw f32 GEMM through `model::gemm::matmul` at a hidden layer's
 //!   forward shape, (B × w) · (w × w)ᵀ with the weight read transposed exactly as
 //!   `Linear::forward` reads it.
@@ -34,14 +36,17 @@ use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use degradation_bench::config::{
     Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
 };
-use degradation_bench::loss::{loss_and_grad, BatchTargets};
+use degradation_bench::data::{Dataset, Targets};
 use degradation_bench::machine::{fingerprint, write_machine_json};
-use degradation_bench::model::gemm::{gemm_threads, matmul, set_gemm_threads, MatRef, GEMM_BACKEND};
+use degradation_bench::model::gemm::{gemm_threads, matmul, set_gemm_threads, GEMM_BACKEND};
 use degradation_bench::model::{Mlp, Mode};
 use degradation_bench::optim::Optimizer;
-use rand::{Rng, SeedableRng};
+use degradation_bench::step::TrainStep;
+use ndarray::Array2;
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::StandardNormal;
+use ndarray_rand::RandomExt;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -91,13 +96,14 @@ fn layer_flops(width: usize) -> u64 {
     2 * (BATCH * width * width) as u64
 }
 
-/// A network, its optimizer and one fixed batch; everything a timed iteration touches.
+/// A network, its optimizer, a data set of one batch and the step's buffers; everything a
+/// timed iteration touches.
 struct Fixture {
     mlp: Mlp<f32>,
     optimizer: Option<Optimizer<f32>>,
-    inputs: Vec<f32>,
-    labels: Vec<u32>,
-    dlogits: Vec<f32>,
+    data: Dataset,
+    rows: Vec<usize>,
+    step: TrainStep<f32>,
 }
 
 impl Fixture {
@@ -121,24 +127,21 @@ impl Fixture {
             Optimizer::new(&adam, mlp.num_params())
         });
         let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
-        let inputs = (0..BATCH * width).map(|_| rng.sample::<f32, _>(StandardNormal)).collect();
+        let inputs = Array2::<f32>::random_using((BATCH, width), StandardNormal, &mut rng);
         let labels = (0..BATCH).map(|_| rng.random_range(0..CLASSES as u32)).collect();
-        Fixture { mlp, optimizer, inputs, labels, dlogits: vec![0.0; BATCH * CLASSES] }
+        let data = Dataset { inputs, targets: Targets::Classes { labels, num_classes: CLASSES } };
+        let step = TrainStep::new(&mlp, &data, BATCH);
+        Fixture { mlp, optimizer, data, rows: (0..BATCH).collect(), step }
     }
 
     /// One timed iteration of `op`.
     fn run(&mut self, op: Op) {
-        let Fixture { mlp, optimizer, inputs, labels, dlogits } = self;
+        let Fixture { mlp, optimizer, data, rows, step } = self;
         if op == Op::Forward {
-            black_box(mlp.forward(inputs, BATCH, Mode::Eval));
+            black_box(mlp.forward(data.inputs.view(), Mode::Eval));
             return;
         }
-        let logits = mlp.forward(inputs, BATCH, Mode::Train);
-        black_box(loss_and_grad(logits, BatchTargets::Classes(labels), BATCH, CLASSES, Some(dlogits)));
-        mlp.backward(inputs, dlogits, BATCH, None);
-        if let Some(optimizer) = optimizer {
-            optimizer.step(&mut mlp.params, &mlp.grads);
-        }
+        black_box(step.run(mlp, optimizer.as_mut(), data, rows));
         black_box(&mlp.params);
     }
 }
@@ -237,15 +240,13 @@ fn bench_gemm_ceiling(c: &mut Criterion, cli: &CliOverrides, grid: &Grid) {
         configure(&mut group, cli, estimate_seconds(flops, 1));
         group.throughput(Throughput::Elements(flops));
         let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
-        let mut normal = |len: usize| -> Vec<f32> { (0..len).map(|_| rng.sample(StandardNormal)).collect() };
-        let (inp, weight) = (normal(BATCH * width), normal(width * width));
-        let mut out = vec![0.0f32; BATCH * width];
+        let inp = Array2::<f32>::random_using((BATCH, width), StandardNormal, &mut rng);
+        let weight = Array2::<f32>::random_using((width, width), StandardNormal, &mut rng);
+        let mut out = Array2::<f32>::zeros((BATCH, width));
         group.bench_function(criterion::BenchmarkId::new("f32", format!("w{width}")), |b| {
             b.iter(|| {
                 // out = inp · Wᵀ: inp (B, w) row-major, W (w_out, w_in) row-major read transposed.
-                let a = MatRef::row_major(&inp, BATCH, width);
-                let w = MatRef::transposed(&weight, width, width);
-                matmul(&mut out, a, w, 1.0, false);
+                matmul(out.view_mut(), inp.view(), weight.t(), 1.0, false);
                 black_box(&out);
             });
         });

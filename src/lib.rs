@@ -2,12 +2,14 @@
 //! a training loop with per-layer probes, and a parallel sweep, for measuring the
 //! degradation problem of deep plain networks and how residual connections fix it.
 //!
-//! Data flow: `model` → `train` (with `probe`) → `sweep` → `record` (runs.jsonl), read by
-//! the separate analysis crate.
+//! Data flow: `model` → `step` (one train step) → `train` (with `eval`, `probe`, `mechanisms`)
+//! → `sweep` → `record` (runs.jsonl), read by the separate analysis crate. Imports point one
+//! way: the model knows nothing of training, probes or records.
 
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod loss;
 pub mod machine;
 pub mod mechanisms;
@@ -15,6 +17,7 @@ pub mod model;
 pub mod optim;
 pub mod probe;
 pub mod record;
+pub mod step;
 pub mod sweep;
 pub mod theory;
 pub mod train;

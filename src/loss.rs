@@ -2,14 +2,15 @@
 //! error for regression. Both are means over the batch, as in PyTorch's defaults.
 
 use crate::model::Real;
+use ndarray::{ArrayView2, ArrayViewMut2};
 
 /// Targets of one batch, matching the data set's kind.
 #[derive(Debug, Clone, Copy)]
 pub enum BatchTargets<'a> {
     /// Class index per row.
     Classes(&'a [u32]),
-    /// (n, output_dim) row-major values.
-    Values(&'a [f32]),
+    /// (n, output_dim) values.
+    Values(ArrayView2<'a, f32>),
 }
 
 /// Loss value and, for classification, the number of rows whose arg-max logit is the label.
@@ -19,18 +20,25 @@ pub struct LossValue {
     pub correct: Option<usize>,
 }
 
-/// L and ∂L/∂logits for `n` rows. logits and dlogits are (n, classes); `dlogits` may be
-/// `None` when only the value is wanted (evaluation).
+/// L and ∂L/∂logits for the n rows of `logits`. logits and dlogits are (n, classes) and the
+/// targets have n rows; `dlogits` may be `None` when only the value is wanted (evaluation).
 pub fn loss_and_grad<T: Real>(
-    logits: &[T],
+    logits: ArrayView2<'_, T>,
     targets: BatchTargets<'_>,
-    n: usize,
-    classes: usize,
-    dlogits: Option<&mut [T]>,
+    dlogits: Option<ArrayViewMut2<'_, T>>,
 ) -> LossValue {
+    let (n, classes) = logits.dim();
+    let logits = logits.to_slice().expect("logits are row-major");
+    let dlogits = dlogits.map(|d| {
+        assert_eq!(d.dim(), (n, classes), "dlogits: shape differs from the logits'");
+        d.into_slice().expect("dlogits are row-major")
+    });
     match targets {
         BatchTargets::Classes(labels) => softmax_cross_entropy(logits, &labels[..n], classes, dlogits),
-        BatchTargets::Values(values) => mean_squared_error(logits, &values[..n * classes], dlogits),
+        BatchTargets::Values(values) => {
+            assert_eq!(values.dim(), (n, classes), "targets: shape differs from the outputs'");
+            mean_squared_error(logits, values.to_slice().expect("targets are row-major"), dlogits)
+        }
     }
 }
 

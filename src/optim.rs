@@ -4,6 +4,7 @@
 
 use crate::config::{OptimizerConfig, OptimizerKind};
 use crate::model::Real;
+use ndarray::Array1;
 
 pub const ADAM_BETA1: f64 = 0.9;
 pub const ADAM_BETA2: f64 = 0.999;
@@ -31,7 +32,10 @@ impl<T: Real> Optimizer<T> {
     }
 
     /// One update of `params` from `grads` (same layout).
-    pub fn step(&mut self, params: &mut [T], grads: &[T]) {
+    pub fn step(&mut self, params: &mut Array1<T>, grads: &Array1<T>) {
+        let params = params.as_slice_mut().expect("owned arrays are contiguous");
+        let grads = grads.as_slice().expect("owned arrays are contiguous");
+        assert_eq!(params.len(), self.first.len(), "optimizer built for another parameter count");
         self.step += 1;
         let decay = T::from_f64(self.config.weight_decay);
         match self.config.kind {
@@ -76,9 +80,9 @@ mod tests {
     #[test]
     fn sgd_with_momentum_follows_the_recurrence() {
         let mut opt = Optimizer::<f64>::new(&config(OptimizerKind::Sgd, 0.1, 0.9, 0.0), 1);
-        let mut p = [1.0];
-        opt.step(&mut p, &[1.0]); // v = 1, p = 0.9
-        opt.step(&mut p, &[1.0]); // v = 1.9, p = 0.71
+        let mut p = ndarray::arr1(&[1.0]);
+        opt.step(&mut p, &ndarray::arr1(&[1.0])); // v = 1, p = 0.9
+        opt.step(&mut p, &ndarray::arr1(&[1.0])); // v = 1.9, p = 0.71
         assert!((p[0] - 0.71).abs() < 1e-12);
     }
 
@@ -86,8 +90,8 @@ mod tests {
     fn adam_first_step_moves_by_lr_times_sign() {
         // With bias correction, m̂ = g and ŝ = g² on step 1, so the step is lr·g/(|g|+ε).
         let mut opt = Optimizer::<f64>::new(&config(OptimizerKind::Adam, 0.01, 0.0, 0.0), 3);
-        let mut p = [0.0, 0.0, 0.0];
-        opt.step(&mut p, &[5.0, -0.001, 0.0]);
+        let mut p = ndarray::arr1(&[0.0, 0.0, 0.0]);
+        opt.step(&mut p, &ndarray::arr1(&[5.0, -0.001, 0.0]));
         assert!((p[0] + 0.01).abs() < 1e-9);
         assert!((p[1] - 0.01).abs() < 1e-7);
         assert_eq!(p[2], 0.0);
@@ -99,10 +103,10 @@ mod tests {
         let grads = [0.5, -1.0, 2.0, 0.25];
         let (lr, wd) = (0.05, 0.1);
         let mut opt = Optimizer::<f64>::new(&config(OptimizerKind::Adam, lr, 0.0, wd), 1);
-        let mut p = [1.0];
+        let mut p = ndarray::arr1(&[1.0]);
         let (mut m, mut s, mut q) = (0.0, 0.0, 1.0f64);
         for (t, &g) in grads.iter().enumerate() {
-            opt.step(&mut p, &[g]);
+            opt.step(&mut p, &ndarray::arr1(&[g]));
             let g = g + wd * q;
             m = 0.9 * m + 0.1 * g;
             s = 0.999 * s + 0.001 * g * g;
@@ -116,8 +120,8 @@ mod tests {
     #[test]
     fn sgd_weight_decay_shrinks_parameters() {
         let mut opt = Optimizer::<f32>::new(&config(OptimizerKind::Sgd, 0.5, 0.0, 0.2), 1);
-        let mut p = [2.0f32];
-        opt.step(&mut p, &[0.0]);
+        let mut p = ndarray::arr1(&[2.0f32]);
+        opt.step(&mut p, &ndarray::arr1(&[0.0]));
         assert!((p[0] - 1.8).abs() < 1e-6);
     }
 }

@@ -5,21 +5,41 @@
 
 use crate::loss::{loss_and_grad, BatchTargets};
 use crate::model::{Mlp, Mode, Real};
-use crate::record::ProbeStats;
+use ndarray::{Array2, ArrayView2};
+use serde::{Deserialize, Serialize};
 
-/// Runs one probe pass over `n` rows and returns its statistics, or `None` if any of them is
-/// not finite (a diverged network): records keep only finite numbers.
-pub fn probe<T: Real>(mlp: &mut Mlp<T>, inputs: &[T], targets: BatchTargets<'_>, n: usize) -> Option<ProbeStats> {
-    let classes = mlp.config().output_dim;
-    let logits = mlp.forward(inputs, n, Mode::Probe);
-    let mut dlogits = vec![T::zero(); logits.len()];
-    let value = loss_and_grad(logits, targets, n, classes, Some(&mut dlogits));
+/// Per-layer statistics of one forward/backward pass (as the run records keep them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeStats {
+    /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
+    pub weight_grad_norms: Vec<f64>,
+    /// RMS of each hidden state h_k over batch and units, k = 0..K.
+    pub state_rms: Vec<f64>,
+    /// ‖∂L/∂h_k‖ (Frobenius over the batch), k = 0..K.
+    pub state_grad_norms: Vec<f64>,
+    /// ‖α_k·v_k‖ ÷ ‖h_{k−1}‖ per residual block (empty for plain nets).
+    #[serde(default)]
+    pub branch_ratios: Vec<f64>,
+}
+
+/// Runs one probe pass over the rows of `inputs` and returns its statistics, or `None` if
+/// any of them is not finite (a diverged network): records keep only finite numbers.
+pub fn probe<T: Real>(mlp: &mut Mlp<T>, inputs: ArrayView2<'_, T>, targets: BatchTargets<'_>) -> Option<ProbeStats> {
+    let n = inputs.nrows();
+    let logits = mlp.forward(inputs, Mode::Probe);
+    let mut dlogits = Array2::zeros(logits.raw_dim());
+    let value = loss_and_grad(logits, targets, Some(dlogits.view_mut()));
     if !value.loss.is_finite() {
         return None;
     }
     let mut state_grad_norms = Vec::new();
-    mlp.backward(inputs, &dlogits, n, Some(&mut state_grad_norms));
-    let stats = mlp.probe_stats(n, state_grad_norms);
+    mlp.backward(inputs, dlogits.view(), Some(&mut state_grad_norms));
+    let stats = ProbeStats {
+        weight_grad_norms: mlp.weight_grad_norms(),
+        state_rms: mlp.state_rms(n),
+        state_grad_norms,
+        branch_ratios: mlp.branch_ratios(n),
+    };
     let all_finite = [&stats.weight_grad_norms, &stats.state_rms, &stats.state_grad_norms, &stats.branch_ratios]
         .iter()
         .all(|v| v.iter().all(|x| x.is_finite()));

@@ -3,27 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One point of a loss curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LossPoint {
-    pub step: usize,
-    /// Mean training loss over the minibatches since the previous checkpoint; `None` if it was not finite.
-    pub loss: Option<f64>,
-}
-
-/// Per-layer statistics of one forward/backward pass (see `probe`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProbeStats {
-    /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
-    pub weight_grad_norms: Vec<f64>,
-    /// RMS of each hidden state h_k over batch and units, k = 0..K.
-    pub state_rms: Vec<f64>,
-    /// ‖∂L/∂h_k‖ (Frobenius over the batch), k = 0..K.
-    pub state_grad_norms: Vec<f64>,
-    /// ‖α_k·v_k‖ ÷ ‖h_{k−1}‖ per residual block (empty for plain nets).
-    #[serde(default)]
-    pub branch_ratios: Vec<f64>,
-}
+// Defined beside the code that produces them (training, probes); their serde form is part of
+// this format.
+pub use crate::probe::ProbeStats;
+pub use crate::train::LossPoint;
 
 /// One finished training run: a line of `runs.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,6 +40,12 @@ pub struct RunRecord {
     pub diverged: bool,
     pub diverged_at_step: Option<usize>,
     pub loss_curve: Vec<LossPoint>,
+    /// Full-training-set loss at the checkpoints in the last 10% of steps, and their median: a
+    /// final loss that one loss spike cannot decide (absent from older files).
+    #[serde(default)]
+    pub tail_train_losses: Vec<LossPoint>,
+    #[serde(default)]
+    pub robust_train_loss: Option<f64>,
 
     pub weight_grad_norms_init: Vec<f64>,
     pub weight_grad_norms_final: Vec<f64>,
@@ -68,11 +57,15 @@ pub struct RunRecord {
     pub branch_ratios_init: Vec<f64>,
     #[serde(default)]
     pub branch_ratios_final: Vec<f64>,
-    /// Autocorrelation ρ(0..=16) of ∂logit₀/∂t along a line of inputs (empty unless asked for).
+    /// Autocorrelation ρ(0..=16) of ∂logit₀/∂θ along arcs of inputs, averaged over
+    /// `shattered_lines` arcs (empty unless asked for; see `mechanisms`).
     #[serde(default)]
     pub shattered_acf_init: Vec<f64>,
     #[serde(default)]
     pub shattered_acf_final: Vec<f64>,
+    /// 0 in older files, whose ρ came from one straight line between two samples.
+    #[serde(default)]
+    pub shattered_lines: usize,
     /// Final training loss with hidden layer / block k replaced by the identity (empty unless asked for).
     #[serde(default)]
     pub lesion_train_losses: Vec<Option<f64>>,

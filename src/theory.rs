@@ -127,9 +127,9 @@ fn trigamma(mut x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
+    use ndarray_rand::rand::{Rng, SeedableRng};
+    use ndarray_rand::rand_distr::StandardNormal;
     use rand_chacha::ChaCha8Rng;
-    use rand_distr::StandardNormal;
 
     #[test]
     fn polygamma_at_known_points() {

@@ -2,8 +2,8 @@
 //! allocator wraps the system one and counts the allocations made on the test's own thread
 //! while a flag is set (so the harness's other threads do not count).
 //!
-//! The step is the training loop's: forward (Mode::Train) → loss_and_grad → backward →
-//! optimizer.step, on buffers sized once. Finding: the `gemm` crate (0.19) allocates inside
+//! The step is the training loop's own `TrainStep::run`: gather → forward (Mode::Train) →
+//! loss → backward → optimizer update, on buffers sized once. Finding: the `gemm` crate (0.19) allocates inside
 //! every call — a `vec![false; mc / MR]` of packing flags always, and a packing buffer
 //! (`MemBuffer`) when it packs the right-hand side or pre-packs the left — 1 or 2 allocations
 //! per call depending on the shape and strides. So the step's count is compared with the
@@ -13,10 +13,12 @@
 use degradation_bench::config::{
     Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
 };
-use degradation_bench::loss::{loss_and_grad, BatchTargets};
-use degradation_bench::model::gemm::{matmul, MatRef};
-use degradation_bench::model::{Mlp, Mode};
+use degradation_bench::data::{Dataset, Targets};
+use degradation_bench::model::gemm::matmul;
+use degradation_bench::model::Mlp;
 use degradation_bench::optim::Optimizer;
+use degradation_bench::step::TrainStep;
+use ndarray::Array2;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -101,13 +103,13 @@ fn configs() -> Vec<ModelConfig> {
     all
 }
 
-/// A network, its optimizer and every buffer of a step, built once.
+/// A network, its optimizer, a data set of one batch and the step's buffers, built once.
 struct Step {
     mlp: Mlp<f32>,
     optimizer: Optimizer<f32>,
-    inputs: Vec<f32>,
-    labels: Vec<u32>,
-    dlogits: Vec<f32>,
+    data: Dataset,
+    rows: Vec<usize>,
+    step: TrainStep<f32>,
 }
 
 impl Step {
@@ -115,21 +117,21 @@ impl Step {
         let mlp = Mlp::<f32>::new(config, BATCH, 1).unwrap();
         let optimizer =
             Optimizer::new(&OptimizerConfig { kind, lr: 1e-3, momentum: 0.9, weight_decay: 1e-4 }, mlp.num_params());
-        Step {
-            mlp,
-            optimizer,
-            inputs: (0..BATCH * INPUT).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect(),
-            labels: (0..BATCH).map(|i| (i % CLASSES) as u32).collect(),
-            dlogits: vec![0.0; BATCH * CLASSES],
-        }
+        let data = Dataset {
+            inputs: Array2::from_shape_fn((BATCH, INPUT), |(r, c)| (((r * INPUT + c) * 37 % 101) as f32 / 50.0) - 1.0),
+            targets: Targets::Classes {
+                labels: (0..BATCH).map(|i| (i % CLASSES) as u32).collect(),
+                num_classes: CLASSES,
+            },
+        };
+        let step = TrainStep::new(&mlp, &data, BATCH);
+        // Rows in reverse, so the gather really moves them.
+        Step { mlp, optimizer, data, rows: (0..BATCH).rev().collect(), step }
     }
 
     fn run(&mut self) {
-        let logits = self.mlp.forward(&self.inputs, BATCH, Mode::Train);
-        let value = loss_and_grad(logits, BatchTargets::Classes(&self.labels), BATCH, CLASSES, Some(&mut self.dlogits));
+        let value = self.step.run(&mut self.mlp, Some(&mut self.optimizer), &self.data, &self.rows);
         assert!(value.loss.is_finite());
-        self.mlp.backward(&self.inputs, &self.dlogits, BATCH, None);
-        self.optimizer.step(&mut self.mlp.params, &self.mlp.grads);
     }
 }
 
@@ -149,35 +151,24 @@ fn gemm_allocations(config: &ModelConfig) -> usize {
     let mut layers = vec![(config.input_dim, w, false)];
     layers.extend((0..config.depth).map(|_| (w, w, true)));
     layers.push((w, config.output_dim, true));
-    let largest = config.input_dim.max(w).max(config.output_dim);
-    let (x, weights, dout) =
-        (vec![0.5f32; BATCH * largest], vec![0.25f32; largest * largest], vec![0.1f32; BATCH * largest]);
-    let mut out = vec![0.0f32; BATCH.max(largest) * largest];
+    // Operands of each layer's exact shapes (so of the layers' strides), built before counting.
+    let mut operands: Vec<_> = layers
+        .iter()
+        .map(|&(fan_in, fan_out, needs_input_grad)| {
+            let x = Array2::from_elem((BATCH, fan_in), 0.5f32);
+            let weight = Array2::from_elem((fan_out, fan_in), 0.25f32);
+            let dout = Array2::from_elem((BATCH, fan_out), 0.1f32);
+            let outputs =
+                (Array2::zeros((BATCH, fan_out)), Array2::zeros((fan_out, fan_in)), Array2::zeros((BATCH, fan_in)));
+            (x, weight, dout, outputs, needs_input_grad)
+        })
+        .collect();
     let mut replay = || {
-        for &(fan_in, fan_out, needs_input_grad) in &layers {
-            let weight = &weights[..fan_in * fan_out];
-            matmul(
-                &mut out,
-                MatRef::row_major(&x, BATCH, fan_in),
-                MatRef::transposed(weight, fan_in, fan_out),
-                1.0,
-                false,
-            );
-            matmul(
-                &mut out,
-                MatRef::transposed(&dout, fan_out, BATCH),
-                MatRef::row_major(&x, BATCH, fan_in),
-                1.0,
-                false,
-            );
-            if needs_input_grad {
-                matmul(
-                    &mut out,
-                    MatRef::row_major(&dout, BATCH, fan_out),
-                    MatRef::row_major(weight, fan_out, fan_in),
-                    1.0,
-                    false,
-                );
+        for (x, weight, dout, (y, weight_grad, dx), needs_input_grad) in operands.iter_mut() {
+            matmul(y.view_mut(), x.view(), weight.t(), 1.0, false);
+            matmul(weight_grad.view_mut(), dout.t(), x.view(), 1.0, false);
+            if *needs_input_grad {
+                matmul(dx.view_mut(), dout.view(), weight.view(), 1.0, false);
             }
         }
     };

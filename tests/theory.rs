@@ -52,9 +52,10 @@ use degradation_bench::config::{Activation, Arch, Init, ModelConfig, Norm, Resid
 use degradation_bench::loss::BatchTargets;
 use degradation_bench::model::{Mlp, Mode};
 use degradation_bench::probe::probe;
-use rand::{Rng, SeedableRng};
+use ndarray::Array2;
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 const WIDTH: usize = 128;
 /// The per-seed noise comes from the finite width (the batch's samples share the weights):
@@ -100,9 +101,9 @@ fn residual(blocks: usize, init: Init, scale: ResidualScale) -> ModelConfig {
 }
 
 /// x ~ N(0, I) and random labels, from their own seed (independent of the weights').
-fn batch(seed: u64) -> (Vec<f64>, Vec<u32>) {
+fn batch(seed: u64) -> (Array2<f64>, Vec<u32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
-    let inputs = (0..BATCH * WIDTH).map(|_| rng.sample(StandardNormal)).collect();
+    let inputs = Array2::from_shape_simple_fn((BATCH, WIDTH), || rng.sample(StandardNormal));
     let labels = (0..BATCH).map(|_| rng.random_range(0..CLASSES as u32)).collect();
     (inputs, labels)
 }
@@ -136,13 +137,13 @@ fn measure(config: &ModelConfig, with_gradients: bool, seeds: u64) -> Measured {
         let (inputs, labels) = batch(seed);
         let mut mlp = Mlp::<f64>::new(config, BATCH, seed).unwrap();
         if with_gradients {
-            let stats = probe(&mut mlp, &inputs, BatchTargets::Classes(&labels), BATCH).expect("finite probe");
+            let stats = probe(&mut mlp, inputs.view(), BatchTargets::Classes(&labels)).expect("finite probe");
             assert_eq!(stats.state_grad_norms.len(), blocks + 1);
             for (m, norm) in measured.log2_grad_sq.iter_mut().zip(&stats.state_grad_norms) {
                 *m += weight * (norm * norm).log2();
             }
         } else {
-            mlp.forward(&inputs, BATCH, Mode::Probe);
+            mlp.forward(inputs.view(), Mode::Probe);
         }
         let states = mlp.state_rms(BATCH);
         assert_eq!(states.len(), blocks + 1);

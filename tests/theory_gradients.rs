@@ -13,9 +13,10 @@ use degradation_bench::loss::BatchTargets;
 use degradation_bench::model::Mlp;
 use degradation_bench::probe::probe;
 use degradation_bench::theory::{relu_layer_log_gain, residual_relu_profile, BATCHNORM_RELU_GRADIENT_GROWTH};
-use rand::{Rng, SeedableRng};
+use ndarray::Array2;
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::StandardNormal;
 
 const CLASSES: usize = 10;
 
@@ -43,10 +44,10 @@ struct Profile {
 /// x ~ N(0, I) and random labels from their own stream, then one probe of a network drawn from `seed`.
 fn profile(config: &ModelConfig, batch: usize, seed: u64) -> Profile {
     let mut rng = ChaCha8Rng::seed_from_u64(1000 + seed);
-    let inputs: Vec<f64> = (0..batch * config.input_dim).map(|_| rng.sample(StandardNormal)).collect();
+    let inputs = Array2::from_shape_simple_fn((batch, config.input_dim), || rng.sample::<f64, _>(StandardNormal));
     let labels: Vec<u32> = (0..batch).map(|_| rng.random_range(0..CLASSES as u32)).collect();
     let mut mlp = Mlp::<f64>::new(config, batch, seed).unwrap();
-    let stats = probe(&mut mlp, &inputs, BatchTargets::Classes(&labels), batch).expect("finite probe");
+    let stats = probe(&mut mlp, inputs.view(), BatchTargets::Classes(&labels)).expect("finite probe");
     Profile {
         log2_state_sq: stats.state_rms.iter().map(|r| (r * r).log2()).collect(),
         log2_grad_sq: stats.state_grad_norms.iter().map(|g| (g * g).log2()).collect(),

@@ -6,6 +6,7 @@
 //! multiple of 5 form the test set (360), the rest the training set (1437).
 
 use super::{Dataset, Split, Targets};
+use ndarray::Array2;
 
 pub(super) const NUM_CLASSES: usize = 10;
 const PIXELS: usize = 64;
@@ -17,22 +18,20 @@ pub(super) fn load() -> Split {
     assert_eq!(raw.data.len(), raw.num_samples * PIXELS);
     assert_eq!(raw.target.len(), raw.num_samples);
 
-    let empty = || Dataset {
-        inputs: Vec::new(),
-        input_dim: PIXELS,
-        targets: Targets::Classes { labels: Vec::new(), num_classes: NUM_CLASSES },
-    };
-    let (mut train, mut test) = (empty(), empty());
+    // (pixels, labels) of the training and the test set.
+    let (mut train, mut test) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
     for (i, (row, &target)) in raw.data.chunks_exact(PIXELS).zip(&raw.target).enumerate() {
-        let set = if i % 5 == 0 { &mut test } else { &mut train };
-        set.inputs.extend(row.iter().map(|&p| p / MAX_PIXEL));
+        let (pixels, labels) = if i % 5 == 0 { &mut test } else { &mut train };
+        pixels.extend(row.iter().map(|&p| p / MAX_PIXEL));
         let label = target as u32;
         assert!(label as f32 == target && (label as usize) < NUM_CLASSES, "smartcore digits: bad label {target}");
-        if let Targets::Classes { labels, .. } = &mut set.targets {
-            labels.push(label);
-        }
+        labels.push(label);
     }
-    Split { train, test }
+    let dataset = |(pixels, labels): (Vec<f32>, Vec<u32>)| Dataset {
+        inputs: Array2::from_shape_vec((labels.len(), PIXELS), pixels).expect("PIXELS values per label"),
+        targets: Targets::Classes { labels, num_classes: NUM_CLASSES },
+    };
+    Split { train: dataset(train), test: dataset(test) }
 }
 
 #[cfg(test)]
@@ -52,7 +51,7 @@ mod tests {
         assert_eq!(split.train.len(), 1437);
         assert_eq!(split.test.len(), 360);
         for d in [&split.train, &split.test] {
-            assert_eq!(d.input_dim, 64);
+            assert_eq!(d.input_dim(), 64);
             assert_eq!(d.output_dim(), 10);
             assert_eq!(d.inputs.len(), d.len() * 64);
             assert!(d.inputs.iter().all(|&v| (0.0..=1.0).contains(&v)));
@@ -74,8 +73,8 @@ mod tests {
         }
         assert_eq!(total, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
         // Pixel values use the whole range.
-        assert!(split.train.inputs.contains(&1.0));
-        assert!(split.train.inputs.contains(&0.0));
+        assert!(split.train.inputs.iter().any(|&v| v == 1.0));
+        assert!(split.train.inputs.iter().any(|&v| v == 0.0));
     }
 
     #[test]
@@ -86,6 +85,6 @@ mod tests {
         assert_eq!(labels(&split.train)[0], 1);
         // First row of sample 0 is [0, 0, 5, 13, 9, 1, 0, 0].
         let expected: Vec<f32> = [0., 0., 5., 13., 9., 1., 0., 0.].iter().map(|v| v / 16.0).collect();
-        assert_eq!(&split.test.inputs[..8], &expected[..]);
+        assert_eq!(&split.test.input(0)[..8], &expected[..]);
     }
 }

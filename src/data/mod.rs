@@ -7,7 +7,7 @@
 //!
 //! Every set is a pure function of its [`DatasetOptions`] (synthetic sets draw from
 //! `ChaCha8Rng` seeded with `data_seed`), so all runs of a sweep see the same data and a
-//! results set can be reproduced exactly. Inputs are row-major `f32` (`len × input_dim`).
+//! results set can be reproduced exactly. Features are an `Array2<f32>` (`len × input_dim`).
 
 mod digits;
 mod spirals;
@@ -15,37 +15,33 @@ mod teacher;
 
 use crate::config::{DatasetKind, DatasetOptions};
 use crate::error::Result;
+use ndarray::Array2;
 
 /// What a model is trained to predict.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Targets {
     /// One class index per sample, each `< num_classes`.
     Classes { labels: Vec<u32>, num_classes: usize },
-    /// `dim` real values per sample, row-major (`len × dim`).
-    Values { values: Vec<f32>, dim: usize },
+    /// Real values per sample, (len, dim).
+    Values { values: Array2<f32> },
 }
 
-/// Samples of one split: inputs (row-major, `len × input_dim`) and their targets.
+/// Samples of one split: features (len, input_dim), one row per sample, and their targets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
-    pub inputs: Vec<f32>,
-    pub input_dim: usize,
+    pub inputs: Array2<f32>,
     pub targets: Targets,
 }
 
 impl Dataset {
     /// Number of samples.
     pub fn len(&self) -> usize {
-        match &self.targets {
-            Targets::Classes { labels, .. } => labels.len(),
-            Targets::Values { values, dim } => {
-                if *dim == 0 {
-                    0
-                } else {
-                    values.len() / dim
-                }
-            }
-        }
+        self.inputs.nrows()
+    }
+
+    /// Features per sample.
+    pub fn input_dim(&self) -> usize {
+        self.inputs.ncols()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -56,13 +52,14 @@ impl Dataset {
     pub fn output_dim(&self) -> usize {
         match &self.targets {
             Targets::Classes { num_classes, .. } => *num_classes,
-            Targets::Values { dim, .. } => *dim,
+            Targets::Values { values } => values.ncols(),
         }
     }
 
     /// Input row `i` (`input_dim` values). Panics if `i >= len()`.
     pub fn input(&self, i: usize) -> &[f32] {
-        &self.inputs[i * self.input_dim..(i + 1) * self.input_dim]
+        let d = self.input_dim();
+        &self.inputs.as_slice().expect("owned arrays are row-major")[i * d..(i + 1) * d]
     }
 }
 
@@ -92,7 +89,7 @@ pub(crate) const TEST_STREAM: u64 = 1;
 pub(crate) const MODEL_STREAM: u64 = 2;
 
 pub(crate) fn rng(seed: u64, stream: u64) -> rand_chacha::ChaCha8Rng {
-    use rand::SeedableRng;
+    use ndarray_rand::rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
     rng
@@ -100,10 +97,12 @@ pub(crate) fn rng(seed: u64, stream: u64) -> rand_chacha::ChaCha8Rng {
 
 fn consistent(d: &Dataset) -> bool {
     let n = d.len();
-    d.inputs.len() == n * d.input_dim
+    d.inputs.is_standard_layout()
         && match &d.targets {
-            Targets::Classes { labels, num_classes } => labels.iter().all(|&l| (l as usize) < *num_classes),
-            Targets::Values { values, dim } => values.len() == n * dim,
+            Targets::Classes { labels, num_classes } => {
+                labels.len() == n && labels.iter().all(|&l| (l as usize) < *num_classes)
+            }
+            Targets::Values { values } => values.nrows() == n && values.is_standard_layout(),
         }
 }
 
@@ -130,17 +129,17 @@ mod tests {
             for d in [&split.train, &split.test] {
                 assert!(consistent(d), "{kind}");
                 assert!(!d.is_empty());
-                assert_eq!(d.input(d.len() - 1).len(), d.input_dim);
+                assert_eq!(d.input(d.len() - 1).len(), d.input_dim());
                 assert!(d.inputs.iter().all(|v| v.is_finite()));
             }
-            assert_eq!(split.train.input_dim, split.test.input_dim);
+            assert_eq!(split.train.input_dim(), split.test.input_dim());
             assert_eq!(split.train.output_dim(), split.test.output_dim());
         }
     }
 
     #[test]
     fn streams_differ() {
-        use rand::Rng;
+        use ndarray_rand::rand::Rng;
         let a: u64 = rng(7, TRAIN_STREAM).random();
         let b: u64 = rng(7, TEST_STREAM).random();
         let c: u64 = rng(7, TRAIN_STREAM).random();

@@ -16,8 +16,9 @@
 
 use super::{rng, Dataset, Split, Targets, TEST_STREAM, TRAIN_STREAM};
 use crate::config::DatasetOptions;
-use rand::Rng;
-use rand_distr::StandardNormal;
+use ndarray::Array2;
+use ndarray_rand::rand::Rng;
+use ndarray_rand::rand_distr::StandardNormal;
 use std::f64::consts::PI;
 
 pub(super) const NUM_CLASSES: usize = 2;
@@ -45,7 +46,8 @@ fn draw(options: &DatasetOptions, per_arm: usize, stream: u64) -> Dataset {
             labels.push(class as u32);
         }
     }
-    Dataset { inputs, input_dim: 2, targets: Targets::Classes { labels, num_classes: NUM_CLASSES } }
+    let inputs = Array2::from_shape_vec((labels.len(), 2), inputs).expect("two coordinates per label");
+    Dataset { inputs, targets: Targets::Classes { labels, num_classes: NUM_CLASSES } }
 }
 
 #[cfg(test)]
@@ -69,7 +71,7 @@ mod tests {
         assert_eq!(split.train.len(), 600);
         assert_eq!(split.test.len(), 200);
         for d in [&split.train, &split.test] {
-            assert_eq!(d.input_dim, 2);
+            assert_eq!(d.input_dim(), 2);
             assert_eq!(d.output_dim(), 2);
             let ones = labels(d).iter().filter(|&&l| l == 1).count();
             assert_eq!(ones * 2, d.len());
@@ -89,7 +91,7 @@ mod tests {
         assert_ne!(a.train.inputs, b.train.inputs);
         assert_ne!(a.test.inputs, b.test.inputs);
         // Train and test are independent draws.
-        assert_ne!(a.train.inputs[..200], a.test.inputs[..200]);
+        assert_ne!(a.train.inputs.as_slice().unwrap()[..200], a.test.inputs.as_slice().unwrap()[..200]);
         // The test set does not depend on the number of training samples.
         let more = load(&DatasetOptions { samples: 500, ..options(3) });
         assert_eq!(more.test, a.test);
@@ -100,7 +102,7 @@ mod tests {
         let opts = DatasetOptions { noise: 0.0, turns: 1.5, ..options(1) };
         let d = load(&opts).train;
         for (i, &label) in labels(&d).iter().enumerate() {
-            let (x, y) = (d.inputs[2 * i] as f64, d.inputs[2 * i + 1] as f64);
+            let (x, y) = (d.inputs[[i, 0]] as f64, d.inputs[[i, 1]] as f64);
             let t = x.hypot(y);
             let theta = 2.0 * PI * opts.turns * t + PI * label as f64;
             assert!((x - t * theta.cos()).abs() < 1e-4 && (y - t * theta.sin()).abs() < 1e-4);
@@ -114,7 +116,7 @@ mod tests {
         // for an integer number of turns).
         let d = load(&options(5)).train;
         let mut mean = [[0f64; 2]; 2];
-        for (point, &label) in d.inputs.chunks_exact(2).zip(labels(&d)) {
+        for (point, &label) in d.inputs.rows().into_iter().zip(labels(&d)) {
             for (m, &x) in mean[label as usize].iter_mut().zip(point) {
                 *m += x as f64 / 300.0;
             }

@@ -17,8 +17,9 @@
 
 use super::{rng, Dataset, Split, Targets, MODEL_STREAM, TEST_STREAM, TRAIN_STREAM};
 use crate::config::DatasetOptions;
-use rand::Rng;
-use rand_distr::StandardNormal;
+use ndarray::Array2;
+use ndarray_rand::rand::Rng;
+use ndarray_rand::rand_distr::StandardNormal;
 
 /// A dense layer `out × fan_in`, row-major, no bias.
 struct Layer {
@@ -114,8 +115,12 @@ pub(super) fn load(options: &DatasetOptions) -> Split {
             .flat_map(|row| row.iter().zip(&mean).zip(&scale).map(|((v, m), s)| ((v - m) * s) as f32))
             .collect()
     };
-    let dataset =
-        |inputs, values| Dataset { inputs, input_dim: options.input_dim, targets: Targets::Values { values, dim } };
+    let dataset = |inputs: Vec<f32>, values: Vec<f32>| Dataset {
+        inputs: Array2::from_shape_vec((values.len() / dim, options.input_dim), inputs).expect("input_dim per sample"),
+        targets: Targets::Values {
+            values: Array2::from_shape_vec((values.len() / dim, dim), values).expect("dim per sample"),
+        },
+    };
     Split { train: dataset(train_x, standardise(train_y)), test: dataset(test_x, standardise(test_y)) }
 }
 
@@ -139,7 +144,7 @@ mod tests {
 
     fn values(d: &Dataset) -> (&[f32], usize) {
         match &d.targets {
-            Targets::Values { values, dim } => (values, *dim),
+            Targets::Values { values } => (values.as_slice().unwrap(), values.ncols()),
             Targets::Classes { .. } => panic!("teacher targets are values"),
         }
     }
@@ -157,7 +162,7 @@ mod tests {
         let split = load(&options(0));
         assert_eq!((split.train.len(), split.test.len()), (2000, 500));
         for d in [&split.train, &split.test] {
-            assert_eq!(d.input_dim, 8);
+            assert_eq!(d.input_dim(), 8);
             assert_eq!(d.output_dim(), 3);
             assert_eq!(values(d).0.len(), d.len() * 3);
             assert!(values(d).0.iter().all(|v| v.is_finite()));

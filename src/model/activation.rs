@@ -1,8 +1,9 @@
 //! Activations φ, forward and backward side by side. The backward multiplies an incoming
 //! gradient in place by φ'(x), reading the saved pre-activation x and output φ(x).
 
-use super::Real;
+use super::{flat, flat_mut, Real};
 use crate::config::Activation;
+use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2};
 
 /// φ(x). `Gelu` is the exact x·Φ(x) with Φ the standard normal CDF.
 #[inline(always)]
@@ -40,34 +41,39 @@ pub fn derivative<T: Real>(activation: Activation, x: T, y: T) -> T {
     }
 }
 
-/// out = φ(x + bias) per row, writing the biased pre-activation back into x.
-/// x and out are (n, width); bias is (width). One pass: bias add and activation fused.
+/// y = φ(x), elementwise. x and y are (n, width).
+pub fn activation_forward<T: Real>(activation: Activation, x: ArrayView2<'_, T>, mut y: ArrayViewMut2<'_, T>) {
+    for (yv, &xv) in flat_mut(&mut y).iter_mut().zip(flat(&x)) {
+        *yv = apply(activation, xv);
+    }
+}
+
+/// x += bias, then y = φ(x), per row in one fused pass; x keeps the biased pre-activation
+/// (the backward reads it). x and y are (n, width), bias is (width).
 pub fn bias_activation_forward<T: Real>(
     activation: Activation,
-    x: &mut [T],
-    bias: Option<&[T]>,
-    out: &mut [T],
-    width: usize,
+    mut x: ArrayViewMut2<'_, T>,
+    bias: ArrayView1<'_, T>,
+    mut y: ArrayViewMut2<'_, T>,
 ) {
-    match bias {
-        Some(bias) => {
-            for (x_row, out_row) in x.chunks_exact_mut(width).zip(out.chunks_exact_mut(width)) {
-                for ((xv, ov), &b) in x_row.iter_mut().zip(out_row.iter_mut()).zip(bias) {
-                    *xv += b;
-                    *ov = apply(activation, *xv);
-                }
-            }
-        }
-        None => {
-            for (ov, &xv) in out.iter_mut().zip(x.iter()) {
-                *ov = apply(activation, xv);
-            }
+    let bias = bias.to_slice().expect("contiguous");
+    let width = bias.len();
+    for (x_row, y_row) in flat_mut(&mut x).chunks_exact_mut(width).zip(flat_mut(&mut y).chunks_exact_mut(width)) {
+        for ((xv, yv), &b) in x_row.iter_mut().zip(y_row.iter_mut()).zip(bias) {
+            *xv += b;
+            *yv = apply(activation, *xv);
         }
     }
 }
 
-/// grad ⊙= φ'(x): turns ∂L/∂φ(x) into ∂L/∂x in place. grad, x and y = φ(x) have equal length.
-pub fn activation_backward<T: Real>(activation: Activation, grad: &mut [T], x: &[T], y: &[T]) {
+/// grad ⊙= φ'(x): turns ∂L/∂φ(x) into ∂L/∂x in place. grad, x and y = φ(x) are (n, width).
+pub fn activation_backward<T: Real>(
+    activation: Activation,
+    mut grad: ArrayViewMut2<'_, T>,
+    x: ArrayView2<'_, T>,
+    y: ArrayView2<'_, T>,
+) {
+    let (grad, x, y) = (flat_mut(&mut grad), flat(&x), flat(&y));
     match activation {
         Activation::Identity => {}
         Activation::Relu => {

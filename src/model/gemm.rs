@@ -1,11 +1,12 @@
 //! The one GEMM entry point of the crate: every layer's forward and backward, and the
-//! `gemm_ceiling` bench, go through here, so the ceiling measures the kernel the layers use.
+//! `gemm_ceiling` bench, go through [`matmul`], so the ceiling measures the kernel the layers use.
 //!
-//! Backend: the `gemm` crate, called on strided slices (no temporaries, except one reused
-//! per-thread buffer for the transposed route below). On this project's reference machine it
-//! ran 96–108 GFLOP/s single-threaded against matrixmultiply's 80–95.
+//! Operands are ndarray views; the kernel reads them through their pointers and strides, so a
+//! transposed weight (`w.t()`) or a batch's first rows (`h.slice(s![..n, ..])`) cost no copy.
+//! The only temporary is one reused per-thread buffer for the transposed route below.
 
 use super::Real;
+use ndarray::{ArrayView2, ArrayViewMut2};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,90 +26,66 @@ pub fn gemm_threads() -> usize {
     GEMM_THREADS.load(Ordering::Relaxed)
 }
 
-/// A read-only matrix view: `data[row * row_stride + col * col_stride]`.
-#[derive(Clone, Copy)]
-pub struct MatRef<'a, T> {
-    pub data: &'a [T],
-    pub rows: usize,
-    pub cols: usize,
-    pub row_stride: usize,
-    pub col_stride: usize,
-}
-
-impl<'a, T> MatRef<'a, T> {
-    /// A row-major (rows, cols) matrix.
-    pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatRef { data, rows, cols, row_stride: cols, col_stride: 1 }
-    }
-
-    /// The transpose of a row-major (cols, rows) matrix, without copying.
-    pub fn transposed(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatRef { data, rows, cols, row_stride: 1, col_stride: rows }
-    }
-
-    /// The transpose, without copying.
-    fn t(self) -> Self {
-        MatRef {
-            data: self.data,
-            rows: self.cols,
-            cols: self.rows,
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-        }
-    }
-
-    fn max_index(&self) -> usize {
-        if self.rows == 0 || self.cols == 0 {
-            0
-        } else {
-            (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride + 1
-        }
-    }
-}
-
-/// dst (a.rows × b.cols, row-major, contiguous) = [dst +] scale · a·b.
+/// c = [c +] scale · a·b, with a (m, k), b (k, n) and c (m, n) of any strides.
 ///
-/// `accumulate = false` overwrites dst (its old contents are never read).
-pub fn matmul<T: Real>(dst: &mut [T], a: MatRef<'_, T>, b: MatRef<'_, T>, scale: T, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    assert_eq!(b.rows, k, "matmul: inner dimensions differ");
-    assert!(dst.len() >= m * n, "matmul: destination too small");
-    assert!(a.data.len() >= a.max_index() && b.data.len() >= b.max_index(), "matmul: operand too small");
+/// `accumulate = false` overwrites c (its old contents are never read). Panics if the
+/// shapes do not agree; allocates nothing once the per-thread scratch has grown.
+pub fn matmul<T: Real>(
+    mut c: ArrayViewMut2<'_, T>,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    scale: T,
+    accumulate: bool,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    assert_eq!(b.nrows(), k, "matmul: inner dimensions differ");
+    assert_eq!(c.dim(), (m, n), "matmul: destination shape differs from the product's");
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(T::zero());
+            c.fill(T::zero());
         }
         return;
     }
     if takes_transposed_route(&a, &b) {
-        T::with_gemm_scratch(m * n, |dst_t| {
-            gemm_unchecked(dst_t, b.t(), a.t(), scale, false);
-            transpose_into(dst, dst_t, m, n, accumulate);
+        T::with_gemm_scratch(m * n, |scratch| {
+            let mut c_t = ArrayViewMut2::from_shape((n, m), scratch).expect("scratch holds n·m elements");
+            kernel(c_t.view_mut(), b.t(), a.t(), scale, false);
+            add_transposed(c, c_t.view(), accumulate);
         });
     } else {
-        gemm_unchecked(dst, a, b, scale, accumulate);
+        kernel(c, a, b, scale, accumulate);
     }
 }
 
-/// The gemm crate works column-major: for our row-major dst it computes dstᵀ = bᵀ·aᵀ, which
+/// The gemm crate works column-major: for our row-major c it computes cᵀ = bᵀ·aᵀ, which
 /// makes b the operand it packs into panels. A b stored column-major (a weight read
 /// transposed, as `Linear::forward` reads it) must then be gathered a whole row apart, and
 /// when b is a big weight and a a batch, that gather costs more than the multiply saves. So
-/// for such products we ask for dstᵀ = bᵀ·aᵀ ourselves, into scratch: b is then read along its
-/// contiguous columns, only the small a is gathered, and one pass transposes the result back. Batch 128, one thread,
-/// on the reference machine: width 1024 73 → 87 GFLOP/s, width 512 86 → 89; at width 256
-/// the extra pass costs more than it saves (87 → 83), hence the size thresholds.
-fn takes_transposed_route<T>(a: &MatRef<'_, T>, b: &MatRef<'_, T>) -> bool {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
-    b.row_stride == 1 && b.col_stride != 1 && n >= 4 * m && k * n >= 1 << 18
+/// for such products we ask for cᵀ = bᵀ·aᵀ ourselves, into scratch: b is then read along its
+/// contiguous columns, only the small a is gathered, and one pass transposes the result back.
+/// Batch 128, one thread, on the reference machine: width 1024 73 → 87 GFLOP/s, width 512
+/// 86 → 89; at width 256 the extra pass costs more than it saves (87 → 83), hence the size
+/// thresholds.
+fn takes_transposed_route<T>(a: &ArrayView2<'_, T>, b: &ArrayView2<'_, T>) -> bool {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    let b_strides = b.strides();
+    b_strides[0] == 1 && b_strides[1] != 1 && n >= 4 * m && k * n >= 1 << 18
 }
 
-/// dst (m × n) = [dst +] srcᵀ with src (n × m), both row-major; in tiles that stay in L1.
-fn transpose_into<T: Real>(dst: &mut [T], src: &[T], m: usize, n: usize, accumulate: bool) {
+/// c (m, n) = [c +] srcᵀ with src (n, m); in tiles that stay in L1 when c is row-major.
+fn add_transposed<T: Real>(mut c: ArrayViewMut2<'_, T>, src: ArrayView2<'_, T>, accumulate: bool) {
     const TILE: usize = 16;
+    let (m, n) = c.dim();
+    if !(c.is_standard_layout() && src.is_standard_layout()) {
+        c.zip_mut_with(&src.t(), |d, &s| *d = if accumulate { *d + s } else { s });
+        return;
+    }
+    let dst = c.as_slice_mut().expect("standard layout");
+    let src = src.to_slice().expect("standard layout");
     for i0 in (0..m).step_by(TILE) {
         for j0 in (0..n).step_by(TILE) {
             for i in i0..(i0 + TILE).min(m) {
@@ -147,28 +124,46 @@ macro_rules! gemm_scratch {
 gemm_scratch!(f32);
 gemm_scratch!(f64);
 
-/// The kernel call itself; `matmul` has checked the shapes and that dst is m×n.
-fn gemm_unchecked<T: Real>(dst: &mut [T], a: MatRef<'_, T>, b: MatRef<'_, T>, scale: T, accumulate: bool) {
-    let (m, k, n) = (a.rows, a.cols, b.cols);
+/// The kernel: the `gemm` crate (0.19), on the views' pointers and strides. Chosen by
+/// measurement on this project's reference machine, where it ran 96–108 GFLOP/s
+/// single-threaded against matrixmultiply's 80–95 (the kernel behind ndarray's own `dot`).
+/// Another kernel is a change of this function alone: it receives shapes that `matmul` has
+/// checked and a c that is neither empty nor of inner dimension 0.
+fn kernel<T: Real>(
+    mut c: ArrayViewMut2<'_, T>,
+    a: ArrayView2<'_, T>,
+    b: ArrayView2<'_, T>,
+    scale: T,
+    accumulate: bool,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
     let threads = gemm_threads();
     let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: matmul's asserts bound every index the kernel touches: dst is m×n row-major,
-    // a and b are read only inside their max_index, and dst does not alias a or b (&mut vs &).
+    let (c_rs, c_cs) = (c.strides()[0], c.strides()[1]);
+    let (a_rs, a_cs) = (a.strides()[0], a.strides()[1]);
+    let (b_rs, b_cs) = (b.strides()[0], b.strides()[1]);
+    // SAFETY: the kernel reads a[i, p] at a.ptr + i·a_rs + p·a_cs for i < m, p < k, b likewise
+    // for p < k, j < n, and reads/writes c[i, j] at c.ptr + i·c_rs + j·c_cs for i < m, j < n.
+    // Every such offset lies inside its view, because ndarray views only exist with
+    // in-bounds (pointer, shape, strides) and `matmul` checked that a is (m, k), b (k, n) and
+    // c (m, n). c is a unique borrow, so it aliases neither a nor b, and no two of its
+    // elements share an address (a mutable view's strides never overlap).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
+            c.as_mut_ptr(),
+            c_cs,
+            c_rs,
             accumulate,
-            a.data.as_ptr(),
-            a.col_stride as isize,
-            a.row_stride as isize,
-            b.data.as_ptr(),
-            b.col_stride as isize,
-            b.row_stride as isize,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
             T::one(),
             scale,
             false,
@@ -182,34 +177,29 @@ fn gemm_unchecked<T: Real>(dst: &mut [T], a: MatRef<'_, T>, b: MatRef<'_, T>, sc
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array2;
 
-    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
-        let mut c = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
-            }
-        }
-        c
+    fn naive(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+        Array2::from_shape_fn((m, n), |(i, j)| (0..k).map(|p| a[[i, p]] * b[[p, j]]).sum())
     }
 
     #[test]
     fn matches_naive_product_for_all_stride_patterns() {
         let (m, k, n) = (7, 5, 3);
-        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-        let b: Vec<f64> = (0..k * n).map(|i| (i as f64 * 0.71).cos()).collect();
-        let expected = naive(&a, &b, m, k, n);
-        let mut c = vec![0.0; m * n];
-        matmul(&mut c, MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 1.0, false);
+        let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * k + j) as f64 * 0.37).sin());
+        let b = Array2::from_shape_fn((k, n), |(i, j)| ((i * n + j) as f64 * 0.71).cos());
+        let expected = naive(&a, &b);
+        let mut c = Array2::zeros((m, n));
+        matmul(c.view_mut(), a.view(), b.view(), 1.0, false);
         for (x, y) in c.iter().zip(&expected) {
             assert!((x - y).abs() < 1e-12);
         }
-        // a given as the transpose of its (k, m) transpose, b likewise.
-        let at: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
-        let bt: Vec<f64> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-        let mut c2 = vec![1.0; m * n];
-        matmul(&mut c2, MatRef::transposed(&at, m, k), MatRef::transposed(&bt, k, n), 2.0, true);
-        for (x, y) in c2.iter().zip(&expected) {
+        // a and b given as transposes of column-major copies; c likewise, accumulated.
+        let (at, bt) = (a.t().as_standard_layout().to_owned(), b.t().as_standard_layout().to_owned());
+        let mut ct = Array2::ones((n, m));
+        matmul(ct.view_mut().reversed_axes(), at.t(), bt.t(), 2.0, true);
+        for (x, y) in ct.t().iter().zip(&expected) {
             assert!((x - (1.0 + 2.0 * y)).abs() < 1e-12);
         }
     }
@@ -218,16 +208,14 @@ mod tests {
     fn transposed_route_matches_naive_product() {
         // A batch against a big weight read transposed, as in Linear::forward.
         let (m, k, n) = (5, 512, 520);
-        let a: Vec<f64> = (0..m * k).map(|i| (i as f64 * 0.37).sin()).collect();
-        let w: Vec<f64> = (0..n * k).map(|i| (i as f64 * 0.71).cos()).collect();
-        let b = MatRef::transposed(&w, k, n);
-        assert!(takes_transposed_route(&MatRef::row_major(&a, m, k), &b));
-        let bt: Vec<f64> = (0..k * n).map(|i| w[(i % n) * k + i / n]).collect();
-        let expected = naive(&a, &bt, m, k, n);
-        let mut c = vec![f64::NAN; m * n];
-        matmul(&mut c, MatRef::row_major(&a, m, k), b, 1.0, false);
-        let mut c2 = vec![1.0; m * n];
-        matmul(&mut c2, MatRef::row_major(&a, m, k), b, 2.0, true);
+        let a = Array2::from_shape_fn((m, k), |(i, j)| ((i * k + j) as f64 * 0.37).sin());
+        let w = Array2::from_shape_fn((n, k), |(i, j)| ((i * k + j) as f64 * 0.71).cos());
+        assert!(takes_transposed_route(&a.view(), &w.t()));
+        let expected = naive(&a, &w.t().to_owned());
+        let mut c = Array2::from_elem((m, n), f64::NAN);
+        matmul(c.view_mut(), a.view(), w.t(), 1.0, false);
+        let mut c2 = Array2::ones((m, n));
+        matmul(c2.view_mut(), a.view(), w.t(), 2.0, true);
         for ((x, x2), y) in c.iter().zip(&c2).zip(&expected) {
             assert!((x - y).abs() < 1e-9, "{x} vs {y}");
             assert!((x2 - (1.0 + 2.0 * y)).abs() < 1e-9, "{x2} vs {}", 1.0 + 2.0 * y);

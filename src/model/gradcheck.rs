@@ -4,7 +4,8 @@
 use super::{Mlp, Mode};
 use crate::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
 use crate::loss::{loss_and_grad, BatchTargets};
-use rand::{Rng, SeedableRng};
+use ndarray::Array2;
+use ndarray_rand::rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const BATCH: usize = 6;
@@ -18,9 +19,9 @@ enum LossKind {
 }
 
 struct Problem {
-    inputs: Vec<f64>,
+    inputs: Array2<f64>,
     labels: Vec<u32>,
-    values: Vec<f32>,
+    values: Array2<f32>,
     loss: LossKind,
 }
 
@@ -28,9 +29,9 @@ impl Problem {
     fn new(loss: LossKind, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Problem {
-            inputs: (0..BATCH * INPUT).map(|_| rng.random_range(-1.5..1.5)).collect(),
+            inputs: Array2::from_shape_simple_fn((BATCH, INPUT), || rng.random_range(-1.5..1.5)),
             labels: (0..BATCH).map(|_| rng.random_range(0..OUTPUT as u32)).collect(),
-            values: (0..BATCH * OUTPUT).map(|_| rng.random_range(-1.0..1.0)).collect(),
+            values: Array2::from_shape_simple_fn((BATCH, OUTPUT), || rng.random_range(-1.0..1.0)),
             loss,
         }
     }
@@ -38,21 +39,21 @@ impl Problem {
     fn targets(&self) -> BatchTargets<'_> {
         match self.loss {
             LossKind::CrossEntropy => BatchTargets::Classes(&self.labels),
-            LossKind::Mse => BatchTargets::Values(&self.values),
+            LossKind::Mse => BatchTargets::Values(self.values.view()),
         }
     }
 
     fn loss(&self, mlp: &mut Mlp<f64>, mode: Mode) -> f64 {
-        let logits = mlp.forward(&self.inputs, BATCH, mode).to_vec();
-        loss_and_grad(&logits, self.targets(), BATCH, OUTPUT, None).loss
+        let logits = mlp.forward(self.inputs.view(), mode);
+        loss_and_grad(logits, self.targets(), None).loss
     }
 
     fn analytic_gradient(&self, mlp: &mut Mlp<f64>, mode: Mode) -> Vec<f64> {
-        let logits = mlp.forward(&self.inputs, BATCH, mode).to_vec();
-        let mut dlogits = vec![0.0; logits.len()];
-        loss_and_grad(&logits, self.targets(), BATCH, OUTPUT, Some(&mut dlogits));
-        mlp.backward(&self.inputs, &dlogits, BATCH, None);
-        mlp.grads.clone()
+        let logits = mlp.forward(self.inputs.view(), mode);
+        let mut dlogits = Array2::zeros(logits.raw_dim());
+        loss_and_grad(logits, self.targets(), Some(dlogits.view_mut()));
+        mlp.backward(self.inputs.view(), dlogits.view(), None);
+        mlp.grads.to_vec()
     }
 }
 
@@ -198,9 +199,9 @@ fn f32_and_f64_networks_agree() {
     let problem = Problem::new(LossKind::CrossEntropy, 9);
     let mut wide = Mlp::<f64>::new(&config, BATCH, 11).unwrap();
     let mut narrow = Mlp::<f32>::new(&config, BATCH, 11).unwrap();
-    let inputs32: Vec<f32> = problem.inputs.iter().map(|&v| v as f32).collect();
-    let a = wide.forward(&problem.inputs, BATCH, Mode::Train).to_vec();
-    let b = narrow.forward(&inputs32, BATCH, Mode::Train).to_vec();
+    let inputs32 = problem.inputs.mapv(|v| v as f32);
+    let a = wide.forward(problem.inputs.view(), Mode::Train).to_owned();
+    let b = narrow.forward(inputs32.view(), Mode::Train).to_owned();
     for (x, y) in a.iter().zip(&b) {
         assert!((x - *y as f64).abs() < 1e-4 * (1.0 + x.abs()), "{x} vs {y}");
     }
@@ -213,17 +214,19 @@ fn input_gradient_matches_finite_differences() {
         let mut problem = Problem::new(LossKind::CrossEntropy, 13);
         let mut mlp = perturbed_network(&config, 6);
         problem.analytic_gradient(&mut mlp, Mode::Probe);
-        let mut analytic = vec![0.0; BATCH * INPUT];
-        mlp.input_gradient(BATCH, &mut analytic);
+        let mut analytic = Array2::zeros((BATCH, INPUT));
+        mlp.input_gradient(analytic.view_mut());
+        let analytic = analytic.into_raw_vec_and_offset().0;
         let h = 1e-6;
         let numeric: Vec<f64> = (0..BATCH * INPUT)
             .map(|i| {
-                let original = problem.inputs[i];
-                problem.inputs[i] = original + h;
+                let at = [i / INPUT, i % INPUT];
+                let original = problem.inputs[at];
+                problem.inputs[at] = original + h;
                 let plus = problem.loss(&mut mlp, Mode::Probe);
-                problem.inputs[i] = original - h;
+                problem.inputs[at] = original - h;
                 let minus = problem.loss(&mut mlp, Mode::Probe);
-                problem.inputs[i] = original;
+                problem.inputs[at] = original;
                 (plus - minus) / (2.0 * h)
             })
             .collect();
@@ -238,17 +241,17 @@ fn a_lesioned_layer_or_block_is_the_identity() {
         let config = config(arch, Norm::None, Activation::Tanh, ResidualScale::One, 2);
         let problem = Problem::new(LossKind::Mse, 3);
         let mut mlp = perturbed_network(&config, 8);
-        mlp.forward(&problem.inputs, BATCH, Mode::Eval);
-        let intact: Vec<Vec<f64>> = mlp.states(BATCH).iter().map(|s| s.to_vec()).collect();
+        mlp.forward(problem.inputs.view(), Mode::Eval);
+        let intact: Vec<Array2<f64>> = mlp.states(BATCH).iter().map(|s| s.to_owned()).collect();
         mlp.set_lesion(Some(1));
-        mlp.forward(&problem.inputs, BATCH, Mode::Eval);
-        let lesioned: Vec<Vec<f64>> = mlp.states(BATCH).iter().map(|s| s.to_vec()).collect();
+        mlp.forward(problem.inputs.view(), Mode::Eval);
+        let lesioned: Vec<Array2<f64>> = mlp.states(BATCH).iter().map(|s| s.to_owned()).collect();
         assert_eq!(lesioned[0], intact[0]);
         assert_eq!(lesioned[1], intact[1]);
         assert_eq!(lesioned[2], lesioned[1], "{arch}: the lesioned position passes its input through");
         assert_ne!(lesioned[2], intact[2]);
         mlp.set_lesion(None);
-        mlp.forward(&problem.inputs, BATCH, Mode::Eval);
-        assert_eq!(mlp.states(BATCH)[2], &intact[2][..]);
+        mlp.forward(problem.inputs.view(), Mode::Eval);
+        assert_eq!(mlp.states(BATCH)[2], intact[2]);
     }
 }

@@ -1,17 +1,23 @@
 //! Plain and residual MLPs with hand-written forward and backward passes over
-//! preallocated buffers. See `mlp` for the network definitions.
+//! preallocated ndarray buffers. See `mlp` for the network definitions; each layer kind
+//! (`linear`, `norm`, `activation`, `plain`, `residual`) is a forward/backward pair in its own file.
 
 pub mod activation;
-pub mod dense;
 pub mod gemm;
 pub mod init;
+pub mod linear;
 pub mod mlp;
 pub mod norm;
+pub mod norm_act;
+pub mod plain;
+pub mod residual;
 
 #[cfg(test)]
 mod gradcheck;
 
 pub use mlp::{Mlp, Mode};
+
+use ndarray::{ArrayBase, ArrayView2, ArrayViewMut2, Data, Dimension};
 
 /// The float types a network can run in: f32 for training and benches, f64 for gradient checks.
 pub trait Real:
@@ -28,6 +34,8 @@ pub trait Real:
     + 'static
 {
     fn from_f64(value: f64) -> Self;
+    /// Exact for both float types: data sets are f32.
+    fn from_f32(value: f32) -> Self;
     fn as_f64(self) -> f64;
     /// The error function, for exact GELU.
     fn erf(self) -> Self;
@@ -36,6 +44,9 @@ pub trait Real:
 impl Real for f32 {
     fn from_f64(value: f64) -> Self {
         value as f32
+    }
+    fn from_f32(value: f32) -> Self {
+        value
     }
     fn as_f64(self) -> f64 {
         self as f64
@@ -49,6 +60,9 @@ impl Real for f64 {
     fn from_f64(value: f64) -> Self {
         value
     }
+    fn from_f32(value: f32) -> Self {
+        value as f64
+    }
     fn as_f64(self) -> f64 {
         self
     }
@@ -58,14 +72,26 @@ impl Real for f64 {
 }
 
 /// Frobenius norm, accumulated in f64 so long vectors of f32 lose nothing.
-pub fn l2_norm<T: Real>(values: &[T]) -> f64 {
+pub fn l2_norm<T: Real, S: Data<Elem = T>, D: Dimension>(values: &ArrayBase<S, D>) -> f64 {
     values.iter().map(|v| v.as_f64() * v.as_f64()).sum::<f64>().sqrt()
 }
 
 /// Root mean square, accumulated in f64.
-pub fn rms<T: Real>(values: &[T]) -> f64 {
+pub fn rms<T: Real, S: Data<Elem = T>, D: Dimension>(values: &ArrayBase<S, D>) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
     (values.iter().map(|v| v.as_f64() * v.as_f64()).sum::<f64>() / values.len() as f64).sqrt()
+}
+
+/// The elements of a row-major (n, width) view, rows one after another, for the elementwise
+/// loops (slices vectorise where ndarray's iterators may not). Every activation buffer of the
+/// model is row-major, so a failure here is a bug, not bad input.
+pub fn flat<'a, T>(view: &ArrayView2<'a, T>) -> &'a [T] {
+    view.to_slice().expect("activation buffers are row-major")
+}
+
+/// [`flat`] for a mutable view.
+pub fn flat_mut<'a, T>(view: &'a mut ArrayViewMut2<'_, T>) -> &'a mut [T] {
+    view.as_slice_mut().expect("activation buffers are row-major")
 }

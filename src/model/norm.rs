@@ -4,7 +4,8 @@
 //! features of each row, BatchNorm over the batch for each feature (running statistics in
 //! evaluation, as in PyTorch: momentum 0.1, unbiased running variance).
 
-use super::{Mode, Real};
+use super::{flat, flat_mut, Mode, Real};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 
 pub const NORM_EPS: f64 = 1e-5;
 pub const BATCH_NORM_MOMENTUM: f64 = 0.1;
@@ -22,12 +23,12 @@ pub struct NormLayer<T> {
     pub width: usize,
     pub gain: usize,
     pub bias: usize,
-    /// x̂, (n, width).
-    xhat: Vec<T>,
+    /// x̂, (max_batch, width).
+    xhat: Array2<T>,
     /// 1/√(σ²+ε): (n) for LayerNorm, (width) for BatchNorm.
     inv_std: Vec<T>,
-    /// y = γ·x̂ + β, (n, width): the activation's input.
-    pub out: Vec<T>,
+    /// y = γ·x̂ + β, (max_batch, width): the activation's input.
+    out: Array2<T>,
     running_mean: Vec<T>,
     running_var: Vec<T>,
     /// Scratch for the batch mean (BatchNorm only).
@@ -48,9 +49,9 @@ impl<T: Real> NormLayer<T> {
             width,
             gain,
             bias,
-            xhat: vec![T::zero(); max_batch * width],
+            xhat: Array2::zeros((max_batch, width)),
             inv_std: vec![T::zero(); stats],
-            out: vec![T::zero(); max_batch * width],
+            out: Array2::zeros((max_batch, width)),
             running_mean: vec![T::zero(); running],
             running_var: vec![T::one(); running],
             batch_mean: vec![T::zero(); running],
@@ -58,17 +59,23 @@ impl<T: Real> NormLayer<T> {
         }
     }
 
-    /// Writes y = N(x) into `self.out`. x is (n, width).
-    pub fn forward(&mut self, params: &[T], x: &[T], n: usize, mode: Mode) {
-        let w = self.width;
+    /// y = N(x) of the last forward, its first n rows.
+    pub fn output(&self, n: usize) -> ArrayView2<'_, T> {
+        self.out.slice(s![..n, ..])
+    }
+
+    /// Writes y = N(x) into the first n rows of `self.out` and returns them. x is (n, width).
+    pub fn forward(&mut self, params: &Array1<T>, x: ArrayView2<'_, T>, mode: Mode) -> ArrayView2<'_, T> {
+        let (n, w) = x.dim();
         let eps = T::from_f64(NORM_EPS);
-        let gain = &params[self.gain..self.gain + w];
-        let bias = &params[self.bias..self.bias + w];
-        let x = &x[..n * w];
+        let gain = flat_params(params, self.gain, w);
+        let bias = flat_params(params, self.bias, w);
+        let x = flat(&x);
+        let xhat_all = self.xhat.as_slice_mut().expect("owned arrays are row-major");
         match self.kind {
             NormKind::Layer => {
                 let inv_w = T::one() / T::from_f64(w as f64);
-                for (row, (x_row, xhat_row)) in x.chunks_exact(w).zip(self.xhat.chunks_exact_mut(w)).enumerate() {
+                for (row, (x_row, xhat_row)) in x.chunks_exact(w).zip(xhat_all.chunks_exact_mut(w)).enumerate() {
                     let mean = x_row.iter().copied().sum::<T>() * inv_w;
                     let var = x_row.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() * inv_w;
                     let inv_std = T::one() / (var + eps).sqrt();
@@ -86,7 +93,7 @@ impl<T: Real> NormLayer<T> {
                     for (col, inv) in self.inv_std.iter_mut().enumerate() {
                         *inv = T::one() / (var[col] + eps).sqrt();
                     }
-                    for (x_row, xhat_row) in x.chunks_exact(w).zip(self.xhat.chunks_exact_mut(w)) {
+                    for (x_row, xhat_row) in x.chunks_exact(w).zip(xhat_all.chunks_exact_mut(w)) {
                         for col in 0..w {
                             xhat_row[col] = (x_row[col] - mean[col]) * self.inv_std[col];
                         }
@@ -126,7 +133,7 @@ impl<T: Real> NormLayer<T> {
                     for s in batch_var.iter_mut() {
                         *s = T::one() / (*s + eps).sqrt();
                     }
-                    for (x_row, xhat_row) in x.chunks_exact(w).zip(self.xhat.chunks_exact_mut(w)) {
+                    for (x_row, xhat_row) in x.chunks_exact(w).zip(xhat_all.chunks_exact_mut(w)) {
                         for col in 0..w {
                             xhat_row[col] = (x_row[col] - batch_mean[col]) * self.inv_std[col];
                         }
@@ -135,17 +142,20 @@ impl<T: Real> NormLayer<T> {
                 }
             }
         }
-        for (y_row, xhat_row) in self.out[..n * w].chunks_exact_mut(w).zip(self.xhat.chunks_exact(w)) {
+        let out = self.out.as_slice_mut().expect("owned arrays are row-major");
+        for (y_row, xhat_row) in out[..n * w].chunks_exact_mut(w).zip(xhat_all.chunks_exact(w)) {
             for col in 0..w {
                 y_row[col] = gain[col] * xhat_row[col] + bias[col];
             }
         }
+        self.out.slice(s![..n, ..])
     }
 
     /// In place: `grad` holds ∂L/∂y on entry and ∂L/∂x on exit; writes ∂L/∂γ and ∂L/∂β.
-    pub fn backward(&self, params: &[T], grads: &mut [T], grad: &mut [T], n: usize) {
-        let w = self.width;
-        let gain = &params[self.gain..self.gain + w];
+    pub fn backward(&self, params: &Array1<T>, grads: &mut Array1<T>, mut grad: ArrayViewMut2<'_, T>) {
+        let (n, w) = grad.dim();
+        let gain = flat_params(params, self.gain, w);
+        let grads = grads.as_slice_mut().expect("owned arrays are row-major");
         let (grad_gain, grad_bias) = {
             // γ and β are adjacent or not; take them as two disjoint slices.
             assert!(self.gain + w <= self.bias || self.bias + w <= self.gain);
@@ -160,8 +170,8 @@ impl<T: Real> NormLayer<T> {
         };
         grad_gain.fill(T::zero());
         grad_bias.fill(T::zero());
-        let grad = &mut grad[..n * w];
-        let xhat = &self.xhat[..n * w];
+        let grad = flat_mut(&mut grad);
+        let xhat = &self.xhat.as_slice().expect("owned arrays are row-major")[..n * w];
         // In the forward pass y = γ·x̂ + β, so ∂L/∂γ = Σ dy·x̂ and ∂L/∂β = Σ dy over the batch.
         for (g_row, xh_row) in grad.chunks_exact(w).zip(xhat.chunks_exact(w)) {
             for col in 0..w {
@@ -211,4 +221,9 @@ impl<T: Real> NormLayer<T> {
             }
         }
     }
+}
+
+/// `len` parameters from `start` of the flat buffer, as a slice for the per-feature loops.
+fn flat_params<T>(params: &Array1<T>, start: usize, len: usize) -> &[T] {
+    &params.as_slice().expect("owned arrays are row-major")[start..start + len]
 }

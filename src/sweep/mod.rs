@@ -92,7 +92,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
     experiment.validate()?;
     let split = data::load(experiment.dataset, &experiment.dataset_options)?;
     let shape = DataShape {
-        input_dim: split.train.input_dim,
+        input_dim: split.train.input_dim(),
         output_dim: split.train.output_dim(),
         train_len: split.train.len(),
         test_len: split.test.len(),
@@ -211,6 +211,8 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         diverged: result.diverged,
         diverged_at_step: result.diverged_at_step,
         loss_curve: result.loss_curve.clone(),
+        tail_train_losses: result.tail_train_losses.clone(),
+        robust_train_loss: result.robust_train_loss,
         weight_grad_norms_init: result.probe_init.weight_grad_norms.clone(),
         weight_grad_norms_final: result.probe_final.weight_grad_norms.clone(),
         state_rms_init: result.probe_init.state_rms.clone(),
@@ -221,6 +223,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         branch_ratios_final: result.probe_final.branch_ratios.clone(),
         shattered_acf_init: result.shattered_acf_init.clone(),
         shattered_acf_final: result.shattered_acf_final.clone(),
+        shattered_lines: result.shattered_lines,
         lesion_train_losses: result.lesion_train_losses.clone(),
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
@@ -249,26 +252,27 @@ fn print_plan(runs: &[PlannedRun], threads: usize, out_dir: &std::path::Path) {
 
 /// FLOP/s of training steps on the grid's largest width (a short, fixed number of steps).
 fn calibrate(runs: &[PlannedRun]) -> f64 {
-    use crate::loss::{loss_and_grad, BatchTargets};
-    use crate::model::{Mlp, Mode};
+    use crate::data::{Dataset, Targets};
+    use crate::model::Mlp;
     use crate::optim::Optimizer;
+    use crate::step::TrainStep;
     let Some(widest) = runs.iter().max_by_key(|r| r.config.model.width) else { return 1e9 };
     let mut model = widest.config.model.clone();
     model.depth = if model.arch == Arch::Residual { 2 * model.block_layers.max(1) } else { 4 };
     let batch = widest.config.batch_size;
     let Ok(mut mlp) = Mlp::<f32>::new(&model, batch, 0) else { return 1e9 };
     let mut optimizer = Optimizer::new(&widest.config.optimizer, mlp.num_params());
-    let inputs = vec![0.5f32; batch * model.input_dim];
-    let targets = vec![0.0f32; batch * model.output_dim];
-    let mut dlogits = vec![0.0f32; batch * model.output_dim];
+    let data = Dataset {
+        inputs: ndarray::Array2::from_elem((batch, model.input_dim), 0.5),
+        targets: Targets::Values { values: ndarray::Array2::zeros((batch, model.output_dim)) },
+    };
+    let rows: Vec<usize> = (0..batch).collect();
+    let mut step = TrainStep::new(&mlp, &data, batch);
     let step_flops = 3.0 * forward_flops_per_sample(&model) * batch as f64;
     let started = Instant::now();
     let mut steps = 0;
     while steps < 3 || (started.elapsed().as_secs_f64() < 0.3 && steps < 10_000) {
-        let logits = mlp.forward(&inputs, batch, Mode::Train);
-        loss_and_grad(logits, BatchTargets::Values(&targets), batch, model.output_dim, Some(&mut dlogits));
-        mlp.backward(&inputs, &dlogits, batch, None);
-        optimizer.step(&mut mlp.params, &mlp.grads);
+        step.run(&mut mlp, Some(&mut optimizer), &data, &rows);
         steps += 1;
     }
     step_flops * steps as f64 / started.elapsed().as_secs_f64()

@@ -1,0 +1,51 @@
+//! The train step: gather → forward → loss → backward → update, in one place. Training, the
+//! sweep's time calibration, the benches and the allocation test all run this function, so
+//! what is timed and tested is what trains. Generic over the float type: an f64 network runs
+//! the very same step. After its first call it allocates nothing.
+
+use crate::data::Dataset;
+use crate::eval::BatchBuffers;
+use crate::loss::{loss_and_grad, LossValue};
+use crate::model::{Mlp, Mode, Real};
+use crate::optim::Optimizer;
+use ndarray::{s, Array2};
+
+/// The buffers of a step (the gathered batch and ∂L/∂logits), sized once.
+pub struct TrainStep<T> {
+    batch: BatchBuffers<T>,
+    /// (batch, output_dim).
+    dlogits: Array2<T>,
+}
+
+impl<T: Real> TrainStep<T> {
+    /// Buffers for steps of up to `batch` rows of `data` through `mlp`.
+    pub fn new(mlp: &Mlp<T>, data: &Dataset, batch: usize) -> Self {
+        TrainStep { batch: BatchBuffers::new(data, batch), dlogits: Array2::zeros((batch, mlp.config().output_dim)) }
+    }
+
+    /// One step on the rows `indices` of `data`: the minibatch loss of the network before
+    /// the update. With `optimizer` `None` the step stops after the backward (gradients
+    /// written, parameters untouched); a non-finite loss stops it after the loss, so a
+    /// diverged network is left as it was.
+    pub fn run(
+        &mut self,
+        mlp: &mut Mlp<T>,
+        optimizer: Option<&mut Optimizer<T>>,
+        data: &Dataset,
+        indices: &[usize],
+    ) -> LossValue {
+        self.batch.gather(data, indices);
+        let inputs = self.batch.inputs();
+        let mut dlogits = self.dlogits.slice_mut(s![..indices.len(), ..]);
+        let logits = mlp.forward(inputs, Mode::Train);
+        let value = loss_and_grad(logits, self.batch.targets(), Some(dlogits.view_mut()));
+        if !value.loss.is_finite() {
+            return value;
+        }
+        mlp.backward(inputs, dlogits.view(), None);
+        if let Some(optimizer) = optimizer {
+            optimizer.step(&mut mlp.params, &mlp.grads);
+        }
+        value
+    }
+}
