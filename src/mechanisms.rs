@@ -76,7 +76,7 @@ pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) ->
 /// 2·LINES of them, fewer if there are fewer), with the number of arcs that gave a finite ρ.
 /// `None` if none did.
 pub fn mean_gradient_autocorrelation(mlp: &mut Mlp<f32>, data: &Dataset, rows: &[usize]) -> Option<(Vec<f64>, usize)> {
-    let mut sum = vec![0.0; MAX_LAG + 1];
+    let mut sum = [0.0; MAX_LAG + 1];
     let mut lines = 0;
     for pair in rows.chunks_exact(2).take(LINES) {
         if let Some(acf) = gradient_autocorrelation(mlp, data.input(pair[0]), data.input(pair[1])) {
