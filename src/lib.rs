@@ -19,6 +19,7 @@ pub mod probe;
 pub mod record;
 pub mod step;
 pub mod sweep;
+pub mod theory;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,6 +1,6 @@
 //! Probes of *why* plain nets degrade (optional per experiment):
-//! - shattered gradients (Balduzzi et al., 2017): along a line of inputs x(t) = x_a + t·(x_b − x_a),
-//!   the derivative of one logit w.r.t. t; its autocorrelation falls towards 0 with depth in
+//! - shattered gradients (Balduzzi et al., 2017): along an arc of inputs from x_a towards x_b, the
+//!   derivative of one logit w.r.t. the angle; its autocorrelation falls towards 0 with depth in
 //!   plain nets (the gradient looks like white noise) and decays much more slowly in residual nets;
 //! - lesions (Veit et al., 2016): the training loss with one hidden layer (plain) or one block
 //!   (residual) replaced by the identity.
@@ -10,28 +10,52 @@ use crate::eval::evaluate;
 use crate::model::{Mlp, Mode};
 use ndarray::{s, Array2};
 
-/// Points on the input line, and the lags of the autocorrelation kept in the records.
+/// Points on each input arc, and the lags of the autocorrelation kept in the records.
 pub const LINE_POINTS: usize = 256;
 pub const MAX_LAG: usize = 16;
+/// The arc's total angle, π/4: one lag is 45°/255 ≈ 0.18°, about the step of a straight line
+/// of 256 points between two digits (which lie 40–70° apart), and lag 16 is 2.8°.
+pub const LINE_ANGLE: f64 = std::f64::consts::FRAC_PI_4;
+/// Arcs averaged per run (pairs of the probe batch's samples): one pair's ρ varies with the
+/// pair, the average over ten does much less.
+pub const LINES: usize = 10;
 
-/// Autocorrelation ρ(0..=MAX_LAG) of g(t) = ∂logit₀/∂t along the line from `from` to `to`
-/// (LINE_POINTS evenly spaced t in [0, 1]). Evaluation-mode normalisation, so points do not
-/// interact and the batch chunking changes nothing. `None` if g is constant or not finite.
+/// Autocorrelation ρ(0..=MAX_LAG) of g(θ) = ∂logit₀/∂θ along the arc
+/// x(θ) = ‖x_a‖·(cos θ·â + sin θ·ê), θ = 0..LINE_ANGLE in LINE_POINTS equal steps, where ê is the
+/// unit direction of x_b − (x_b·â)â: the arc starts at `from` and turns towards `to` at constant
+/// norm. Why an arc with a fixed angular step: with biases at 0 (initialisation) a ReLU net is
+/// positively homogeneous, so how its gradient changes between two inputs depends on the angle
+/// between them and not on their distance; a straight line between the two samples made the
+/// step, and with it ρ, depend on which two samples were picked. Evaluation-mode normalisation,
+/// so points do not interact. `None` if the two inputs are parallel, or g is constant or not finite.
 pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) -> Option<Vec<f64>> {
     let input_dim = from.len();
     let outputs = mlp.config().output_dim;
     let chunk = mlp.max_batch();
-    let direction: Vec<f32> = to.iter().zip(from).map(|(b, a)| b - a).collect();
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let start: Vec<f64> = from.iter().map(|&v| v as f64).collect();
+    let radius = norm(&start);
+    let along: Vec<f64> = start.iter().map(|v| v / radius).collect();
+    let projection: f64 = to.iter().zip(&along).map(|(&b, a)| b as f64 * a).sum();
+    let mut across: Vec<f64> = to.iter().zip(&along).map(|(&b, a)| b as f64 - projection * a).collect();
+    let across_norm = norm(&across);
+    if !(radius > 0.0 && across_norm > 1e-6 * radius) {
+        return None;
+    }
+    across.iter_mut().for_each(|v| *v /= across_norm);
     let mut inputs = Array2::<f32>::zeros((chunk, input_dim));
+    let mut tangents = Array2::<f32>::zeros((chunk, input_dim));
     let mut dlogits = Array2::<f32>::zeros((chunk, outputs));
     let mut input_grad = Array2::<f32>::zeros((chunk, input_dim));
     let mut derivative = Vec::with_capacity(LINE_POINTS);
-    for start in (0..LINE_POINTS).step_by(chunk) {
-        let n = chunk.min(LINE_POINTS - start);
-        for (row, mut x) in inputs.rows_mut().into_iter().take(n).enumerate() {
-            let t = (start + row) as f32 / (LINE_POINTS - 1) as f32;
-            for (x, (&a, &d)) in x.iter_mut().zip(from.iter().zip(&direction)) {
-                *x = a + t * d;
+    for first in (0..LINE_POINTS).step_by(chunk) {
+        let n = chunk.min(LINE_POINTS - first);
+        for (row, (mut x, mut dx)) in inputs.rows_mut().into_iter().zip(tangents.rows_mut()).take(n).enumerate() {
+            let theta = LINE_ANGLE * (first + row) as f64 / (LINE_POINTS - 1) as f64;
+            let (sin, cos) = theta.sin_cos();
+            for (((x, dx), &a), &e) in x.iter_mut().zip(dx.iter_mut()).zip(&along).zip(&across) {
+                *x = (radius * (cos * a + sin * e)) as f32;
+                *dx = (radius * (cos * e - sin * a)) as f32;
             }
         }
         let points = inputs.slice(s![..n, ..]);
@@ -41,11 +65,26 @@ pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) ->
         dlogits.column_mut(0).fill(1.0);
         mlp.backward(points, dlogits.slice(s![..n, ..]), None);
         mlp.input_gradient(input_grad.slice_mut(s![..n, ..]));
-        for g in input_grad.rows().into_iter().take(n) {
-            derivative.push(g.iter().zip(&direction).map(|(&g, &d)| g as f64 * d as f64).sum::<f64>());
+        for (g, dx) in input_grad.rows().into_iter().zip(tangents.rows()).take(n) {
+            derivative.push(g.iter().zip(dx).map(|(&g, &d)| g as f64 * d as f64).sum::<f64>());
         }
     }
     autocorrelation(&derivative, MAX_LAG)
+}
+
+/// ρ(0..=MAX_LAG) averaged over the arcs between consecutive pairs of `rows` (the first
+/// 2·LINES of them, fewer if there are fewer), with the number of arcs that gave a finite ρ.
+/// `None` if none did.
+pub fn mean_gradient_autocorrelation(mlp: &mut Mlp<f32>, data: &Dataset, rows: &[usize]) -> Option<(Vec<f64>, usize)> {
+    let mut sum = [0.0; MAX_LAG + 1];
+    let mut lines = 0;
+    for pair in rows.chunks_exact(2).take(LINES) {
+        if let Some(acf) = gradient_autocorrelation(mlp, data.input(pair[0]), data.input(pair[1])) {
+            sum.iter_mut().zip(&acf).for_each(|(s, r)| *s += r);
+            lines += 1;
+        }
+    }
+    (lines > 0).then(|| (sum.iter().map(|s| s / lines as f64).collect(), lines))
 }
 
 /// Sample autocorrelation ρ(k) = Σ (g_t − ḡ)(g_{t+k} − ḡ) / Σ (g_t − ḡ)², k = 0..=max_lag.
@@ -80,6 +119,38 @@ pub fn lesion_losses(mlp: &mut Mlp<f32>, train: &Dataset) -> Vec<Option<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_arc_depends_on_the_directions_only() {
+        use crate::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
+        let config = ModelConfig {
+            arch: Arch::Plain,
+            depth: 6,
+            width: 16,
+            input_dim: 8,
+            output_dim: 3,
+            activation: Activation::Relu,
+            norm: Norm::None,
+            residual_scale: ResidualScale::One,
+            block_layers: 2,
+            init: Init::He,
+        };
+        let mut mlp = Mlp::<f32>::new(&config, 64, 3).unwrap();
+        let a = [0.3f32, 0.0, 0.5, 0.9, 0.1, 0.0, 0.7, 0.2];
+        let b = [0.0f32, 0.8, 0.1, 0.2, 0.6, 0.4, 0.0, 0.3];
+        let acf = gradient_autocorrelation(&mut mlp, &a, &b).unwrap();
+        // Biases are 0 at initialisation, so the net is positively homogeneous: scaling x_a, and
+        // moving x_b along x_a, leave the arc's directions and hence ρ unchanged.
+        let scaled: Vec<f32> = a.iter().map(|v| 3.0 * v).collect();
+        let shifted: Vec<f32> = b.iter().zip(&a).map(|(v, w)| v + 2.0 * w).collect();
+        let same = gradient_autocorrelation(&mut mlp, &scaled, &shifted).unwrap();
+        for (x, y) in acf.iter().zip(&same) {
+            assert!((x - y).abs() < 1e-4, "{acf:?} vs {same:?}");
+        }
+        // Parallel inputs span no arc.
+        assert!(gradient_autocorrelation(&mut mlp, &a, &scaled).is_none());
+        assert_eq!(acf.len(), MAX_LAG + 1);
+    }
 
     #[test]
     fn autocorrelation_of_known_series() {

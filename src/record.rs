@@ -46,6 +46,12 @@ pub struct RunRecord {
     pub diverged: bool,
     pub diverged_at_step: Option<usize>,
     pub loss_curve: Vec<LossPoint>,
+    /// Full-training-set loss at the checkpoints in the last 10% of steps, and their median: a
+    /// final loss that one loss spike cannot decide (absent from older files).
+    #[serde(default)]
+    pub tail_train_losses: Vec<LossPoint>,
+    #[serde(default)]
+    pub robust_train_loss: Option<f64>,
 
     pub weight_grad_norms_init: Vec<f64>,
     pub weight_grad_norms_final: Vec<f64>,
@@ -57,11 +63,15 @@ pub struct RunRecord {
     pub branch_ratios_init: Vec<f64>,
     #[serde(default)]
     pub branch_ratios_final: Vec<f64>,
-    /// Autocorrelation ρ(0..=16) of ∂logit₀/∂t along a line of inputs (empty unless asked for).
+    /// Autocorrelation ρ(0..=16) of ∂logit₀/∂θ along arcs of inputs, averaged over
+    /// `shattered_lines` arcs (empty unless asked for; see `mechanisms`).
     #[serde(default)]
     pub shattered_acf_init: Vec<f64>,
     #[serde(default)]
     pub shattered_acf_final: Vec<f64>,
+    /// 0 in older files, whose ρ came from one straight line between two samples.
+    #[serde(default)]
+    pub shattered_lines: usize,
     /// Final training loss with hidden layer / block k replaced by the identity (empty unless asked for).
     #[serde(default)]
     pub lesion_train_losses: Vec<Option<f64>>,

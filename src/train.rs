@@ -8,7 +8,7 @@ use crate::config::RunConfig;
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::eval::{evaluate, BatchBuffers};
-use crate::mechanisms::{gradient_autocorrelation, lesion_losses};
+use crate::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
 use crate::model::Mlp;
 use crate::optim::Optimizer;
 use crate::probe::{probe, ProbeStats};
@@ -40,11 +40,17 @@ pub struct TrainResult {
     pub diverged: bool,
     pub diverged_at_step: Option<usize>,
     pub loss_curve: Vec<LossPoint>,
+    /// Full-training-set loss at each checkpoint in the last 10% of steps (see `tail_steps`).
+    pub tail_train_losses: Vec<LossPoint>,
+    /// Median of `tail_train_losses`; `None` if the run diverged or the tail is empty.
+    pub robust_train_loss: Option<f64>,
     pub probe_init: ProbeStats,
     pub probe_final: ProbeStats,
     /// Mechanism probes; empty unless the run asked for them.
     pub shattered_acf_init: Vec<f64>,
     pub shattered_acf_final: Vec<f64>,
+    /// Arcs averaged into the shattered-gradients ρ (0 when the probe is off).
+    pub shattered_lines: usize,
     pub lesion_train_losses: Vec<Option<f64>>,
     pub wall_seconds: f64,
     pub steps_per_second: f64,
@@ -120,19 +126,20 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     order.position = 0;
     buffers.gather(train_set, &probe_rows);
     let probe_init = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
-    // The shattered-gradients line runs between the first two samples of that batch.
-    let line_ends =
-        (train_set.input(probe_rows[0]).to_vec(), train_set.input(probe_rows[probe_rows.len().min(2) - 1]).to_vec());
-    let shattered = |mlp: &mut Mlp<f32>| -> Vec<f64> {
+    // The shattered-gradients arcs run between consecutive pairs of that batch's samples.
+    let shattered = |mlp: &mut Mlp<f32>| -> (Vec<f64>, usize) {
         if config.probes.shattered_gradients {
-            gradient_autocorrelation(mlp, &line_ends.0, &line_ends.1).unwrap_or_default()
+            mean_gradient_autocorrelation(mlp, train_set, &probe_rows).unwrap_or_default()
         } else {
-            Vec::new()
+            (Vec::new(), 0)
         }
     };
-    let shattered_acf_init = shattered(&mut mlp);
+    let (shattered_acf_init, shattered_lines) = shattered(&mut mlp);
 
     let checkpoints = checkpoint_steps(config.steps, config.checkpoints);
+    let first_tail_step = tail_start(config.steps);
+    let mut tail_train_losses = Vec::new();
+    let mut tail_seconds = 0.0;
     let mut loss_curve = Vec::with_capacity(checkpoints.len() + 1);
     let mut next_checkpoint = 0;
     let (mut interval_sum, mut interval_count) = (0.0f64, 0usize);
@@ -154,11 +161,18 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         if next_checkpoint < checkpoints.len() && step == checkpoints[next_checkpoint] {
             loss_curve.push(LossPoint { step, loss: Some(interval_sum / interval_count as f64) });
             next_checkpoint += 1;
+            if step >= first_tail_step {
+                // Not training time: the step rate counts only steps.
+                let evaluated = Instant::now();
+                let loss = evaluate(&mut mlp, train_set).loss;
+                tail_train_losses.push(LossPoint { step, loss: Some(loss).filter(|l| l.is_finite()) });
+                tail_seconds += evaluated.elapsed().as_secs_f64();
+            }
             interval_sum = 0.0;
             interval_count = 0;
         }
     }
-    let train_seconds = started.elapsed().as_secs_f64();
+    let train_seconds = started.elapsed().as_secs_f64() - tail_seconds;
     let steps_done = diverged_at_step.map_or(config.steps, |s| s - 1);
 
     let mut result = TrainResult {
@@ -169,10 +183,13 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         diverged: diverged_at_step.is_some(),
         diverged_at_step,
         loss_curve,
+        robust_train_loss: if diverged_at_step.is_none() { median_loss(&tail_train_losses) } else { None },
+        tail_train_losses,
         probe_init,
         probe_final: ProbeStats::default(),
         shattered_acf_init,
         shattered_acf_final: Vec::new(),
+        shattered_lines,
         lesion_train_losses: Vec::new(),
         wall_seconds: 0.0,
         steps_per_second: if train_seconds > 0.0 { steps_done as f64 / train_seconds } else { 0.0 },
@@ -192,7 +209,7 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         }
         buffers.gather(train_set, &probe_rows);
         result.probe_final = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
-        result.shattered_acf_final = shattered(&mut mlp);
+        result.shattered_acf_final = shattered(&mut mlp).0;
         if config.probes.lesion {
             result.lesion_train_losses = lesion_losses(&mut mlp, train_set);
         }
@@ -202,6 +219,24 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     }
     result.wall_seconds = started.elapsed().as_secs_f64();
     Ok(result)
+}
+
+/// The first step of the last 10% of a run's steps: the checkpoints from there on also evaluate
+/// the full training set, for a final loss that one unlucky snapshot (a loss spike under Adam)
+/// cannot decide. With 1500 steps and 30 checkpoints: steps 1350, 1400, 1450, 1500.
+pub fn tail_start(steps: usize) -> usize {
+    steps - steps / 10
+}
+
+/// Median of the finite losses of `points`; `None` if any is not finite or there are none.
+pub fn median_loss(points: &[LossPoint]) -> Option<f64> {
+    let mut losses: Vec<f64> = points.iter().map(|p| p.loss).collect::<Option<_>>()?;
+    if losses.is_empty() {
+        return None;
+    }
+    losses.sort_by(f64::total_cmp);
+    let middle = losses.len() / 2;
+    Some(if losses.len() % 2 == 1 { losses[middle] } else { (losses[middle - 1] + losses[middle]) / 2.0 })
 }
 
 /// The steps at which the loss curve gets a point: `count` evenly spaced, the last at `steps`.
@@ -330,6 +365,30 @@ mod tests {
         let result = train(&config, &split).unwrap();
         assert!(result.loss_curve.is_empty() && !result.diverged);
         assert!(result.final_train_loss.is_some_and(f64::is_finite));
+    }
+
+    #[test]
+    fn the_robust_loss_is_the_median_of_the_last_tenth_of_checkpoints() {
+        assert_eq!(tail_start(1500), 1350);
+        assert_eq!(tail_start(5), 5);
+        assert_eq!(checkpoint_steps(200, 20).into_iter().filter(|&s| s >= tail_start(200)).count(), 3);
+        let (config, split) = tiny_run(Norm::None, 200, 20);
+        let result = train(&config, &split).unwrap();
+        let steps: Vec<usize> = result.tail_train_losses.iter().map(|p| p.step).collect();
+        assert_eq!(steps, [180, 190, 200]);
+        // The last tail point is the final evaluation; the robust loss is the middle one.
+        assert_eq!(result.tail_train_losses[2].loss, result.final_train_loss);
+        let mut losses: Vec<f64> = result.tail_train_losses.iter().map(|p| p.loss.unwrap()).collect();
+        losses.sort_by(f64::total_cmp);
+        assert_eq!(result.robust_train_loss, Some(losses[1]));
+        // Even counts average the middle two; a non-finite point gives no robust loss.
+        let point = |step, loss| LossPoint { step, loss };
+        assert_eq!(
+            median_loss(&[point(1, Some(4.0)), point(2, Some(1.0)), point(3, Some(2.0)), point(4, Some(9.0))]),
+            Some(3.0)
+        );
+        assert_eq!(median_loss(&[point(1, Some(4.0)), point(2, None)]), None);
+        assert_eq!(median_loss(&[]), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ struct Cli {
     #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
     config: Option<PathBuf>,
 
-    /// A preset shipped in experiments/: quick, init, full, tiny, mechanisms or longer.
+    /// A preset shipped in experiments/: quick, init, full, tiny, mechanisms, longer, seeds, scales or drift.
     #[arg(long)]
     preset: Option<String>,
 

@@ -30,6 +30,9 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("tiny", include_str!("../../experiments/tiny.toml")),
     ("mechanisms", include_str!("../../experiments/mechanisms.toml")),
     ("longer", include_str!("../../experiments/longer.toml")),
+    ("seeds", include_str!("../../experiments/seeds.toml")),
+    ("scales", include_str!("../../experiments/scales.toml")),
+    ("drift", include_str!("../../experiments/drift.toml")),
 ];
 
 /// The text of a shipped preset.
@@ -214,6 +217,8 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         diverged: result.diverged,
         diverged_at_step: result.diverged_at_step,
         loss_curve: result.loss_curve.clone(),
+        tail_train_losses: result.tail_train_losses.clone(),
+        robust_train_loss: result.robust_train_loss,
         weight_grad_norms_init: result.probe_init.weight_grad_norms.clone(),
         weight_grad_norms_final: result.probe_final.weight_grad_norms.clone(),
         state_rms_init: result.probe_init.state_rms.clone(),
@@ -224,6 +229,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         branch_ratios_final: result.probe_final.branch_ratios.clone(),
         shattered_acf_init: result.shattered_acf_init.clone(),
         shattered_acf_final: result.shattered_acf_final.clone(),
+        shattered_lines: result.shattered_lines,
         lesion_train_losses: result.lesion_train_losses.clone(),
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
