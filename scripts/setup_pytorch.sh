@@ -3,7 +3,7 @@
 # peers/pytorch/ (the lockstep parity check and PyTorch runs of an experiment).
 #
 #   scripts/setup_pytorch.sh VENV_DIR          Debian's CPU build (python3-torch 1.13), ~150 MB
-#   scripts/setup_pytorch.sh --pypi VENV_DIR   PyPI's torch wheel (2.x), several GB
+#   scripts/setup_pytorch.sh --pypi VENV_DIR   PyPI's torch wheel (2.15), 5.3 GB installed
 #
 # The default is what CI installs on every push. PyPI's Linux wheel of torch is a CUDA build:
 # it does not import without its NVIDIA libraries (cuBLAS, cuDNN, ... several GB; measured
@@ -20,7 +20,9 @@ if [[ "${1:-}" == "--pypi" ]]; then
 fi
 venv=${1:?usage: scripts/setup_pytorch.sh [--pypi] VENV_DIR}
 # The PyPI wheel pinned for --pypi; the Debian package is pinned by the release (bookworm: 1.13.1).
+# numpy only silences torch's warning that it is missing; nothing here needs it.
 pypi_torch_version=2.15.0
+pypi_numpy_version=2.4.6
 
 check='import torch; assert float(torch.ones(2, dtype=torch.float64) @ torch.ones(2, dtype=torch.float64)) == 2.0; print("torch", torch.__version__)'
 
@@ -36,7 +38,7 @@ debian)
     ;;
 pypi)
     [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet "torch==$pypi_torch_version"
+    "$venv/bin/python" -m pip install --quiet "torch==$pypi_torch_version" "numpy==$pypi_numpy_version"
     ;;
 esac
 "$venv/bin/python" -c "$check"
