@@ -8,6 +8,7 @@
 //! ```text
 //! export.json                 ExportIndex: the data files and the run ids
 //! experiment.toml             the experiment file it came from
+//! machine.json                this machine's fingerprint (a peer run here records its machine_id)
 //! data/{train,test}_inputs.f32            (samples, input_dim)
 //! data/{train,test}_labels.u32            class per sample, or
 //! data/{train,test}_values.f32            (samples, output_dim) regression targets
@@ -122,6 +123,7 @@ pub fn export_experiment(
     }
     create_dir(&out.join("data"))?;
     files::write_bytes(&out.join("experiment.toml"), experiment_text.as_bytes())?;
+    crate::machine::write_machine_json(out, &crate::machine::fingerprint(1, crate::model::gemm::GEMM_BACKEND))?;
     let index = ExportIndex {
         format_version: FORMAT_VERSION,
         experiment: experiment.name.clone(),
