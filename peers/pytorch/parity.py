@@ -225,9 +225,9 @@ def check_precision(run, train, precision):
             explained = value <= ROUNDING_MARGIN * own
             context = f"PyTorch against itself: {own:.2e}"
         if not explained:
-            unexplained.append(f"{precision} step {step}: {what}: relative difference {value:.2e} > {tolerance:g} ({context})")
+            unexplained.append((step, f"{precision} step {step}: {what}: relative difference {value:.2e} > {tolerance:g} ({context})"))
     if unexplained:
-        raise Mismatch(unexplained[0])
+        raise Mismatch(min(unexplained)[1])
     what = sorted({f[1].split(" of ")[0].split(" ")[0] for f in failures})
     return metrics, f"{precision} {'/'.join(what)} within PyTorch's own rounding sensitivity (self-departure at step {self_departure})"
 

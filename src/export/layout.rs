@@ -123,7 +123,7 @@ mod tests {
         }
         for config in configs {
             let mlp = Mlp::<f64>::new(&config, 2, 7).unwrap();
-            let params: Vec<f64> = mlp.params.iter().copied().collect();
+            let params: Vec<f64> = mlp.params.to_vec();
             let tensors = named_tensors(&config);
             let total: usize = tensors.iter().map(NamedTensor::len).sum();
             assert_eq!(total, params.len(), "{config:?}");
