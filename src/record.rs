@@ -78,6 +78,10 @@ pub struct RunRecord {
 
     pub wall_seconds: f64,
     pub steps_per_second: f64,
+    /// The implementation that trained the run when it is not this crate, e.g. "pytorch 2.15.0"
+    /// (peers/pytorch/parity.py run); absent for this crate's own runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
 }
 
 /// The hardware and build fingerprint written as `machine.json` beside every result set.

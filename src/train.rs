@@ -57,7 +57,7 @@ pub struct TrainResult {
 }
 
 /// Endless minibatches without replacement from a seeded permutation.
-struct BatchOrder {
+pub(crate) struct BatchOrder {
     permutation: Vec<usize>,
     position: usize,
     batch: usize,
@@ -65,7 +65,7 @@ struct BatchOrder {
 }
 
 impl BatchOrder {
-    fn new(len: usize, batch: usize, seed: u64) -> Self {
+    pub(crate) fn new(len: usize, batch: usize, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(SHUFFLE_STREAM);
         let mut permutation: Vec<usize> = (0..len).collect();
@@ -73,7 +73,7 @@ impl BatchOrder {
         BatchOrder { permutation, position: 0, batch, rng }
     }
 
-    fn next_batch(&mut self) -> &[usize] {
+    pub(crate) fn next_batch(&mut self) -> &[usize] {
         if self.position + self.batch > self.permutation.len() {
             self.permutation.shuffle(&mut self.rng);
             self.position = 0;

@@ -233,6 +233,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         lesion_train_losses: result.lesion_train_losses.clone(),
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
+        implementation: None,
     }
 }
 

@@ -1,0 +1,123 @@
+"""Reader of the directory the project's `export` binary writes (see src/export/mod.rs):
+export.json, the data split as raw little-endian arrays, and per run its run.json, batch
+order, initial parameters and the Rust side's trajectory. Needs torch only."""
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+FORMAT_VERSION = 1
+DTYPES = {"f32": torch.float32, "f64": torch.float64, "u32": torch.int32}
+
+
+class ExportError(Exception):
+    """A missing or inconsistent export file; the message names the file."""
+
+
+def read_array(path, kind, count=None):
+    """A flat little-endian array of `kind` (f32, f64 or u32) as a torch tensor."""
+    if sys.byteorder != "little":
+        raise ExportError("exports are little-endian; this machine is not")
+    try:
+        raw = bytearray(Path(path).read_bytes())
+    except OSError as e:
+        raise ExportError(f"{path}: {e.strerror}") from e
+    size = torch.tensor([], dtype=DTYPES[kind]).element_size()
+    if len(raw) % size:
+        raise ExportError(f"{path}: {len(raw)} bytes is not a whole number of {kind} values")
+    values = torch.frombuffer(raw, dtype=DTYPES[kind]) if raw else torch.empty(0, dtype=DTYPES[kind])
+    if count is not None and values.numel() != count:
+        raise ExportError(f"{path}: {values.numel()} values, expected {count}")
+    if kind == "u32":
+        # Indices and labels are far below 2^31, so the int32 view is exact.
+        values = values.to(torch.int64)
+    return values
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ExportError(f"{path}: {e.strerror}") from e
+    except json.JSONDecodeError as e:
+        raise ExportError(f"{path}:{e.lineno}: {e.msg}") from e
+
+
+class Split:
+    """One data split: inputs (samples, input_dim) float32 and targets (int64 classes, or
+    float32 (samples, dim) values)."""
+
+    def __init__(self, root, files):
+        n, d = files["samples"], files["input_dim"]
+        self.inputs = read_array(root / files["inputs"], "f32", n * d).reshape(n, d)
+        targets = files["targets"]
+        if targets["kind"] == "classes":
+            self.targets = read_array(root / targets["file"], "u32", n)
+            self.num_classes = targets["num_classes"]
+        else:
+            dim = targets["dim"]
+            self.targets = read_array(root / targets["file"], "f32", n * dim).reshape(n, dim)
+            self.num_classes = None
+
+    def __len__(self):
+        return self.inputs.shape[0]
+
+    def targets_as(self, dtype):
+        return self.targets if self.num_classes is not None else self.targets.to(dtype)
+
+
+class Export:
+    def __init__(self, root):
+        self.root = Path(root)
+        self.index = read_json(self.root / "export.json")
+        version = self.index.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ExportError(f"{self.root / 'export.json'}: format_version {version}, expected {FORMAT_VERSION}")
+        self.train = Split(self.root, self.index["train"])
+        self.test = Split(self.root, self.index["test"])
+        self.experiment_text = (self.root / "experiment.toml").read_text()
+        # The fingerprint of the machine that exported (a peer run on it shares its machine_id).
+        self.machine = read_json(self.root / "machine.json")
+
+    def runs(self):
+        for run_id in self.index["runs"]:
+            yield Run(self.root / "runs" / run_id)
+
+
+class Run:
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.meta = read_json(self.dir / "run.json")
+        self.run_id = self.meta["run_id"]
+        self.config = self.meta["config"]
+        self.tensors = self.meta["tensors"]
+        self.trajectory = self.meta.get("trajectory")
+
+    def label(self):
+        m, o = self.config["model"], self.config["optimizer"]
+        return f"{m['arch']} d{m['depth']} {m['norm']} {o['kind']}"
+
+    def batches(self):
+        t = self.trajectory
+        return read_array(self.dir / "batches.u32", "u32", t["steps"] * self.config["batch_size"]).reshape(
+            t["steps"], self.config["batch_size"]
+        )
+
+    def flat(self, precision, name):
+        """A flat parameter-layout array (`params_init`, `grads_step_1`, `params_step_<k>`)."""
+        return read_array(self.dir / precision / f"{name}.bin", precision, self.meta["num_params"])
+
+    def losses(self, precision):
+        return read_array(self.dir / precision / "losses.bin", "f64")
+
+    def split(self, flat):
+        """The named tensors of a flat array: {name: tensor of its shape}."""
+        return {t["name"]: flat[t["offset"] : t["offset"] + _numel(t["shape"])].reshape(t["shape"]) for t in self.tensors}
+
+
+def _numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
