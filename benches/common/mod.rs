@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each bench target uses its own subset
 
+pub mod cpu_time;
+
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
