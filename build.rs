@@ -1,6 +1,8 @@
 //! Records the compiler version and the git commit for the machine fingerprint
 //! (`DB_RUSTC_VERSION`, `DB_GIT_COMMIT`; the latter is empty when git or the repository is
-//! unavailable). Never fails the build.
+//! unavailable), and sets `avx512_intrinsics` when the compiler has stable AVX-512 intrinsics
+//! (Rust 1.89; the crate's minimum is older), which the `peak` bench's widest loop needs.
+//! Never fails the build.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +14,10 @@ fn main() {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let rustc_version = output(Command::new(rustc).arg("-V")).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=DB_RUSTC_VERSION={rustc_version}");
+    println!("cargo:rustc-check-cfg=cfg(avx512_intrinsics)");
+    if minor_version(&rustc_version).is_some_and(|minor| minor >= 89) {
+        println!("cargo:rustc-cfg=avx512_intrinsics");
+    }
 
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let git = |args: &[&str]| output(Command::new("git").arg("-C").arg(&manifest_dir).args(args));
@@ -26,6 +32,14 @@ fn main() {
             watch(&manifest_dir, &path);
         }
     }
+}
+
+/// 89 from "rustc 1.89.0 (…)"; None when the text is not in that form.
+fn minor_version(rustc_version: &str) -> Option<u32> {
+    let version = rustc_version.split_whitespace().nth(1)?;
+    let mut parts = version.split('.');
+    (parts.next()? == "1").then_some(())?;
+    parts.next()?.parse().ok()
 }
 
 fn watch(base: &Path, path: &str) {

@@ -25,13 +25,19 @@
 //! - `DEGRADATION_BENCH_GRID=full`: depths {2,…,128} × widths {32,…,1024}; default `quick`:
 //!   depths {4, 16, 64} × widths {64, 256, 1024}.
 //! - `DEGRADATION_BENCH_THREADS=N`: threads inside each GEMM (default 1, GEMM parallelism off).
+//! - `DEGRADATION_BENCH_CLOCK=thread_cpu`: time with the benchmark thread's CPU time instead of
+//!   the wall clock, for a machine shared with other work (see `common/cpu_time.rs`).
 //!
 //! Besides criterion's own files, `machine.json` (the sweep's fingerprint, threads recorded)
 //! and `bench_config.json` (grid, batch, threads, FLOP convention) are written into
 //! criterion's output directory, `target/criterion` unless `CRITERION_HOME` or
 //! `CARGO_TARGET_DIR` says otherwise.
 
-use criterion::measurement::WallTime;
+mod common;
+
+use common::cpu_time::{Clock, ThreadCpuTime};
+use common::criterion_home;
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 use degradation_bench::config::{
     Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
@@ -48,7 +54,6 @@ use ndarray_rand::rand_distr::StandardNormal;
 use ndarray_rand::RandomExt;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const BATCH: usize = 128;
@@ -171,7 +176,7 @@ impl CliOverrides {
 /// 10 samples (one iteration each, flat sampling) for the slow sizes, at most 100; 20 000
 /// bootstrap resamples instead of criterion's 100 000 (its analysis took ~1 s per benchmark
 /// here, a sixth of the quick grid's time, and the confidence intervals barely move).
-fn configure(group: &mut BenchmarkGroup<'_, WallTime>, cli: &CliOverrides, estimated_seconds: f64) {
+fn configure<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, cli: &CliOverrides, estimated_seconds: f64) {
     const MEASUREMENT: f64 = 2.0;
     const WARM_UP: f64 = 1.0;
     const RESAMPLES: usize = 20_000;
@@ -206,7 +211,7 @@ fn estimate_seconds(flops: u64, layers: usize) -> f64 {
     (flops as f64 / RATE + layers as f64 * PER_LAYER_OVERHEAD) / gemm_threads() as f64
 }
 
-fn bench_network(c: &mut Criterion, cli: &CliOverrides, grid: &Grid) {
+fn bench_network<M: Measurement>(c: &mut Criterion<M>, cli: &CliOverrides, grid: &Grid) {
     for op in Op::ALL {
         let mut group = c.benchmark_group(op.group());
         for &width in grid.widths {
@@ -233,7 +238,7 @@ fn bench_network(c: &mut Criterion, cli: &CliOverrides, grid: &Grid) {
     }
 }
 
-fn bench_gemm_ceiling(c: &mut Criterion, cli: &CliOverrides, grid: &Grid) {
+fn bench_gemm_ceiling<M: Measurement>(c: &mut Criterion<M>, cli: &CliOverrides, grid: &Grid) {
     let mut group = c.benchmark_group("gemm_ceiling");
     for &width in grid.widths {
         let flops = layer_flops(width);
@@ -280,27 +285,8 @@ fn threads_from_env() -> usize {
     }
 }
 
-/// Criterion's output directory, found the way criterion finds it: `CRITERION_HOME`, else
-/// `$CARGO_TARGET_DIR/criterion`, else the target directory `cargo metadata` names, else
-/// `target/criterion`.
-fn criterion_home() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(target).join("criterion");
-    }
-    let from_metadata = std::env::var_os("CARGO").and_then(|cargo| {
-        let output =
-            std::process::Command::new(cargo).args(["metadata", "--format-version", "1", "--no-deps"]).output().ok()?;
-        let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-        Some(PathBuf::from(metadata.get("target_directory")?.as_str()?))
-    });
-    from_metadata.unwrap_or_else(|| PathBuf::from("target")).join("criterion")
-}
-
 /// Writes machine.json and bench_config.json unless criterion only lists or tests.
-fn write_fingerprint(grid: &Grid, threads: usize) {
+fn write_fingerprint(grid: &Grid, threads: usize, clock: Clock) {
     let measuring =
         std::env::args().any(|a| a == "--bench") && !std::env::args().any(|a| a == "--list" || a == "--test");
     if !measuring {
@@ -319,6 +305,7 @@ fn write_fingerprint(grid: &Grid, threads: usize) {
         "batch": BATCH,
         "threads": threads,
         "optimizer": "adam",
+        "clock": clock.name(),
         "flops": "2*batch*width^2 per hidden layer forward; 3x for backward and train_step; stem and head excluded",
         "machine_id": info.machine_id,
     });
@@ -332,11 +319,22 @@ fn main() {
     let threads = threads_from_env();
     set_gemm_threads(threads);
     let grid = Grid::from_env();
-    write_fingerprint(&grid, threads);
+    let clock = Clock::from_env();
+    write_fingerprint(&grid, threads, clock);
 
     let cli = CliOverrides::from_args();
-    let mut c = Criterion::default().configure_from_args();
-    bench_gemm_ceiling(&mut c, &cli, &grid);
-    bench_network(&mut c, &cli, &grid);
+    match clock {
+        Clock::Wall => run_benches(Criterion::default().configure_from_args(), &cli, &grid),
+        Clock::ThreadCpu => run_benches(
+            Criterion::default().with_measurement(ThreadCpuTime::default()).configure_from_args(),
+            &cli,
+            &grid,
+        ),
+    }
+}
+
+fn run_benches<M: Measurement>(mut c: Criterion<M>, cli: &CliOverrides, grid: &Grid) {
+    bench_gemm_ceiling(&mut c, cli, grid);
+    bench_network(&mut c, cli, grid);
     c.final_summary();
 }

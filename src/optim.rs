@@ -1,5 +1,5 @@
 //! Optimizers over the flat parameter and gradient buffers: each update is one loop the
-//! compiler vectorises. Conventions follow PyTorch so results compare with it:
+//! compiler vectorises, compiled for the CPU's widest vectors (see `wide`). Conventions follow PyTorch so results compare with it:
 //! weight decay is L2 added to the gradient (g ← g + λθ) for both SGD and Adam.
 
 use crate::config::{OptimizerConfig, OptimizerKind};
@@ -40,32 +40,100 @@ impl<T: Real> Optimizer<T> {
         let decay = T::from_f64(self.config.weight_decay);
         match self.config.kind {
             OptimizerKind::Sgd => {
-                // v ← μv + (g + λθ);  θ ← θ − lr·v
-                let lr = T::from_f64(self.config.lr);
-                let momentum = T::from_f64(self.config.momentum);
-                for ((p, &g), v) in params.iter_mut().zip(grads).zip(self.first.iter_mut()) {
-                    let g = g + decay * *p;
-                    *v = momentum * *v + g;
-                    *p -= lr * *v;
-                }
+                let sgd = Sgd { lr: T::from_f64(self.config.lr), momentum: T::from_f64(self.config.momentum), decay };
+                wide::run(|| sgd.pass(params, grads, &mut self.first));
             }
             OptimizerKind::Adam => {
-                // m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  θ ← θ − lr·m̂/(√ŝ + ε), with bias correction.
-                let (b1, b2) = (T::from_f64(ADAM_BETA1), T::from_f64(ADAM_BETA2));
                 let t = self.step as i32;
-                let step_size = T::from_f64(self.config.lr / (1.0 - ADAM_BETA1.powi(t)));
-                let inv_sqrt_correction = T::from_f64(1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt());
-                let eps = T::from_f64(ADAM_EPS);
-                for (((p, &g), m), s) in
-                    params.iter_mut().zip(grads).zip(self.first.iter_mut()).zip(self.second.iter_mut())
-                {
-                    let g = g + decay * *p;
-                    *m = b1 * *m + (T::one() - b1) * g;
-                    *s = b2 * *s + (T::one() - b2) * g * g;
-                    *p -= step_size * *m / ((*s).sqrt() * inv_sqrt_correction + eps);
-                }
+                let adam = Adam {
+                    b1: T::from_f64(ADAM_BETA1),
+                    b2: T::from_f64(ADAM_BETA2),
+                    step_size: T::from_f64(self.config.lr / (1.0 - ADAM_BETA1.powi(t))),
+                    inv_sqrt_correction: T::from_f64(1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt()),
+                    eps: T::from_f64(ADAM_EPS),
+                    decay,
+                };
+                wide::run(|| adam.pass(params, grads, &mut self.first, &mut self.second));
             }
         }
+    }
+}
+
+/// SGD's coefficients for one step.
+struct Sgd<T> {
+    lr: T,
+    momentum: T,
+    decay: T,
+}
+
+impl<T: Real> Sgd<T> {
+    /// v ← μv + (g + λθ);  θ ← θ − lr·v
+    #[inline(always)]
+    fn pass(&self, params: &mut [T], grads: &[T], velocity: &mut [T]) {
+        for ((p, &g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+            let g = g + self.decay * *p;
+            *v = self.momentum * *v + g;
+            *p -= self.lr * *v;
+        }
+    }
+}
+
+/// Adam's coefficients for one step, bias corrections folded in.
+struct Adam<T> {
+    b1: T,
+    b2: T,
+    step_size: T,
+    inv_sqrt_correction: T,
+    eps: T,
+    decay: T,
+}
+
+impl<T: Real> Adam<T> {
+    /// m ← β₁m + (1−β₁)g;  s ← β₂s + (1−β₂)g²;  θ ← θ − lr·m̂/(√ŝ + ε), with bias correction.
+    #[inline(always)]
+    fn pass(&self, params: &mut [T], grads: &[T], first: &mut [T], second: &mut [T]) {
+        let Adam { b1, b2, step_size, inv_sqrt_correction, eps, decay } = *self;
+        for (((p, &g), m), s) in params.iter_mut().zip(grads).zip(first.iter_mut()).zip(second.iter_mut()) {
+            let g = g + decay * *p;
+            *m = b1 * *m + (T::one() - b1) * g;
+            *s = b2 * *s + (T::one() - b2) * g * g;
+            *p -= step_size * *m / ((*s).sqrt() * inv_sqrt_correction + eps);
+        }
+    }
+}
+
+impl<T: Copy> Clone for Adam<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: Copy> Copy for Adam<T> {}
+
+/// Runs an update pass compiled for the widest vectors the CPU has.
+///
+/// The crate is compiled for baseline x86-64, whose vectors hold 4 f32: there the Adam pass
+/// (a square root and a division per parameter) measured 15.7 % of a plain depth-32, width-64
+/// run on the reference machine. The same loop compiled for AVX2 runs 8 lanes per
+/// instruction. Rust never fuses a multiply and an add on its own, and each lane computes
+/// exactly what the scalar code does, so the parameters come out bit for bit the same
+/// whichever version runs.
+mod wide {
+    /// Calls `pass`, inlined into a copy compiled with AVX2 when the CPU has it.
+    #[inline(always)]
+    pub(super) fn run(pass: impl FnOnce()) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked on the line above.
+            return unsafe { run_avx2(pass) };
+        }
+        pass()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn run_avx2(pass: impl FnOnce()) {
+        pass()
     }
 }
 
@@ -115,6 +183,24 @@ mod tests {
             q -= lr * mh / (sh.sqrt() + 1e-8);
             assert!((p[0] - q).abs() < 1e-12, "step {t}: {} vs {q}", p[0]);
         }
+    }
+
+    #[test]
+    fn the_wide_pass_matches_the_baseline_pass_bit_for_bit() {
+        // 1003 parameters: whole vectors of every width plus a tail.
+        let n = 1003;
+        let grads: Vec<f32> = (0..n).map(|i| (i as f32 * 0.731).sin() * 3.0).collect();
+        let start: Vec<f32> = (0..n).map(|i| (i as f32 * 0.377).cos()).collect();
+        let adam = Adam { b1: 0.9f32, b2: 0.999, step_size: 0.0123, inv_sqrt_correction: 17.3, eps: 1e-8, decay: 0.01 };
+        let (mut p_wide, mut m_wide, mut s_wide) = (start.clone(), vec![0.01f32; n], vec![0.02f32; n]);
+        let (mut p_base, mut m_base, mut s_base) = (start, vec![0.01f32; n], vec![0.02f32; n]);
+        wide::run(|| adam.pass(&mut p_wide, &grads, &mut m_wide, &mut s_wide));
+        adam.pass(&mut p_base, &grads, &mut m_base, &mut s_base);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&p_wide), bits(&p_base));
+        assert_eq!(bits(&m_wide), bits(&m_base));
+        assert_eq!(bits(&s_wide), bits(&s_base));
+        assert_ne!(bits(&p_wide), bits(&grads), "the pass ran");
     }
 
     #[test]
