@@ -48,9 +48,10 @@ pub struct RunRecord {
     pub loss_curve: Vec<LossPoint>,
     /// Full-training-set loss at the checkpoints in the last 10% of steps, and their median: a
     /// final loss that one loss spike cannot decide (absent from older files).
-    #[serde(default)]
+    /// Left out of the line when empty or absent, so older files re-serialise unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tail_train_losses: Vec<LossPoint>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robust_train_loss: Option<f64>,
 
     pub weight_grad_norms_init: Vec<f64>,
@@ -70,7 +71,7 @@ pub struct RunRecord {
     #[serde(default)]
     pub shattered_acf_final: Vec<f64>,
     /// 0 in older files, whose ρ came from one straight line between two samples.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub shattered_lines: usize,
     /// Final training loss with hidden layer / block k replaced by the identity (empty unless asked for).
     #[serde(default)]
@@ -220,6 +221,10 @@ pub fn read_machine_json(path: &Path) -> Result<MachineInfo> {
         line: e.line(),
         message: format!("not a machine fingerprint: {e}"),
     })
+}
+
+fn is_zero(value: &usize) -> bool {
+    *value == 0
 }
 
 #[cfg(test)]
