@@ -173,7 +173,10 @@ mod tests {
         assert_eq!(theory_rms2_slope(&xavier, 16), Some(-1.0));
         // Xavier: ‖∂L/∂h_k‖ halves per layer in ², so log₂‖∂L/∂h_0‖ − log₂‖∂L/∂h_K‖ = −K/2.
         assert_eq!(theory_log2_grad_profile(&xavier, 16).unwrap()[0], -8.0);
-        assert_eq!(theory_rms2_slope(&variant("plain", &|r| r.norm = degradation_bench::config::Norm::Layer), 16), None);
+        assert_eq!(
+            theory_rms2_slope(&variant("plain", &|r| r.norm = degradation_bench::config::Norm::Layer), 16),
+            None
+        );
 
         // α = 1, 16 layers in 2-layer blocks: K = 8; the stem's non-negative output makes the
         // first block triple RMS², later ones double it.
@@ -187,9 +190,16 @@ mod tests {
         assert_eq!(theory_log2_grad_profile(&one, 16), None, "no tested backward theory for α = 1");
         // α = 1/√K: theory bounds the total growth only; no line.
         assert_eq!(theory_log2_rms2_profile(&variant("residual", &|_| {}), 16), None);
-        let rezero = variant("residual", &|r| r.residual_scale = Some(degradation_bench::config::ResidualScale::Rezero));
+        let rezero =
+            variant("residual", &|r| r.residual_scale = Some(degradation_bench::config::ResidualScale::Rezero));
         assert_eq!(theory_log2_grad_profile(&rezero, 16), Some(vec![0.0; 9]));
-        assert_eq!(theory_rms2_slope(&variant("residual", &|r| r.activation = degradation_bench::config::Activation::Tanh), 16), None);
+        assert_eq!(
+            theory_rms2_slope(
+                &variant("residual", &|r| r.activation = degradation_bench::config::Activation::Tanh),
+                16
+            ),
+            None
+        );
     }
 
     #[test]
