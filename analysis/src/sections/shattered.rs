@@ -4,11 +4,13 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::plot::{fit_auto, overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::plot::{
+    fit_auto, overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale,
+};
 use crate::section::Section;
 use crate::stats::median;
 use crate::table::{capitalised, format_sig, spec, Format, Table};
-use crate::variant::{groups, seeds_phrase, Group, Variant, VaryingAxes};
+use crate::variant::{groups, seeds_phrase, Group, Run, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// One variant at one depth: medians over seeds of ρ(1) and ρ(4).
@@ -53,14 +55,16 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let axes = VaryingAxes::of_runs(groups.iter().flat_map(|g| g.runs.iter().copied()));
     let rows = rows(&groups);
     let seeds = seeds_phrase(&groups);
+    let probe = InputPath::of(&runs);
     let mut section = Section::new("Shattered gradients");
     section.summary.push(format!(
-        "g(t) = ∂logit₀/∂t along a straight line of 256 inputs between two training samples; ρ(k) is its sample \
-         autocorrelation at lag k. ρ near 1: a smooth gradient; near 0: white noise (shattered). Each point rests on \
-         {seeds} and one line of inputs per run, so read differences of a few hundredths as noise."
+        "g(t) = ∂logit₀/∂t along {}; ρ(k) is its sample autocorrelation at lag k. ρ near 1: a smooth gradient; near \
+         0: white noise (shattered). Each point rests on {seeds} and {} per run, so read differences of a few \
+         hundredths as noise.",
+        probe.path, probe.per_run
     ));
-    section.findings = findings(&rows, &axes, &seeds);
-    section.charts.extend(chart(&rows, &axes, &seeds));
+    section.findings = findings(&rows, &axes, &format!("{seeds}, {} per run", probe.per_run));
+    section.charts.extend(chart(&rows, &axes, &seeds, &probe));
     section.tables.push(table(&rows, &axes)?);
     Ok(Some(section))
 }
@@ -104,11 +108,12 @@ pub fn findings(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str) -> Vec<String>
             let direction = if deep == shallow {
                 "one depth only: no trend to compare".to_string()
             } else if p1 < p0 && (r0 - r1) < (p0 - p1) {
-                "the direction Balduzzi et al. (2017) predict — the plain gradient decorrelates faster with depth".to_string()
+                "the direction Balduzzi et al. (2017) predict — the plain gradient decorrelates faster with depth"
+                    .to_string()
             } else {
                 "not the direction Balduzzi et al. (2017) predict".to_string()
             };
-            line.push_str(&format!(" ({seeds}, one input line per run): {direction}."));
+            line.push_str(&format!(" ({seeds}): {direction}."));
             out.push(line);
         }
     }
@@ -130,8 +135,9 @@ pub fn table(rows: &[AcfRow], axes: &VaryingAxes) -> Result<Table> {
     Ok(Table {
         slug: "shattered_gradients".into(),
         title: "Shattered gradients: autocorrelation of the input gradient along a line".into(),
-        note: "ρ(k): sample autocorrelation of g(t) = ∂logit₀/∂t at lag k of 256 evenly spaced points; median over seeds."
-            .into(),
+        note:
+            "ρ(k): sample autocorrelation of g(t) = ∂logit₀/∂t at lag k of 256 evenly spaced points; median over seeds."
+                .into(),
         frame,
         columns: vec![
             spec("variant", "variant", Format::Text),
@@ -146,7 +152,7 @@ pub fn table(rows: &[AcfRow], axes: &VaryingAxes) -> Result<Table> {
 }
 
 /// ρ(1) against depth: a colour per variant, solid at init, dashed after training.
-pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart> {
+pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str, probe: &InputPath) -> Option<Chart> {
     let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
     variants.dedup();
     let (mut lines, mut xs, mut ys) = (Vec::new(), Vec::new(), vec![1.0]);
@@ -163,7 +169,12 @@ pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart> 
             xs.extend(points.iter().map(|p| p.0));
             ys.extend(points.iter().map(|p| p.1));
             let marker = if variant.is_plain() { Marker::Circle } else { Marker::Triangle };
-            let style = LineStyle { label: format!("{}, {phase}", variant.label(axes)), color: palette(i), dashed: end, marker };
+            let style = LineStyle {
+                label: format!("{}, {phase}", variant.label(axes)),
+                color: palette(i),
+                dashed: end,
+                marker,
+            };
             lines.push(Line::new(style, points));
         }
     }
@@ -184,18 +195,45 @@ pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart> 
     let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
     let mut figure = Figure::new("Shattered gradients: gradient autocorrelation vs depth", vec![panel], 1);
     figure.legend_note = Some(format!(
-        "{}, one input line per run. Solid: at initialisation. Dashed: after training.",
-        capitalised(&centre)
+        "{}, {} per run. Solid: at initialisation. Dashed: after training.",
+        capitalised(&centre),
+        probe.per_run
     ));
     Some(Chart {
         figure,
         file: "shattered_gradients.svg".into(),
         caption: format!(
-            "Lag-1 autocorrelation ρ(1) of g(t) = ∂logit₀/∂t along a straight line of 256 inputs between two training \
-             samples, against depth (log scale); {centre}, one input line per run, solid at initialisation and dashed \
-             after training. Balduzzi et al. (2017, \"The shattered gradients problem\") show that in plain ReLU nets \
+            "Lag-1 autocorrelation ρ(1) of g(t) = ∂logit₀/∂t along {}, against depth (log scale); {centre}, {} per \
+             run, solid at initialisation and dashed after training. Balduzzi et al. (2017, \"The shattered gradients problem\") show that in plain ReLU nets \
              the gradient approaches white noise as depth grows (ρ → 0), while in residual nets it decorrelates far \
-             more slowly.{overlaps}"
+             more slowly.{overlaps}",
+            probe.path, probe.per_run
         ),
     })
+}
+
+/// How the runs walked their inputs: older records hold one straight line between two training
+/// samples; newer ones average ρ over several arcs of fixed angle (`shattered_lines`).
+pub struct InputPath {
+    pub path: String,
+    pub per_run: String,
+}
+
+impl InputPath {
+    fn of(runs: &[Run]) -> InputPath {
+        let lines = runs.iter().map(|r| r.record.shattered_lines).max().unwrap_or(0);
+        if lines == 0 {
+            InputPath {
+                path: "a straight line of 256 inputs between two training samples".into(),
+                per_run: "one input line".into(),
+            }
+        } else {
+            InputPath {
+                path: "an arc of 256 inputs of constant norm turning by π/4 from one training sample towards another \
+                       (at initialisation the net is positively homogeneous, so ρ depends on angles only)"
+                    .into(),
+                per_run: format!("ρ averaged over {lines} arcs"),
+            }
+        }
+    }
 }
