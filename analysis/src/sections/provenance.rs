@@ -62,8 +62,8 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
                     }
                     let runs = &set.runs;
                     (
-                        distinct(runs.iter().map(|r| r.record.dataset.clone())),
-                        distinct(runs.iter().map(|r| r.record.arch.clone())),
+                        distinct(runs.iter().map(|r| r.record.dataset)),
+                        distinct(runs.iter().map(|r| r.record.arch)),
                         distinct(runs.iter().map(|r| r.record.depth)),
                         distinct(runs.iter().map(|r| r.record.width)),
                         distinct(runs.iter().map(|r| r.record.seed)),
