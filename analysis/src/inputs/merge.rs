@@ -24,6 +24,18 @@ fn results_of(run: &RunRecord) -> serde_json::Value {
     value
 }
 
+/// Two records of one run agree in everything training produced (not where or how fast).
+pub fn same_training(a: &RunRecord, b: &RunRecord) -> bool {
+    let strip = |r: &RunRecord| {
+        let mut value = results_of(r);
+        if let Some(map) = value.as_object_mut() {
+            map.remove("machine_id");
+        }
+        value
+    };
+    strip(a) == strip(b)
+}
+
 /// Drops repeated runs (same machine, same run id, same results) with one warning per input
 /// that lost any; a run present twice with different results is an error.
 pub fn merge_runs(sets: &mut [ResultSet], warnings: &mut Vec<Warning>) -> Result<()> {

@@ -5,7 +5,7 @@
 pub mod merge;
 pub mod results;
 
-pub use merge::{coverage, merge_runs, Coverage};
+pub use merge::{coverage, merge_runs, same_training, Coverage};
 pub use results::{load_results, parse_runs, read_machine, ResultSet};
 
 use crate::criterion::BenchSet;
@@ -26,6 +26,24 @@ impl Inputs {
     /// Every run of every results set, in input order, with its typed variant.
     pub fn runs(&self) -> Vec<Run> {
         self.results.iter().flat_map(|r| r.runs.iter().cloned()).collect()
+    }
+
+    /// The runs whose training results a report shows: every run, except that a run trained
+    /// bit-identically on an earlier input's machine is shown once (the machines section says
+    /// which runs agree). Runs that differ between machines are all kept.
+    pub fn training_runs(&self) -> Vec<Run> {
+        let mut kept: Vec<Run> = Vec::new();
+        for run in self.runs() {
+            let repeated = kept.iter().any(|k| {
+                k.record.run_id == run.record.run_id
+                    && k.record.machine_id != run.record.machine_id
+                    && same_training(&k.record, &run.record)
+            });
+            if !repeated {
+                kept.push(run);
+            }
+        }
+        kept
     }
 
     /// Distinct machine ids over all inputs, sorted.

@@ -61,7 +61,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<BranchRow<'a>> {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let groups = groups(&runs, |r| !r.record.branch_ratios_init.is_empty() || !r.record.branch_ratios_final.is_empty());
     if groups.is_empty() {
         return Ok(None);

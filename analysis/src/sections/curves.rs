@@ -11,7 +11,7 @@ use crate::variant::{groups, seeds_phrase, variants_of, Group, VaryingAxes};
 const MAX_PANELS: usize = 8;
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let axes = VaryingAxes::of_runs(&runs);
     let groups = groups(&runs, |r| r.record.loss_curve.len() >= 2);
     let Some(chart) = chart(&groups, &axes) else {

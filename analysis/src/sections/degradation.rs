@@ -53,7 +53,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LossRow<'a>> {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let groups = groups(&runs, |_| true);
     if groups.is_empty() {
         return Ok(None);

@@ -56,7 +56,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LesionRow<'a>> {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let groups = groups(&runs, |r| !r.record.lesion_train_losses.is_empty() && !r.record.diverged);
     if groups.is_empty() {
         return Ok(None);

@@ -51,7 +51,7 @@ pub fn rows(runs: &[Run]) -> Option<(usize, usize, Vec<LengthRow>)> {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let Some((short, long, rows)) = rows(&runs) else {
         return Ok(None);
     };

@@ -5,7 +5,7 @@
 use crate::bench::{interval_text, BenchKey, MachineTimes, Op};
 use crate::criterion::BenchSet;
 use crate::error::{Error, Result};
-use crate::inputs::Inputs;
+use crate::inputs::{same_training, Inputs};
 use crate::interval::{geometric_mean, Interval};
 use crate::plot::{Axis, Cell, Chart, Figure, Panel, PanelBody};
 use crate::section::Section;
@@ -258,20 +258,6 @@ pub fn sweep_findings(inputs: &Inputs) -> Vec<String> {
         }
     }
     out
-}
-
-/// Two records of one run agree in everything training produced (not where or how fast).
-pub fn same_training(a: &RunRecord, b: &RunRecord) -> bool {
-    let strip = |r: &RunRecord| {
-        let mut value = serde_json::to_value(r).expect("records serialise");
-        if let Some(map) = value.as_object_mut() {
-            for field in ["machine_id", "wall_seconds", "steps_per_second"] {
-                map.remove(field);
-            }
-        }
-        value
-    };
-    strip(a) == strip(b)
 }
 
 fn speedup_table(machine_id: &str, versus: &str, all: &[Speedup]) -> Result<Table> {

@@ -20,6 +20,7 @@ macro_rules! sections {
 
 sections!(
     provenance,
+    machines,
     degradation,
     curves,
     gradient_flow,
@@ -29,7 +30,6 @@ sections!(
     longer,
     timing,
     overhead,
-    machines,
     experiment_files,
 );
 

@@ -47,7 +47,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<AcfRow<'a>> {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let groups = groups(&runs, |r| r.record.shattered_acf_init.len() > 1 || r.record.shattered_acf_final.len() > 1);
     if groups.is_empty() {
         return Ok(None);

@@ -75,7 +75,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<FlowRow<'a>> {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs = inputs.runs();
+    let runs = inputs.training_runs();
     let groups = groups(&runs, |_| true);
     let axes = VaryingAxes::of_runs(&runs);
     let rows = rows(&groups);
