@@ -18,6 +18,9 @@
 //! holds both benches and `analyze --criterion DIR` reads both. Without `--bench` (as under
 //! `cargo test --benches`) it runs one tiny round as a smoke test and writes nothing.
 
+mod common;
+
+use common::{filters, selected, Invocation};
 use degradation_bench::config::{
     Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
 };
@@ -187,9 +190,10 @@ impl Options {
                     options.widths =
                         list.split(',').map(|w| number("--widths", Some(w.to_string()))).collect::<Result<_, _>>()?;
                 }
-                // What cargo passes to every bench target, and filters meant for criterion.
-                other if !other.starts_with("--") => {}
-                other => return Err(format!("{other}: unknown option (see benches/README.md)")),
+                // What cargo passes to every bench target, filters, and criterion's own flags
+                // (`cargo bench -- --save-baseline X` reaches every bench target): filters
+                // select points by id below; criterion's flags are criterion's, not ours.
+                _ => {}
             }
         }
         if options.depth % 2 != 0 {
@@ -222,13 +226,24 @@ fn main() {
         std::process::exit(2);
     });
     set_gemm_threads(1);
+    // Points by id, `overhead/d{depth}_w{width}`, selected by the positional filters as in criterion.
+    let filters = filters();
+    let id = |width: usize| format!("overhead/d{}_w{width}", options.depth);
+    let widths: Vec<usize> = options.widths.iter().copied().filter(|&w| selected(&id(w), &filters)).collect();
+    if matches!(Invocation::from_args(), Invocation::List) {
+        widths.iter().for_each(|&w| println!("{}: bench", id(w)));
+        return;
+    }
     if !options.measuring {
         let point = measure_point(2, 16, 1);
         println!("overhead: smoke run ok (d{} w{}, {} round)", point.depth, point.width, point.plain_ns.len());
         return;
     }
     let mut points = Vec::new();
-    for &width in &options.widths {
+    if widths.is_empty() {
+        return;
+    }
+    for &width in &widths {
         let point = measure_point(options.depth, width, options.rounds);
         let mut ratios: Vec<f64> = point.plain_ns.iter().zip(&point.residual_ns).map(|(p, r)| r / p).collect();
         println!(
