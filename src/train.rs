@@ -356,7 +356,18 @@ mod tests {
         // The first point is the loss of the initial network on the first batch, which the
         // initial probe also used: ln 2 ≈ 0.69 give or take for a fresh two-class network.
         let initial = result.loss_curve[0].loss.unwrap();
+        // The probe's loss at initialisation, computed as `probe` computes it: the fresh
+        // network, the run's first batch, a Probe-mode forward (Norm::None: the same as Train).
+        let probe_loss = {
+            let mut mlp = Mlp::<f32>::new(&config.model, config.batch_size, config.seed).unwrap();
+            let rows = BatchOrder::new(split.train.len(), config.batch_size, config.seed).next_batch().to_vec();
+            let mut buffers = BatchBuffers::new(&split.train, config.batch_size);
+            buffers.gather(&split.train, &rows);
+            let logits = mlp.forward(buffers.inputs(), crate::model::Mode::Probe);
+            crate::loss::loss_and_grad(logits, buffers.targets(), None).loss
+        };
         assert!(initial > 0.1 && initial < 5.0, "{initial}");
+        assert!((initial - probe_loss).abs() <= 1e-6 * probe_loss.abs(), "{initial} vs the probe's {probe_loss}");
         assert_eq!(result.probe_init.state_rms.len(), 2);
         assert_eq!(result.probe_final.state_grad_norms.len(), 2);
         assert!(result.final_train_loss.is_some() && result.test_accuracy.is_some());

@@ -255,3 +255,50 @@ fn a_lesioned_layer_or_block_is_the_identity() {
         assert_eq!(mlp.states(BATCH)[2], intact[2]);
     }
 }
+
+#[test]
+fn rezero_alpha_gradients_match_finite_differences_one_by_one() {
+    // With Norm::None a block's parameters are its branch layers then α, so block k's α sits
+    // right after the bias of its last weight layer.
+    for block_layers in [1, 2] {
+        let config = config(Arch::Residual, Norm::None, Activation::Tanh, ResidualScale::Rezero, block_layers);
+        let mut mlp = Mlp::<f64>::new(&config, BATCH, 5).unwrap();
+        let linears = mlp.hidden_linears();
+        let offsets: Vec<usize> =
+            linears.chunks(block_layers).map(|block| block.last().unwrap().bias + config.width).collect();
+        assert_eq!(offsets.len(), config.blocks());
+        assert!(offsets.iter().all(|&i| mlp.params[i] == 0.0), "ReZero α starts at 0");
+        let problem = Problem::new(LossKind::CrossEntropy, 1);
+        let analytic = problem.analytic_gradient(&mut mlp, Mode::Probe);
+        let h = 1e-6;
+        for (k, &i) in offsets.iter().enumerate() {
+            mlp.params[i] = h;
+            let plus = problem.loss(&mut mlp, Mode::Probe);
+            mlp.params[i] = -h;
+            let minus = problem.loss(&mut mlp, Mode::Probe);
+            mlp.params[i] = 0.0;
+            let numeric = (plus - minus) / (2.0 * h);
+            assert!(numeric.abs() > 1e-3, "block {k}: ∂L/∂α = {numeric} is too small to test");
+            assert!(
+                (analytic[i] - numeric).abs() < 1e-7 * numeric.abs().max(1.0),
+                "block {k} (layers {block_layers}): ∂L/∂α analytic {} vs numeric {numeric}",
+                analytic[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn backward_overwrites_gradients_instead_of_accumulating() {
+    for arch in [Arch::Plain, Arch::Residual] {
+        for norm in [Norm::None, Norm::Batch] {
+            let config = config(arch, norm, Activation::Tanh, ResidualScale::Rezero, 2);
+            let problem = Problem::new(LossKind::CrossEntropy, 4);
+            let mut mlp = perturbed_network(&config, 2);
+            let first = problem.analytic_gradient(&mut mlp, Mode::Probe);
+            assert!(first.iter().all(|g| g.is_finite()) && first.iter().any(|&g| g != 0.0));
+            let second = problem.analytic_gradient(&mut mlp, Mode::Probe);
+            assert!(first == second, "{arch} {norm}: the second backward changed the gradients");
+        }
+    }
+}

@@ -22,6 +22,7 @@ sections!(
     provenance,
     machines,
     degradation,
+    robust,
     curves,
     gradient_flow,
     shattered,
