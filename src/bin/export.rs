@@ -4,10 +4,9 @@
 //! trajectories in lockstep, or trains the runs itself as a peer.
 
 use clap::Parser;
-use degradation_bench::config::Experiment;
 use degradation_bench::export::{export_experiment, ExportOptions};
 use degradation_bench::sweep;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Export an experiment's data, runs and (optionally) starting points and trajectories.
@@ -47,15 +46,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> degradation_bench::Result<()> {
-    let (text, path) = match (&cli.config, &cli.preset) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| degradation_bench::Error::io(path, e))?;
-            (text, path.clone())
-        }
-        (None, Some(name)) => (sweep::preset_text(name)?, PathBuf::from(format!("experiments/{name}.toml"))),
-        (None, None) => unreachable!("clap requires --config or --preset"),
-    };
-    let experiment = Experiment::from_toml_str(&text, Path::new(&path))?;
+    let (experiment, text) = sweep::load_experiment(cli.config.as_deref(), cli.preset.as_deref())?;
     let record_steps = match (&cli.record_steps, cli.trajectory_steps) {
         (Some(steps), _) => steps.clone(),
         (None, Some(steps)) => vec![1, steps],

@@ -4,7 +4,7 @@
 use clap::Parser;
 use degradation_bench::config::Experiment;
 use degradation_bench::sweep::{self, format_duration, DataShape, Shard, SweepOptions};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Train a grid of plain and residual MLPs and record losses and per-layer gradient norms.
@@ -63,15 +63,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> degradation_bench::Result<()> {
-    let (text, path) = match (&cli.config, &cli.preset) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| degradation_bench::Error::io(path, e))?;
-            (text, path.clone())
-        }
-        (None, Some(name)) => (sweep::preset_text(name)?, PathBuf::from(format!("experiments/{name}.toml"))),
-        (None, None) => unreachable!("clap requires --config or --preset"),
-    };
-    let experiment = Experiment::from_toml_str(&text, Path::new(&path))?;
+    let (experiment, text) = sweep::load_experiment(cli.config.as_deref(), cli.preset.as_deref())?;
     if cli.list_runs {
         return list_runs(&experiment, cli.shard);
     }
@@ -102,12 +94,7 @@ fn run(cli: &Cli) -> degradation_bench::Result<()> {
 fn list_runs(experiment: &Experiment, shard: Option<Shard>) -> degradation_bench::Result<()> {
     experiment.validate()?;
     let split = degradation_bench::data::load(experiment.dataset, &experiment.dataset_options)?;
-    let shape = DataShape {
-        input_dim: split.train.input_dim(),
-        output_dim: split.train.output_dim(),
-        train_len: split.train.len(),
-        test_len: split.test.len(),
-    };
+    let shape = DataShape::of(&split);
     for run in sweep::select_shard(sweep::expand(experiment, shape), shard) {
         println!("{}", run.run_id);
     }

@@ -111,12 +111,7 @@ pub fn export_experiment(
 ) -> Result<ExportIndex> {
     experiment.validate()?;
     let split = data::load(experiment.dataset, &experiment.dataset_options)?;
-    let shape = DataShape {
-        input_dim: split.train.input_dim(),
-        output_dim: split.train.output_dim(),
-        train_len: split.train.len(),
-        test_len: split.test.len(),
-    };
+    let shape = DataShape::of(&split);
     let runs = expand(experiment, shape);
     if let Some(first) = runs.first() {
         crate::train::validate_against_data(&first.config, &split)?;

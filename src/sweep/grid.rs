@@ -50,6 +50,18 @@ pub struct DataShape {
     pub test_len: usize,
 }
 
+impl DataShape {
+    /// The shape of a loaded data set's split.
+    pub fn of(split: &crate::data::Split) -> DataShape {
+        DataShape {
+            input_dim: split.train.input_dim(),
+            output_dim: split.train.output_dim(),
+            train_len: split.train.len(),
+            test_len: split.test.len(),
+        }
+    }
+}
+
 /// Every run of the experiment, sorted by run id. Plain runs are not repeated along the
 /// residual-scale axis.
 pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {

@@ -43,6 +43,17 @@ pub fn preset_text(name: &str) -> Result<String> {
     })
 }
 
+/// An experiment from a file or a shipped preset, with its text (copied beside results) and
+/// the path its errors name.
+pub fn load_experiment(config: Option<&std::path::Path>, preset: Option<&str>) -> Result<(Experiment, String)> {
+    let (text, path) = match (config, preset) {
+        (Some(path), _) => (std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?, path.to_path_buf()),
+        (None, Some(name)) => (preset_text(name)?, PathBuf::from(format!("experiments/{name}.toml"))),
+        (None, None) => return Err(Error::invalid("experiment", "none", "give an experiment file or a preset")),
+    };
+    Ok((Experiment::from_toml_str(&text, &path)?, text))
+}
+
 /// Everything `sweep` (the binary, or `analyze --run`) asks for.
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
@@ -93,12 +104,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
     let experiment = &options.experiment;
     experiment.validate()?;
     let split = data::load(experiment.dataset, &experiment.dataset_options)?;
-    let shape = DataShape {
-        input_dim: split.train.input_dim(),
-        output_dim: split.train.output_dim(),
-        train_len: split.train.len(),
-        test_len: split.test.len(),
-    };
+    let shape = DataShape::of(&split);
     let runs = select_shard(expand(experiment, shape), options.shard);
     if let Some(first) = runs.first() {
         crate::train::validate_against_data(&first.config, &split)?;

@@ -123,12 +123,7 @@ pub fn coverage(sets: &[ResultSet]) -> Result<Vec<Coverage>> {
             continue;
         };
         let split = degradation_bench::data::load(config.dataset, &config.dataset_options)?;
-        let shape = DataShape {
-            input_dim: split.train.input_dim(),
-            output_dim: split.train.output_dim(),
-            train_len: split.train.len(),
-            test_len: split.test.len(),
-        };
+        let shape = DataShape::of(&split);
         let planned: BTreeSet<String> = expand(config, shape).into_iter().map(|p| p.run_id).collect();
         let present: BTreeSet<String> =
             sets.iter().flat_map(|s| s.runs.iter().map(|r| r.record.run_id.clone())).collect();
