@@ -224,6 +224,10 @@ pub struct MechanismProbes {
     pub shattered_gradients: bool,
     /// Training loss with each hidden layer / block removed, after training.
     pub lesion: bool,
+    /// Train a twin whose initial weights are one ulp away, and record how far it drifts (see
+    /// `sensitivity`). Left out of the serialised config when off, so run ids stay as they were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub perturbation: bool,
 }
 
 /// Everything one training run needs; a point of an [`Experiment`]'s grid.
@@ -290,6 +294,9 @@ pub struct Experiment {
     /// Record the lesion study (see `mechanisms`).
     #[serde(default)]
     pub lesion: bool,
+    /// Record how a one-ulp perturbation of the initial weights grows (see `sensitivity`).
+    #[serde(default)]
+    pub perturbation: bool,
 }
 
 fn default_block_layers() -> usize {

@@ -18,6 +18,7 @@ pub mod model;
 pub mod optim;
 pub mod probe;
 pub mod record;
+pub mod sensitivity;
 pub mod step;
 pub mod sweep;
 pub mod theory;

@@ -12,6 +12,7 @@ use std::path::Path;
 // Defined beside the code that produces them (training, probes); their serde form is part of
 // this format.
 pub use crate::probe::ProbeStats;
+pub use crate::sensitivity::PerturbationPoint;
 pub use crate::train::LossPoint;
 
 /// One finished training run: a line of `runs.jsonl`.
@@ -76,6 +77,10 @@ pub struct RunRecord {
     /// Final training loss with hidden layer / block k replaced by the identity (empty unless asked for).
     #[serde(default)]
     pub lesion_train_losses: Vec<Option<f64>>,
+    /// A twin with its initial weights one ulp away, trained on the same batches: its distance
+    /// from the run at each checkpoint (empty unless asked for; see `sensitivity`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perturbation_growth: Vec<PerturbationPoint>,
 
     pub wall_seconds: f64,
     pub steps_per_second: f64,

@@ -12,6 +12,7 @@ use crate::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
 use crate::model::Mlp;
 use crate::optim::Optimizer;
 use crate::probe::{probe, ProbeStats};
+use crate::sensitivity::{PerturbationPoint, Twin};
 use crate::step::TrainStep;
 use ndarray_rand::rand::seq::SliceRandom;
 use ndarray_rand::rand::SeedableRng;
@@ -52,6 +53,8 @@ pub struct TrainResult {
     /// Arcs averaged into the shattered-gradients ρ (0 when the probe is off).
     pub shattered_lines: usize,
     pub lesion_train_losses: Vec<Option<f64>>,
+    /// A perturbed twin's distance from the run at each checkpoint (see `sensitivity`).
+    pub perturbation_growth: Vec<PerturbationPoint>,
     pub wall_seconds: f64,
     pub steps_per_second: f64,
 }
@@ -145,9 +148,19 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     let (mut interval_sum, mut interval_count) = (0.0f64, 0usize);
     let mut diverged_at_step = None;
 
+    let mut twin = if config.probes.perturbation { Some(Twin::new(config, train_set)?) } else { None };
+    let mut twin_seconds = 0.0;
+
     let started = Instant::now();
     for step in 1..=config.steps {
-        let value = train_step.run(&mut mlp, Some(&mut optimizer), train_set, order.next_batch());
+        let indices = order.next_batch();
+        let value = train_step.run(&mut mlp, Some(&mut optimizer), train_set, indices);
+        if let Some(twin) = &mut twin {
+            // Not training time either: the twin doubles the work of the run it shadows.
+            let stepped = Instant::now();
+            twin.step(train_set, indices);
+            twin_seconds += stepped.elapsed().as_secs_f64();
+        }
         if step == 1 {
             loss_curve.push(LossPoint { step: 0, loss: Some(value.loss).filter(|l| l.is_finite()) });
         }
@@ -160,6 +173,9 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         interval_count += 1;
         if next_checkpoint < checkpoints.len() && step == checkpoints[next_checkpoint] {
             loss_curve.push(LossPoint { step, loss: Some(interval_sum / interval_count as f64) });
+            if let Some(twin) = &mut twin {
+                twin.checkpoint(step, &mlp, interval_sum / interval_count as f64, interval_count);
+            }
             next_checkpoint += 1;
             if step >= first_tail_step {
                 // Not training time: the step rate counts only steps.
@@ -172,7 +188,7 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
             interval_count = 0;
         }
     }
-    let train_seconds = started.elapsed().as_secs_f64() - tail_seconds;
+    let train_seconds = started.elapsed().as_secs_f64() - tail_seconds - twin_seconds;
     let steps_done = diverged_at_step.map_or(config.steps, |s| s - 1);
 
     let mut result = TrainResult {
@@ -191,6 +207,7 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         shattered_acf_final: Vec::new(),
         shattered_lines,
         lesion_train_losses: Vec::new(),
+        perturbation_growth: twin.map(|t| t.points).unwrap_or_default(),
         wall_seconds: 0.0,
         steps_per_second: if train_seconds > 0.0 { steps_done as f64 / train_seconds } else { 0.0 },
     };

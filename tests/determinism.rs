@@ -66,7 +66,7 @@ fn runs(seed: u64) -> Vec<RunConfig> {
         adam(1e-3),
         seed,
     );
-    with_probes.probes = MechanismProbes { shattered_gradients: true, lesion: true };
+    with_probes.probes = MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true };
     vec![
         with_probes,
         run(

@@ -30,7 +30,7 @@ fn absurd(arch: Arch, kind: OptimizerKind, lr: f64) -> RunConfig {
         steps: 50,
         checkpoints: 50,
         seed: 3,
-        probes: MechanismProbes { shattered_gradients: true, lesion: true },
+        probes: MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true },
     }
 }
 

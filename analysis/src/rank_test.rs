@@ -46,6 +46,18 @@ impl RankTest {
     }
 }
 
+/// C(n, k) as a float (exact for the sample sizes of a sweep).
+pub fn binomial(n: usize, k: usize) -> f64 {
+    (0..k.min(n - k)).fold(1.0, |c, i| c * (n - i) as f64 / (i + 1) as f64)
+}
+
+/// The smallest two-sided p-value an exact test of `n_a` against `n_b` values can give (every
+/// value of one sample above every value of the other): 2/C(n_a + n_b, n_a). With 3 against 3
+/// it is 0.1, so no difference between 3 seeds a side can ever be significant at 0.05.
+pub fn smallest_p(n_a: usize, n_b: usize) -> f64 {
+    (2.0 / binomial(n_a + n_b, n_a)).min(1.0)
+}
+
 /// Two-sided Mann–Whitney U test. Values may be ±∞ (a diverged run as +∞ loss); `None` if a
 /// sample is empty or holds a NaN.
 pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> Option<RankTest> {

@@ -48,6 +48,22 @@ class BatchOrder:
         return rows
 
 
+def tail_start(steps):
+    """First step of the last 10% of steps (src/train.rs `tail_start`): from there on each
+    checkpoint also evaluates the whole training set, for the robust final loss."""
+    return steps - steps // 10
+
+
+def median_loss(points):
+    """Median of the tail losses (src/train.rs `median_loss`); None if any is missing."""
+    losses = [p["loss"] for p in points]
+    if not losses or any(v is None for v in losses):
+        return None
+    losses.sort()
+    middle = len(losses) // 2
+    return losses[middle] if len(losses) % 2 == 1 else (losses[middle - 1] + losses[middle]) / 2
+
+
 def probe(net, inputs, targets):
     """Per-layer statistics of one forward/backward pass, or None if any is not finite:
     ‖∂L/∂W_l‖ per hidden layer, RMS and ‖∂L/∂h_k‖ of each hidden state, ‖α_k v_k‖/‖h_{k−1}‖."""
@@ -113,6 +129,7 @@ def train_run(run, export):
 
     checkpoints = checkpoint_steps(steps, config["checkpoints"])
     loss_curve, interval, diverged_at = [], [], None
+    first_tail_step, tail_train_losses, tail_seconds = tail_start(steps), [], 0.0
     train_started = time.perf_counter()
     for step in range(1, steps + 1):
         rows = order.next_batch()
@@ -130,7 +147,12 @@ def train_run(run, export):
         if step in checkpoints:
             loss_curve.append({"step": step, "loss": sum(interval) / len(interval)})
             interval = []
-    train_seconds = time.perf_counter() - train_started
+            if step >= first_tail_step:
+                evaluated = time.perf_counter()
+                tail_loss, _ = evaluate(net, train, batch)
+                tail_train_losses.append({"step": step, "loss": tail_loss if math.isfinite(tail_loss) else None})
+                tail_seconds += time.perf_counter() - evaluated
+    train_seconds = time.perf_counter() - train_started - tail_seconds
     steps_done = steps if diverged_at is None else diverged_at - 1
 
     record = {"final_train_loss": None, "final_train_accuracy": None, "test_loss": None, "test_accuracy": None}
@@ -170,6 +192,8 @@ def train_run(run, export):
         "diverged": diverged_at is not None,
         "diverged_at_step": diverged_at,
         "loss_curve": loss_curve,
+        "tail_train_losses": tail_train_losses,
+        "robust_train_loss": median_loss(tail_train_losses) if diverged_at is None else None,
         "weight_grad_norms_init": probe_init.get("weight_grad_norms", []),
         "weight_grad_norms_final": probe_final.get("weight_grad_norms", []),
         "state_rms_init": probe_init.get("state_rms", []),

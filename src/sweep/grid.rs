@@ -110,6 +110,7 @@ pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
                                             probes: crate::config::MechanismProbes {
                                                 shattered_gradients: experiment.shattered_gradients,
                                                 lesion: experiment.lesion,
+                                                perturbation: experiment.perturbation,
                                             },
                                         };
                                         let flops = run_flops(&config, data);
@@ -144,7 +145,8 @@ pub fn forward_flops_per_sample(model: &ModelConfig) -> f64 {
 }
 
 /// Training steps cost 3× a forward (forward, input gradient, weight gradient); evaluation
-/// of both sets, the probes and the optional mechanism probes are added.
+/// of both sets, the probes and the optional mechanism probes (a perturbed twin: training
+/// again) are added.
 pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
     let forward = forward_flops_per_sample(&config.model);
     let train = 3.0 * forward * (config.steps * config.batch_size) as f64;
@@ -156,7 +158,9 @@ pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
         0.0
     };
     let lesion = if config.probes.lesion { (config.model.blocks() * data.train_len) as f64 * forward } else { 0.0 };
-    train + eval + probes + shattered + lesion
+    // The perturbed twin trains in lockstep: the training cost once more.
+    let twin = if config.probes.perturbation { train } else { 0.0 };
+    train + eval + probes + shattered + lesion + twin
 }
 
 /// The runs that belong to `shard`: positions ≡ index (mod count) in run-id order.

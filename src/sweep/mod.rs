@@ -33,6 +33,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("seeds", include_str!("../../experiments/seeds.toml")),
     ("scales", include_str!("../../experiments/scales.toml")),
     ("drift", include_str!("../../experiments/drift.toml")),
+    ("sensitivity", include_str!("../../experiments/sensitivity.toml")),
 ];
 
 /// The text of a shipped preset.
@@ -237,6 +238,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         shattered_acf_final: result.shattered_acf_final.clone(),
         shattered_lines: result.shattered_lines,
         lesion_train_losses: result.lesion_train_losses.clone(),
+        perturbation_growth: result.perturbation_growth.clone(),
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
         implementation: None,

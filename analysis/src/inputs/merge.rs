@@ -1,7 +1,9 @@
 //! Merging results directories (shards of one sweep, or the same directory given twice) and
 //! checking them against the experiment's grid.
 //!
-//! A run is identified by its machine and `run_id` (a hash of its whole configuration). The
+//! A run is identified by its machine, its implementation (this crate or a peer such as
+//! PyTorch, which trains the same `run_id` its own way) and `run_id` (a hash of its whole
+//! configuration). The
 //! same run twice with the same results is a repeated input: kept once, with a warning. The
 //! same run twice with different results means two sweeps disagree; that is an error naming
 //! both files, never a silent choice.
@@ -39,13 +41,14 @@ pub fn same_training(a: &RunRecord, b: &RunRecord) -> bool {
 /// Drops repeated runs (same machine, same run id, same results) with one warning per input
 /// that lost any; a run present twice with different results is an error.
 pub fn merge_runs(sets: &mut [ResultSet], warnings: &mut Vec<Warning>) -> Result<()> {
-    let mut seen: HashMap<(String, String), (PathBuf, serde_json::Value)> = HashMap::new();
+    type Key = (String, Option<String>, String);
+    let mut seen: HashMap<Key, (PathBuf, serde_json::Value)> = HashMap::new();
     for set in sets.iter_mut() {
         let before = set.runs.len();
         let machine_id = set.machine.machine_id.clone();
         let mut kept = Vec::with_capacity(set.runs.len());
         for run in std::mem::take(&mut set.runs) {
-            let key = (machine_id.clone(), run.record.run_id.clone());
+            let key = (machine_id.clone(), run.record.implementation.clone(), run.record.run_id.clone());
             let results = results_of(&run.record);
             match seen.get(&key) {
                 Some((first, earlier)) if *earlier != results => {
@@ -80,6 +83,9 @@ pub struct Coverage {
     pub experiment: String,
     pub machine_id: String,
     pub cpu_model: String,
+    /// The peer that trained these runs (`None`: this crate); each implementation is covered
+    /// separately.
+    pub implementation: Option<String>,
     /// Runs the experiment file plans.
     pub planned: usize,
     /// Planned runs present in the inputs.
@@ -93,8 +99,12 @@ pub struct Coverage {
 impl Coverage {
     /// One line for the report.
     pub fn line(&self) -> String {
+        let by = match &self.implementation {
+            Some(name) => format!(" trained by {name}"),
+            None => String::new(),
+        };
         let mut line = format!(
-            "Coverage of `{}` on {}: {} of {} planned runs present",
+            "Coverage of `{}`{by} on {}: {} of {} planned runs present",
             self.experiment, self.cpu_model, self.present, self.planned
         );
         if !self.missing.is_empty() {
@@ -111,14 +121,16 @@ impl Coverage {
     }
 }
 
-/// Coverage of every (experiment, machine) whose experiment file was found beside its results.
+/// Coverage of every (experiment, machine, implementation) whose experiment file was found
+/// beside its results.
 pub fn coverage(sets: &[ResultSet]) -> Result<Vec<Coverage>> {
-    let mut by_key: BTreeMap<(String, String), Vec<&ResultSet>> = BTreeMap::new();
+    let mut by_key: BTreeMap<(String, String, Option<String>), Vec<&ResultSet>> = BTreeMap::new();
     for set in sets {
-        by_key.entry((set.experiment.clone(), set.machine.machine_id.clone())).or_default().push(set);
+        let key = (set.experiment.clone(), set.machine.machine_id.clone(), set.implementation());
+        by_key.entry(key).or_default().push(set);
     }
     let mut out = Vec::new();
-    for ((experiment, machine_id), sets) in by_key {
+    for ((experiment, machine_id, implementation), sets) in by_key {
         let Some(config) = sets.iter().find_map(|s| s.experiment_config.as_ref()) else {
             continue;
         };
@@ -131,6 +143,7 @@ pub fn coverage(sets: &[ResultSet]) -> Result<Vec<Coverage>> {
             experiment,
             machine_id,
             cpu_model: sets[0].machine.cpu_model.clone(),
+            implementation,
             planned: planned.len(),
             present: planned.intersection(&present).count(),
             missing: planned.difference(&present).cloned().collect(),

@@ -36,6 +36,7 @@ impl Inputs {
         for run in self.runs() {
             let repeated = kept.iter().any(|k| {
                 k.record.run_id == run.record.run_id
+                    && k.record.implementation == run.record.implementation
                     && k.record.machine_id != run.record.machine_id
                     && same_training(&k.record, &run.record)
             });
@@ -83,7 +84,17 @@ impl Inputs {
         names
     }
 
-    /// `reports/<experiment>-<machine_id>`, or `reports/compare-<id1>-<id2>` for several machines.
+    /// Distinct peer implementations among the results (this crate's own runs are not listed).
+    pub fn peers(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.results.iter().filter_map(|r| r.implementation()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// `reports/<experiment>-<machine_id>`, `reports/<experiment>-peers-<machine_id>` when a
+    /// peer implementation's runs are among the inputs, or `reports/compare-<id1>-<id2>` for
+    /// several machines.
     pub fn default_out(&self) -> PathBuf {
         let ids = self.machine_ids();
         let name = if ids.len() > 1 {
@@ -91,7 +102,8 @@ impl Inputs {
         } else {
             let experiments = self.experiments();
             let experiment = if experiments.is_empty() { "bench".to_string() } else { experiments.join("+") };
-            format!("{experiment}-{}", ids.first().map_or("unknown", String::as_str))
+            let peers = if self.peers().is_empty() { "" } else { "-peers" };
+            format!("{experiment}{peers}-{}", ids.first().map_or("unknown", String::as_str))
         };
         Path::new("reports").join(name)
     }

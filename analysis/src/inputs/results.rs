@@ -30,6 +30,14 @@ pub struct ResultSet {
     pub runs: Vec<Run>,
 }
 
+impl ResultSet {
+    /// The peer that trained this directory's runs (`None`: this crate). A results directory
+    /// is written by one implementation, so its first run speaks for all.
+    pub fn implementation(&self) -> Option<String> {
+        self.runs.first().and_then(|r| r.record.implementation.clone())
+    }
+}
+
 /// Loads `dir/runs.jsonl`, `dir/machine.json` and (optionally) `dir/experiment.toml`.
 pub fn load_results(dir: &Path, warnings: &mut Vec<Warning>) -> Result<ResultSet> {
     if !dir.is_dir() {

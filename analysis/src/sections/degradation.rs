@@ -298,7 +298,11 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
                 .collect();
             let Some(first) = mine.first() else { continue };
             let marker = if first.variant.is_plain() { Marker::Circle } else { Marker::Triangle };
-            let style = LineStyle { label: name.clone(), color: palette(i), dashed: false, marker };
+            // A peer implementation's line: dashed, in the colour of ours for the same configuration.
+            let ours = first.variant.ours();
+            let colour = line_names.iter().position(|n| *n == line_name(&ours)).unwrap_or(i);
+            let dashed = first.variant.implementation.is_some();
+            let style = LineStyle { label: name.clone(), color: palette(colour), dashed, marker };
             let mut line = Line::new(style, mine.iter().filter_map(|r| Some((r.depth as f64, r.median?))).collect());
             line.error_bars = mine.iter().filter_map(|r| Some((r.depth as f64, r.q25?, r.q75?))).collect();
             lines.push(line);
@@ -325,7 +329,7 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
     // One depth per variant is no curve (e.g. an init-only experiment): no chart.
     let any_curve = panels
         .iter()
-        .any(|p| matches!(&p.body, PanelBody::Lines(lines) if lines.iter().any(|l| l.points.len() >= 2 && !l.style.dashed)));
+        .any(|p| matches!(&p.body, PanelBody::Lines(lines) if lines.iter().any(|l| l.points.len() >= 2 && l.style.marker != Marker::None)));
     if !any_curve {
         return None;
     }

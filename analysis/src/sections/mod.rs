@@ -23,6 +23,8 @@ sections!(
     machines,
     degradation,
     robust,
+    sensitivity,
+    peers,
     curves,
     gradient_flow,
     shattered,

@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::rank_test::{mann_whitney_u, Method, RankTest};
+use crate::rank_test::{mann_whitney_u, smallest_p, Method, RankTest};
 use crate::section::Section;
 use crate::spikes::{loss_spikes, SPIKE_FACTOR};
 use crate::stats::median;
@@ -134,12 +134,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     Ok(Some(section))
 }
 
-/// C(n, k) as a float (exact for the sample sizes of a sweep).
-fn binomial(n: usize, k: usize) -> f64 {
-    (0..k.min(n - k)).fold(1.0, |c, i| c * (n - i) as f64 / (i + 1) as f64)
-}
-
-fn method_text(method: Method) -> &'static str {
+pub fn method_text(method: Method) -> &'static str {
     match method {
         Method::Exact => "exact",
         Method::NormalApproximation => "normal approximation",
@@ -161,7 +156,7 @@ fn summary(comparisons: &[Comparison]) -> Vec<String> {
     let sizes = |c: &Comparison| (c.test.n_a, c.test.n_b);
     if comparisons.iter().all(|c| sizes(c) == sizes(&comparisons[0])) {
         let (a, b) = sizes(&comparisons[0]);
-        let smallest = 2.0 / binomial(a + b, a);
+        let smallest = smallest_p(a, b);
         text.push_str(&format!(
             " With {a} against {b} seeds, p = 2/C({}, {a}) ≈ {} is the smallest a test can give (every plain run \
              on one side of every residual run).",
@@ -186,7 +181,7 @@ fn relation(c: &Comparison, axes: &VaryingAxes) -> String {
 }
 
 /// U is a whole or half count of pairs: `24`, `47.5`.
-fn format_u(u: f64) -> String {
+pub fn format_u(u: f64) -> String {
     if u.fract() == 0.0 {
         format!("{u:.0}")
     } else {
@@ -440,7 +435,7 @@ mod tests {
               residual α=1/√K (Mann–Whitney U test): significantly higher at depth 8 (p = 0.016); within seed noise \
               at depth 4 (p = 0.69)."]
         );
-        assert!((2.0 / binomial(20, 10) - 1.0825e-5).abs() < 1e-8);
+        assert!((smallest_p(10, 10) - 1.0825e-5).abs() < 1e-8);
     }
 
     #[test]

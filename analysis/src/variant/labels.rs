@@ -22,11 +22,31 @@ impl Variant {
         parts.join(", ")
     }
 
-    /// What distinguishes lines within one chart panel: arch, α, and the normalisation when it varies.
+    /// Who trained the run, as a reader says it: "degradation-bench" or e.g. "PyTorch 1.13.1".
+    pub fn implementation_label(&self) -> String {
+        match &self.implementation {
+            None => "degradation-bench".to_string(),
+            Some(name) => match name.strip_prefix("pytorch ") {
+                Some(version) => format!("PyTorch {version}"),
+                None => name.clone(),
+            },
+        }
+    }
+
+    /// The label without the implementation: the configuration two implementations share.
+    pub fn configuration_label(&self, axes: &VaryingAxes) -> String {
+        self.label(&VaryingAxes { implementation: false, ..*axes })
+    }
+
+    /// What distinguishes lines within one chart panel: arch, α, the normalisation and the
+    /// implementation when they vary (two implementations are compared within one panel).
     pub fn line_label(&self, axes: &VaryingAxes) -> String {
         let mut label = self.arch_label();
         if axes.norm {
             label.push_str(&format!(", norm={}", self.norm));
+        }
+        if axes.implementation {
+            label.push_str(&format!(" ({})", self.implementation_label()));
         }
         label
     }
@@ -84,6 +104,7 @@ pub struct VaryingAxes {
     pub block_layers: bool,
     pub optimizer: bool,
     pub steps: bool,
+    pub implementation: bool,
 }
 
 impl VaryingAxes {
@@ -108,6 +129,7 @@ impl VaryingAxes {
             block_layers: varies(&residual, |v| v.block_layers),
             optimizer: varies(&variants, |v| (v.optimizer, v.lr.to_bits())),
             steps: varies(&variants, |v| v.steps),
+            implementation: varies(&variants, |v| v.implementation.clone()),
         }
     }
 

@@ -36,6 +36,9 @@ pub struct Variant {
     pub machine_id: String,
     /// The machine's CPU model, for labels (a reader knows the CPU, not the hash).
     pub cpu_model: String,
+    /// Who trained the run: `None` for this crate, else the peer's name and version (e.g.
+    /// "pytorch 1.13.1"), so runs of two implementations are never pooled.
+    pub implementation: Option<String>,
 }
 
 /// A record field that names no value the core knows.
@@ -78,7 +81,13 @@ impl Variant {
             experiment: run.experiment.clone(),
             machine_id: machine.machine_id.clone(),
             cpu_model: machine.cpu_model.clone(),
+            implementation: run.implementation.clone(),
         })
+    }
+
+    /// The variant as trained by this crate: what a peer's run is compared against.
+    pub fn ours(&self) -> Variant {
+        Variant { implementation: None, ..self.clone() }
     }
 
     pub fn is_plain(&self) -> bool {
@@ -126,7 +135,7 @@ impl Variant {
         &self,
     ) -> (
         (Arch, Option<ResidualScale>, usize, Norm, Init, Activation),
-        (usize, OptimizerKind, u64, usize, usize, DatasetKind, &str, &str),
+        (usize, OptimizerKind, u64, usize, usize, DatasetKind, &str, &str, Option<&str>),
     ) {
         (
             (self.arch, self.residual_scale, self.block_layers, self.norm, self.init, self.activation),
@@ -140,6 +149,7 @@ impl Variant {
                 self.dataset,
                 &self.experiment,
                 &self.machine_id,
+                self.implementation.as_deref(),
             ),
         )
     }
