@@ -267,6 +267,11 @@ mod tests {
             let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
             assert_eq!(runs.records.len(), lines.len(), "{}", path.display());
             for (number, (record, line)) in runs.records.iter().zip(&lines).enumerate() {
+                // A peer (peers/pytorch) writes its lines with its own JSON formatter: they must
+                // load, but only this crate's own lines are byte for byte what it writes.
+                if record.implementation.is_some() {
+                    continue;
+                }
                 assert_eq!(run_line(record).trim_end(), *line, "{}:{}", path.display(), number + 1);
             }
         }

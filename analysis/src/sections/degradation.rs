@@ -101,10 +101,13 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
     if plain_rows.len() < 2 {
         return out;
     }
-    let name = match plain.label(axes).as_str() {
+    // With a peer's runs among the inputs, the opening speaks of this crate's (the peer section
+    // says how the peer's compare).
+    let name = match plain.configuration_label(axes).as_str() {
         "plain" => "Plain nets".to_string(),
         label => format!("Plain nets ({label})"),
     };
+    let name = if axes.implementation { format!("{name} trained by this crate") } else { name };
     let loss = |r: &LossRow| format_sig(r.median.unwrap_or(f64::NAN), 3);
     let best = plain_rows.iter().min_by(|a, b| a.median.unwrap_or(f64::NAN).total_cmp(&b.median.unwrap_or(f64::NAN)));
     let stalled = plain.chance_loss().and_then(|chance| {

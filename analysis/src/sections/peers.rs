@@ -237,27 +237,54 @@ pub fn lead(comparisons: &[PeerComparison], axes: &VaryingAxes) -> Vec<String> {
     out
 }
 
-/// One line per depth where the implementations differ significantly or lie apart.
+/// One line per depth where the implementations differ significantly; then one line naming the
+/// depths whose seed ranges lie apart but had too few seeds for any test to be significant
+/// (not a finding: a difference not shown to exceed the seed noise).
 pub fn findings(comparisons: &[PeerComparison], axes: &VaryingAxes) -> Vec<String> {
-    comparisons
+    let direction = |c: &PeerComparison| if c.test.probability_a_greater() >= 0.5 { "higher" } else { "lower" };
+    let ratio = |c: &PeerComparison| c.ratio().map_or("no ratio".to_string(), format_ratio);
+    let mut out: Vec<String> = comparisons
         .iter()
-        .filter(|c| matches!(c.verdict(), Verdict::Differ | Verdict::ApartUntestable))
+        .filter(|c| c.verdict() == Verdict::Differ)
         .map(|c| {
-            let share = c.test.probability_a_greater();
-            let direction = if share >= 0.5 { "higher" } else { "lower" };
             format!(
-                "Depth {}, {}: {}'s loss is {direction} (median {} against {}, {}; U = {}, p = {}).",
+                "Depth {}, {}: {}'s loss is {} (median {} against {}, {}; U = {}, p = {}).",
                 c.depth,
                 c.ours.configuration_label(axes),
                 c.peer.implementation_label(),
+                direction(c),
                 format_sig(c.peer_median().unwrap_or(f64::NAN), 3),
                 format_sig(c.ours_median().unwrap_or(f64::NAN), 3),
-                c.ratio().map_or("no ratio".to_string(), format_ratio),
+                ratio(c),
                 format_u(c.test.u),
                 format_sig(c.test.p_value, 2)
             )
         })
-        .collect()
+        .collect();
+    let apart: Vec<String> = comparisons
+        .iter()
+        .filter(|c| c.verdict() == Verdict::ApartUntestable)
+        .map(|c| {
+            format!(
+                "depth {} {} ({} {}, {}; p = {} is the smallest {} against {} seeds can give)",
+                c.depth,
+                c.ours.configuration_label(axes),
+                c.peer.implementation_label(),
+                direction(c),
+                ratio(c),
+                format_sig(c.test.p_value, 2),
+                c.test.n_a,
+                c.test.n_b
+            )
+        })
+        .collect();
+    if !apart.is_empty() {
+        out.push(format!(
+            "Seed ranges apart, but too few seeds to tell the difference from seed noise: {}.",
+            apart.join("; ")
+        ));
+    }
+    out
 }
 
 fn range_text(losses: &[f64]) -> String {
@@ -351,6 +378,9 @@ mod tests {
         for seed in 0..3u64 {
             runs.push(run("plain", 16, seed, Some(1.0 + seed as f64), false));
             runs.push(run("plain", 16, seed, Some(2.5 + seed as f64), true));
+            // Depth 2: PyTorch's three below ours, which 3 seeds a side cannot make significant.
+            runs.push(run("plain", 2, seed, Some(1.0 + seed as f64), false));
+            runs.push(run("plain", 2, seed, Some(0.1 + 0.1 * seed as f64), true));
         }
         runs
     }
@@ -361,7 +391,11 @@ mod tests {
         let groups = groups(&runs, |_| true);
         let found = comparisons(&groups);
         let shape: Vec<(usize, Verdict)> = found.iter().map(|c| (c.depth, c.verdict())).collect();
-        assert_eq!(shape, [(4, Verdict::Agree), (8, Verdict::Differ), (16, Verdict::OverlapUntestable)]);
+        assert_eq!(
+            shape,
+            [(2, Verdict::ApartUntestable), (4, Verdict::Agree), (8, Verdict::Differ), (16, Verdict::OverlapUntestable)]
+        );
+        let found = &found[1..];
         // Depth 4: PyTorch's 0.2, 0.4, …, 1.0 beat 1, 2, 3, 4, 5 of ours: U = 15, p = 0.69.
         assert_eq!((found[0].test.u, found[0].statistic), (15.0, Statistic::Robust));
         assert!((found[0].test.p_value - 174.0 / 252.0).abs() < 1e-12);
@@ -375,15 +409,21 @@ mod tests {
         assert!(!found[2].testable());
 
         let axes = VaryingAxes::of_runs(&runs);
+        let all = comparisons(&groups);
         assert_eq!(
-            lead(&found, &axes),
+            lead(&all, &axes),
             ["PyTorch 1.13.1 against this crate, plain: the losses agree at depth 4; overlap in their seed ranges at \
-              depth 16; differ significantly at depth 8."]
+              depth 16; have seed ranges apart (too few seeds to test) at depth 2; differ significantly at depth 8."]
         );
-        let lines = findings(&found, &axes);
-        assert_eq!(lines.len(), 1, "{lines:?}");
+        let lines = findings(&all, &axes);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            lines[1],
+            "Seed ranges apart, but too few seeds to tell the difference from seed noise: depth 2 plain (PyTorch \
+             1.13.1 lower, 0.10×; p = 0.10 is the smallest 3 against 3 seeds can give)."
+        );
         assert!(lines[0].starts_with("Depth 8, plain: PyTorch 1.13.1's loss is higher (median 2.50 against 0.120, 21×"), "{}", lines[0]);
-        let t = table(&found, &axes).unwrap();
+        let t = table(found, &axes).unwrap();
         assert_eq!(t.text("peer_range", 1).as_deref(), Some("1.0–4.0 (1 diverged)"));
         assert_eq!(t.text("verdict", 2).as_deref(), Some(Verdict::OverlapUntestable.text()));
     }

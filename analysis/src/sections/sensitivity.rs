@@ -10,7 +10,7 @@ use crate::inputs::Inputs;
 use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::stats::median;
-use crate::table::{format_ratio, format_sig, spec, Format, Table};
+use crate::table::{format_sig, spec, Format, Table};
 use crate::variant::{groups, seeds_phrase, variants_of, Group, Variant, VaryingAxes};
 use degradation_bench::record::RunRecord;
 use polars::prelude::{Column, DataFrame};
@@ -33,6 +33,8 @@ pub struct SensitivityRow<'a> {
     pub steps_to_apart: Option<f64>,
     /// Seeds whose twin reached [`APART`].
     pub apart: usize,
+    /// Loss-curve checkpoints of the runs (the resolution of the step counts).
+    pub checkpoints: usize,
     /// |ΔL|/L of the last checkpoint's mean minibatch loss.
     pub final_loss_difference: Option<f64>,
 }
@@ -65,6 +67,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
                 final_distance: last,
                 steps_to_apart: middle,
                 apart: reached.len(),
+                checkpoints: records.iter().map(|r| r.perturbation_growth.len()).max().unwrap_or(0),
                 final_loss_difference: median(
                     records.iter().filter_map(|r| r.perturbation_growth.last()?.loss_difference),
                 ),
@@ -98,34 +101,50 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     Ok(Some(section))
 }
 
-/// Per variant: the deepest depth's drift, and the depths whose twins got apart.
+/// "after 50 steps", or "not apart" when most seeds never got there.
+fn when_apart(row: &SensitivityRow) -> String {
+    match row.steps_to_apart {
+        Some(steps) => format!("after {steps:.0} steps"),
+        None => "not apart by the end".to_string(),
+    }
+}
+
+/// Per variant: after how many steps the twins got apart, depth by depth.
 pub fn lead(rows: &[SensitivityRow], axes: &VaryingAxes) -> Vec<String> {
     let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
     variants.dedup();
     let parts: Vec<String> = variants
         .iter()
-        .filter_map(|v| {
-            let mine: Vec<&SensitivityRow> = rows.iter().filter(|r| r.variant == *v).collect();
-            let deepest = mine.iter().max_by_key(|r| r.depth)?;
-            Some(format!(
-                "{} at depth {} to {}",
-                v.label(axes),
-                deepest.depth,
-                format_sig(deepest.final_distance?, 2)
-            ))
+        .map(|v| {
+            let mine: Vec<String> = rows
+                .iter()
+                .filter(|r| r.variant == *v)
+                .map(|r| match r.steps_to_apart {
+                    Some(steps) => format!("{steps:.0} at depth {}", r.depth),
+                    None => format!("never at depth {}", r.depth),
+                })
+                .collect();
+            format!("{}: {}", v.label(axes), mine.join(", "))
         })
         .collect();
     if parts.is_empty() {
         return Vec::new();
     }
+    let interval = rows
+        .iter()
+        .flat_map(|r| r.variant.steps.checked_div(r.checkpoints))
+        .next()
+        .map_or(String::new(), |every| format!(" (checkpoints every {every} steps)"));
     vec![format!(
-        "A one-ulp perturbation of the initial weights grows during training (median relative parameter distance \
-         at the last step): {}.",
+        "A one-ulp perturbation of the initial weights, the size of one rounding error, grows ten-thousandfold \
+         (relative parameter distance {}) after a median number of steps{interval} — {}.",
+        format_sig(APART, 1),
         parts.join("; ")
     )]
 }
 
-/// Plain against residual of the same context at each depth, where both have a final distance.
+/// Plain against residual of the same context at each depth: when each twin got apart, and
+/// how far apart each was at the first checkpoint.
 pub fn findings(rows: &[SensitivityRow], axes: &VaryingAxes) -> Vec<String> {
     let mut out = Vec::new();
     for plain in rows.iter().filter(|r| r.variant.is_plain()) {
@@ -133,21 +152,16 @@ pub fn findings(rows: &[SensitivityRow], axes: &VaryingAxes) -> Vec<String> {
             !r.variant.is_plain() && r.depth == plain.depth && r.variant.context() == plain.variant.context()
         });
         for residual in residuals {
-            let (Some(p), Some(q)) = (plain.final_distance, residual.final_distance) else { continue };
-            let when = |r: &SensitivityRow| match r.steps_to_apart {
-                Some(s) => format!("apart after {s:.0} steps"),
-                None => "not apart".to_string(),
-            };
+            let (Some(p), Some(q)) = (plain.first_distance, residual.first_distance) else { continue };
             out.push(format!(
-                "Depth {}: {}'s twin ends {} from it ({}), {}'s {} ({}); ratio {}.",
+                "Depth {}: {}'s twin is apart {} ({} at the first checkpoint), {}'s {} ({}).",
                 plain.depth,
                 plain.variant.label(axes),
+                when_apart(plain),
                 format_sig(p, 2),
-                when(plain),
                 residual.variant.label(axes),
-                format_sig(q, 2),
-                when(residual),
-                format_ratio(p / q)
+                when_apart(residual),
+                format_sig(q, 2)
             ));
         }
     }
@@ -261,6 +275,7 @@ mod tests {
     /// Distance 1e-7 · growth^k at checkpoints k = 1..=5 (steps 100..500).
     fn run(arch: &str, seed: u64, growth: f64) -> Run {
         let mut record = synthetic_run(arch, 8, seed, Some(0.1));
+        record.steps = 500;
         record.perturbation_growth = (1..=5)
             .map(|k| PerturbationPoint {
                 step: 100 * k,
@@ -289,13 +304,14 @@ mod tests {
         let axes = VaryingAxes::of_runs(&runs);
         assert_eq!(
             findings(&rows, &axes),
-            ["Depth 8: plain's twin ends 0.0010 from it (apart after 500 steps), residual α=1/√K's 1.6e-6 (not apart); \
-              ratio 625×."]
+            ["Depth 8: plain's twin is apart after 500 steps (1.0e-7 at the first checkpoint), residual α=1/√K's not \
+              apart by the end (1.0e-7)."]
         );
         assert_eq!(
             lead(&rows, &axes),
-            ["A one-ulp perturbation of the initial weights grows during training (median relative parameter distance \
-              at the last step): plain at depth 8 to 0.0010; residual α=1/√K at depth 8 to 1.6e-6."]
+            ["A one-ulp perturbation of the initial weights, the size of one rounding error, grows ten-thousandfold \
+              (relative parameter distance 0.001) after a median number of steps (checkpoints every 100 steps) — plain: \
+              500 at depth 8; residual α=1/√K: never at depth 8."]
         );
         assert!(chart(&groups, &axes).is_some());
         assert_eq!(table(&rows, &axes).unwrap().text("apart", 0).as_deref(), Some("3 of 3"));
