@@ -350,6 +350,20 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
     } else {
         ""
     };
+    let peers: Vec<String> = {
+        let mut names: Vec<String> =
+            variants.iter().filter(|v| v.implementation.is_some()).map(|v| v.implementation_label()).collect();
+        names.dedup();
+        names
+    };
+    let peer_lines = if peers.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Dashed lines with markers: {}'s runs of the same configurations, in the colour of this crate's.",
+            peers.join(" and ")
+        )
+    };
     let centre = if seeds == "one seed" {
         "the final loss of its one seed".to_string()
     } else {
@@ -361,7 +375,7 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
         caption: format!(
             "Final training loss against depth, both axes logarithmic: one line per variant, {centre}. \
              The dashed line is the chance level. A plain net that degrades shows its loss rising with depth \
-             towards chance; a residual net keeps it low.{split}{overlaps}"
+             towards chance; a residual net keeps it low.{peer_lines}{split}{overlaps}"
         ),
     })
 }
