@@ -4,8 +4,11 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use spans::{Document, TomlPath};
 use std::fmt;
 use std::path::Path;
+
+mod spans;
 
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -306,59 +309,6 @@ fn default_checkpoints() -> usize {
     30
 }
 
-/// `key` if `line` (1-based) reads `key = ...`, else the key of the nearest such line above it
-/// within the same table (a value inside a multi-line array).
-fn key_at_line(text: &str, line: usize) -> Option<&str> {
-    let lines: Vec<&str> = text.lines().take(line).collect();
-    for candidate in lines.iter().rev() {
-        let trimmed = candidate.trim_start();
-        if trimmed.starts_with('[') && !trimmed.contains('=') {
-            return None;
-        }
-        if let Some((key, _)) = split_key_value(candidate) {
-            return Some(key);
-        }
-    }
-    None
-}
-
-/// `("key", "value")` of a `key = value` line whose key is a bare TOML key.
-fn split_key_value(line: &str) -> Option<(&str, &str)> {
-    let (key, value) = line.split_once('=')?;
-    let key = key.trim();
-    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    bare.then_some((key, value.trim()))
-}
-
-/// 1-based line of the key that a validated `field` (e.g. `depths`, `optimizer.lr`) came from,
-/// preferring a line whose value reads as `value` (e.g. the bad one of several `[[optimizers]]`).
-fn line_of_field(text: &str, field: &str, value: &str) -> Option<usize> {
-    let (table, key) = match field.rsplit_once('.') {
-        Some((table, key)) => (Some(table), key),
-        None => (None, field),
-    };
-    let mut current_table: Option<&str> = None;
-    let mut candidates = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            current_table = Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim());
-            continue;
-        }
-        let in_table = match (table, current_table) {
-            (None, None) => true,
-            (Some(wanted), Some(current)) => current.starts_with(wanted),
-            _ => false,
-        };
-        if let Some((_, v)) = split_key_value(line).filter(|&(k, _)| in_table && k == key) {
-            let v = v.split('#').next().unwrap_or("").trim();
-            let same = v == value || v.parse::<f64>().is_ok_and(|x| x.to_string() == value);
-            candidates.push((index + 1, same));
-        }
-    }
-    candidates.iter().find(|c| c.1).or(candidates.first()).map(|c| c.0)
-}
-
 impl Experiment {
     /// Reads and validates an experiment file; errors name the file, the line and the key.
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -366,36 +316,13 @@ impl Experiment {
         Self::from_toml_str(&text, path)
     }
 
+    /// Parses `text` (read from `path`) and validates it; every error names the file and, where
+    /// the value is present in the file, its line, column and key.
     pub fn from_toml_str(text: &str, path: &Path) -> Result<Self> {
-        let experiment: Experiment = toml::from_str(text).map_err(|e| {
-            let (line, column) = match e.span() {
-                Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    (Some(line), Some(column))
-                }
-                None => (None, None),
-            };
-            let mut message = e.message().trim().to_string();
-            // serde names a bad value's type ("invalid type: string ...") but not its key.
-            if let Some(key) = line.and_then(|line| key_at_line(text, line)) {
-                if !message.contains(&format!("`{key}`")) {
-                    message = format!("`{key}`: {message}");
-                }
-            }
-            Error::Toml { path: path.to_path_buf(), line, column, message }
-        })?;
-        // Validation errors name the field and value; add the file and the field's line.
-        experiment.validate().map_err(|e| match e {
-            Error::InvalidField { ref field, ref value, .. } => Error::Toml {
-                path: path.to_path_buf(),
-                line: line_of_field(text, field, value),
-                column: None,
-                message: e.to_string(),
-            },
-            other => other,
-        })?;
+        let document = Document::parse(text, path)?;
+        let experiment = Experiment::deserialize(toml::de::Deserializer::from(document.table()))
+            .map_err(|e| document.schema_error(&e))?;
+        experiment.validate_at().map_err(|(error, at)| document.field_error(error, &at))?;
         Ok(experiment)
     }
 
@@ -409,12 +336,26 @@ impl Experiment {
     }
 
     pub fn validate(&self) -> Result<()> {
+        self.validate_at().map_err(|(error, _)| error)
+    }
+
+    /// [`validate`](Self::validate), with the path of the offending value in the file, so that
+    /// loading can name its line (the bad element of a list, the bad `[[optimizers]]` entry).
+    fn validate_at(&self) -> std::result::Result<(), (Error, TomlPath)> {
+        // Errors from a sub-config name their field (`optimizer.lr`); only the file path differs.
+        let at_field = |error: Error| {
+            let path = match &error {
+                Error::InvalidField { field, .. } => TomlPath::field(field),
+                _ => TomlPath::default(),
+            };
+            (error, path)
+        };
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(Error::invalid(
+            return Err(at_field(Error::invalid(
                 "name",
                 format!("{:?}", self.name),
                 "must be non-empty and use only letters, digits, '-' and '_' (it names a directory)",
-            ));
+            )));
         }
         let axes = [
             ("archs", self.archs.len()),
@@ -427,47 +368,65 @@ impl Experiment {
         ];
         for (field, len) in axes {
             if len == 0 {
-                return Err(Error::invalid(field, "[]", "a grid axis must not be empty"));
+                return Err(at_field(Error::invalid(field, "[]", "a grid axis must not be empty")));
             }
         }
         if self.archs.contains(&Arch::Residual) && self.residual_scales.is_empty() {
-            return Err(Error::invalid("residual_scales", "[]", "must not be empty when archs contains \"residual\""));
+            return Err(at_field(Error::invalid(
+                "residual_scales",
+                "[]",
+                "must not be empty when archs contains \"residual\"",
+            )));
         }
         match (&self.optimizer, &self.optimizers) {
             (Some(_), Some(_)) => {
-                return Err(Error::invalid(
+                return Err(at_field(Error::invalid(
                     "optimizers",
                     "both [optimizer] and [[optimizers]]",
                     "give one optimizer table or a list of them, not both",
-                ))
+                )))
             }
             (None, None) => {
-                return Err(Error::invalid(
+                return Err(at_field(Error::invalid(
                     "optimizer",
                     "missing",
                     "an [optimizer] table (or [[optimizers]] list) is required",
-                ))
+                )))
             }
             (None, Some(list)) if list.is_empty() => {
-                return Err(Error::invalid("optimizers", "[]", "a grid axis must not be empty"))
+                return Err(at_field(Error::invalid("optimizers", "[]", "a grid axis must not be empty")))
             }
             _ => {}
         }
-        for optimizer in self.optimizer_axis() {
-            optimizer.validate()?;
+        if let Some(optimizer) = &self.optimizer {
+            optimizer.validate().map_err(at_field)?;
+        }
+        for (index, optimizer) in self.optimizers.iter().flatten().enumerate() {
+            optimizer.validate().map_err(|error| {
+                // `optimizer.lr` of the index-th `[[optimizers]]` table.
+                let key = match &error {
+                    Error::InvalidField { field, .. } => field.rsplit('.').next().unwrap_or(field).to_string(),
+                    _ => String::new(),
+                };
+                let path = TomlPath::default().key("optimizers").index(index).key(&key);
+                (error, path)
+            })?;
         }
         if self.batch_size == 0 {
-            return Err(Error::invalid("batch_size", self.batch_size, "must be at least 1"));
+            return Err(at_field(Error::invalid("batch_size", self.batch_size, "must be at least 1")));
         }
-        for &width in &self.widths {
+        for (index, &width) in self.widths.iter().enumerate() {
             if width == 0 {
-                return Err(Error::invalid("widths", width, "must be at least 1"));
+                return Err((
+                    Error::invalid("widths", width, "must be at least 1"),
+                    TomlPath::field("widths").index(index),
+                ));
             }
         }
-        self.dataset_options.validate(self.dataset)?;
+        self.dataset_options.validate(self.dataset).map_err(at_field)?;
         // Depth checks per arch, through the model's own validation (input/output dims are placeholders).
         for &arch in &self.archs {
-            for &depth in &self.depths {
+            for (index, &depth) in self.depths.iter().enumerate() {
                 let model = ModelConfig {
                     arch,
                     depth,
@@ -482,9 +441,9 @@ impl Experiment {
                 };
                 model.validate().map_err(|e| match e {
                     Error::InvalidField { field, value, reason } if field == "depth" => {
-                        Error::invalid("depths", value, reason)
+                        (Error::invalid("depths", value, reason), TomlPath::field("depths").index(index))
                     }
-                    other => other,
+                    other => at_field(other),
                 })?;
             }
         }
@@ -549,30 +508,6 @@ mod tests {
         model.block_layers = 7;
         model.depth = 3;
         assert!(model.validate().is_ok());
-    }
-
-    #[test]
-    fn keys_are_found_for_values_and_multi_line_arrays() {
-        let text = "name = \"x\"\ndepths = [\n  2,\n  \"4\",\n]\n[optimizer]\nlr = 1\n";
-        assert_eq!(key_at_line(text, 1), Some("name"));
-        assert_eq!(key_at_line(text, 4), Some("depths"));
-        assert_eq!(key_at_line(text, 6), None);
-        assert_eq!(key_at_line(text, 7), Some("lr"));
-        assert_eq!(split_key_value("a.b = 1"), None);
-        assert_eq!(split_key_value("  lr= 0.5 # comment"), Some(("lr", "0.5 # comment")));
-    }
-
-    #[test]
-    fn fields_are_located_in_their_table() {
-        let text = "lr = 3\n[optimizer]\nkind = \"sgd\"\nlr = 0.1\n";
-        assert_eq!(line_of_field(text, "optimizer.lr", "0.1"), Some(4));
-        assert_eq!(line_of_field(text, "lr", "3"), Some(1));
-        assert_eq!(line_of_field(text, "depths", "[]"), None);
-        let list = "[[optimizers]]\nlr = 0.1\n[[optimizers]]\nlr = nan\n[[optimizers]]\nlr = -1.0\n";
-        assert_eq!(line_of_field(list, "optimizer.lr", "NaN"), Some(4));
-        assert_eq!(line_of_field(list, "optimizer.lr", "-1"), Some(6));
-        // No value matches: the first occurrence.
-        assert_eq!(line_of_field(list, "optimizer.lr", "7"), Some(2));
     }
 
     #[test]
