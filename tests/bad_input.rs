@@ -295,3 +295,75 @@ fn experiment_file_bad_optimizer_in_a_list_is_located() {
         "{message}"
     );
 }
+
+/// `text` must be refused with a message that starts with `prefix` (file, line and column) and
+/// names every one of `names`.
+#[track_caller]
+fn file_rejects(text: &str, prefix: &str, names: &[&str]) {
+    let message = match Experiment::from_toml_str(text, Path::new("x.toml")) {
+        Ok(_) => panic!("accepted {text}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(message.starts_with(prefix), "message does not start with {prefix}: {message}");
+    for name in names {
+        assert!(message.contains(name), "message does not name {name}: {message}");
+    }
+}
+
+const OPTIMIZER_TABLE: &str = "[optimizer]\nkind = \"adam\"\nlr = 0.001\n";
+
+#[test]
+fn experiment_file_values_inside_inline_tables_and_multi_line_arrays() {
+    // An inline optimizer table on line 14: the column is that of the bad value.
+    let inline = |table: &str| EXPERIMENT.replace(OPTIMIZER_TABLE, table);
+    file_rejects(&inline("optimizer = { kind = \"sgd\", lr = -1.0 }\n"), "x.toml:14:34:", &["`optimizer.lr`", "-1"]);
+    file_rejects(&inline("optimizer = { kind = \"sgd\", lr = \"x\" }\n"), "x.toml:14:34:", &["`lr`", "\"x\""]);
+    file_rejects(&inline("optimizer = { kind = \"sgd\", lr = 0.1, beta = 2 }\n"), "x.toml:14:39:", &["`beta`"]);
+    // The bad element of a multi-line array, not the line of its key.
+    let widths = EXPERIMENT.replace("widths = [16]", "widths = [\n  16,\n  0,\n]");
+    file_rejects(&widths, "x.toml:7:3:", &["`widths`", "0", "widths[1]"]);
+    let depths = EXPERIMENT.replace("depths = [2, 4]", "depths = [\n  2,\n  4,\n  5,\n]");
+    file_rejects(&depths, "x.toml:7:3:", &["`depths`", "5", "depths[2]"]);
+}
+
+#[test]
+fn experiment_file_keys_inside_table_sections() {
+    let spirals = EXPERIMENT.replace("dataset = \"digits\"", "dataset = \"spirals\"");
+    let with_options = |options: &str| format!("{spirals}\n[dataset_options]\n{options}");
+    file_rejects(&with_options("samples = 10\nnoise = -1.0\n"), "x.toml:20:9:", &["`dataset_options.noise`", "-1"]);
+    file_rejects(&with_options("samples = 0\n"), "x.toml:19:11:", &["`dataset_options.samples`", "0"]);
+    file_rejects(&with_options("colour = 3\n"), "x.toml:19:1:", &["`colour`", "3"]);
+    file_rejects(&with_options("turns = \"two\"\n"), "x.toml:19:9:", &["`turns`", "two", "dataset_options.turns"]);
+    // The same key as a dotted key at the top level.
+    let dotted = spirals.replace("steps = 10", "steps = 10\ndataset_options.noise = -0.5");
+    file_rejects(&dotted, "x.toml:12:25:", &["`dataset_options.noise`", "-0.5"]);
+    // A `[[optimizers]]` entry without its learning rate: the line of that entry's header.
+    let list = EXPERIMENT
+        .replace(OPTIMIZER_TABLE, "[[optimizers]]\nkind = \"adam\"\nlr = 0.001\n[[optimizers]]\nkind = \"sgd\"\n");
+    file_rejects(&list, "x.toml:17:1:", &["`lr`", "optimizers[1]"]);
+}
+
+#[test]
+fn experiment_file_duplicate_keys_and_syntax_errors() {
+    file_rejects(&EXPERIMENT.replace("steps = 10", "steps = 10\nsteps = 20"), "x.toml:12:1:", &["duplicate", "steps"]);
+    file_rejects(&format!("{EXPERIMENT}{OPTIMIZER_TABLE}"), "x.toml:17:2:", &["duplicate", "`optimizer`"]);
+    file_rejects(&EXPERIMENT.replace("lr = 0.001", "lr = 0.0.1"), "x.toml:16:", &["`lr`", "float"]);
+    file_rejects(&EXPERIMENT.replace("name = \"t\"", "name = \"t"), "x.toml:1:", &["`name`", "string"]);
+    file_rejects(&EXPERIMENT.replace("kind = \"adam\"", "kind = adam"), "x.toml:15:8:", &["`kind`", "quoted"]);
+    // An unclosed array: the parser notices at the next line's key, and names the array.
+    file_rejects(&EXPERIMENT.replace("seeds = [0]", "seeds = [0"), "x.toml:11:1:", &["`seeds`"]);
+}
+
+#[test]
+fn experiment_file_missing_keys_name_the_file_and_the_key() {
+    // A missing top-level key has no line of its own: the message gives the file and the key.
+    let message = Experiment::from_toml_str(&EXPERIMENT.replace("steps = 10\n", ""), Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.starts_with("x.toml: ") && message.contains("`steps`"), "{message}");
+    // A missing key of a table: the line of the table's header.
+    let message = Experiment::from_toml_str(&EXPERIMENT.replace("lr = 0.001\n", ""), Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.starts_with("x.toml:14:1:") && message.contains("`lr`"), "{message}");
+}

@@ -1,0 +1,243 @@
+//! Typed configuration: one training run ([`RunConfig`]) and an experiment grid
+//! ([`Experiment`], read from TOML). Validation turns every bad value into an
+//! [`Error`] that names the field, so nothing downstream has to check again.
+//!
+//! The names (`enums`), the experiment file (`experiment`) and locating errors in that file
+//! (`spans`) live in submodules; everything public is re-exported here.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+mod enums;
+mod experiment;
+mod spans;
+
+pub use enums::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
+pub use experiment::Experiment;
+
+/// The network's shape and variant. Depth counts hidden w×w weight layers only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub arch: Arch,
+    pub depth: usize,
+    pub width: usize,
+    pub input_dim: usize,
+    pub output_dim: usize,
+    pub activation: Activation,
+    pub norm: Norm,
+    /// Ignored for plain networks.
+    pub residual_scale: ResidualScale,
+    /// Weight layers per residual block (1 or 2). Ignored for plain networks.
+    pub block_layers: usize,
+    pub init: Init,
+}
+
+impl ModelConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.depth == 0 {
+            return Err(Error::invalid("depth", self.depth, "must be at least 1"));
+        }
+        if self.width == 0 {
+            return Err(Error::invalid("width", self.width, "must be at least 1"));
+        }
+        if self.input_dim == 0 {
+            return Err(Error::invalid("input_dim", self.input_dim, "must be at least 1"));
+        }
+        if self.output_dim == 0 {
+            return Err(Error::invalid("output_dim", self.output_dim, "must be at least 1"));
+        }
+        if self.arch == Arch::Residual {
+            if !(self.block_layers == 1 || self.block_layers == 2) {
+                return Err(Error::invalid("block_layers", self.block_layers, "must be 1 or 2"));
+            }
+            if self.depth % self.block_layers != 0 {
+                return Err(Error::invalid(
+                    "depth",
+                    self.depth,
+                    format!(
+                        "a residual net with {}-layer blocks needs a depth divisible by {}",
+                        self.block_layers, self.block_layers
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of hidden states h_k after the stem: K = D for plain nets, D / block_layers for residual ones.
+    pub fn blocks(&self) -> usize {
+        match self.arch {
+            Arch::Plain => self.depth,
+            Arch::Residual => self.depth / self.block_layers,
+        }
+    }
+}
+
+/// Optimizer hyper-parameters. Adam's β₁, β₂, ε are the usual defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub kind: OptimizerKind,
+    pub lr: f64,
+    /// SGD only.
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+}
+
+impl OptimizerConfig {
+    pub fn validate(&self) -> Result<()> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::invalid("optimizer.lr", self.lr, "must be finite and > 0"));
+        }
+        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
+            return Err(Error::invalid("optimizer.momentum", self.momentum, "must be in [0, 1)"));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(Error::invalid("optimizer.weight_decay", self.weight_decay, "must be finite and >= 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Options of the synthetic data sets (ignored by `digits`). All have defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetOptions {
+    /// spirals: points per arm (train); teacher: training samples.
+    pub samples: usize,
+    /// Held-out samples for synthetic sets.
+    pub test_samples: usize,
+    /// spirals: turns of each arm.
+    pub turns: f64,
+    /// spirals: Gaussian noise std on each coordinate; teacher: on each target.
+    pub noise: f64,
+    /// teacher: input dimension.
+    pub input_dim: usize,
+    /// teacher: output dimension.
+    pub output_dim: usize,
+    /// teacher: hidden layers of the teacher MLP.
+    pub teacher_depth: usize,
+    /// teacher: width of the teacher MLP.
+    pub teacher_width: usize,
+    /// Seed of the data set itself (independent of the run seed, so all runs see the same data).
+    pub data_seed: u64,
+}
+
+impl Default for DatasetOptions {
+    fn default() -> Self {
+        DatasetOptions {
+            samples: 1000,
+            test_samples: 250,
+            turns: 2.0,
+            noise: 0.05,
+            input_dim: 16,
+            output_dim: 4,
+            teacher_depth: 4,
+            teacher_width: 32,
+            data_seed: 0,
+        }
+    }
+}
+
+impl DatasetOptions {
+    pub fn validate(&self, kind: DatasetKind) -> Result<()> {
+        if kind == DatasetKind::Digits {
+            return Ok(());
+        }
+        let positive = [
+            ("dataset_options.samples", self.samples),
+            ("dataset_options.test_samples", self.test_samples),
+            ("dataset_options.input_dim", self.input_dim),
+            ("dataset_options.output_dim", self.output_dim),
+            ("dataset_options.teacher_width", self.teacher_width),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(Error::invalid(field, value, "must be at least 1"));
+            }
+        }
+        if !(self.noise.is_finite() && self.noise >= 0.0) {
+            return Err(Error::invalid("dataset_options.noise", self.noise, "must be finite and >= 0"));
+        }
+        if !(self.turns.is_finite() && self.turns > 0.0) {
+            return Err(Error::invalid("dataset_options.turns", self.turns, "must be finite and > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Optional mechanism probes (see `mechanisms`); both off by default because they cost
+/// extra passes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MechanismProbes {
+    /// Autocorrelation of input gradients along a line of inputs, at init and at the end.
+    pub shattered_gradients: bool,
+    /// Training loss with each hidden layer / block removed, after training.
+    pub lesion: bool,
+    /// Train a twin whose initial weights are one ulp away, and record how far it drifts (see
+    /// `sensitivity`). Left out of the serialised config when off, so run ids stay as they were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub perturbation: bool,
+}
+
+/// Everything one training run needs; a point of an [`Experiment`]'s grid.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub experiment: String,
+    pub dataset: DatasetKind,
+    pub dataset_options: DatasetOptions,
+    pub model: ModelConfig,
+    pub optimizer: OptimizerConfig,
+    pub batch_size: usize,
+    pub steps: usize,
+    pub checkpoints: usize,
+    pub seed: u64,
+    #[serde(default)]
+    pub probes: MechanismProbes,
+}
+
+impl RunConfig {
+    /// Checks everything that does not need the data (see `train` for batch size vs data size).
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        self.optimizer.validate()?;
+        self.dataset_options.validate(self.dataset)?;
+        if self.batch_size == 0 {
+            return Err(Error::invalid("batch_size", self.batch_size, "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_count_hidden_states() {
+        let mut model = ModelConfig {
+            arch: Arch::Plain,
+            depth: 8,
+            width: 4,
+            input_dim: 2,
+            output_dim: 2,
+            activation: Activation::Relu,
+            norm: Norm::None,
+            residual_scale: ResidualScale::One,
+            block_layers: 2,
+            init: Init::He,
+        };
+        assert_eq!(model.blocks(), 8);
+        model.arch = Arch::Residual;
+        assert_eq!(model.blocks(), 4);
+        model.block_layers = 1;
+        assert_eq!(model.blocks(), 8);
+        // Plain nets ignore block_layers entirely.
+        model.arch = Arch::Plain;
+        model.block_layers = 7;
+        model.depth = 3;
+        assert!(model.validate().is_ok());
+    }
+}
