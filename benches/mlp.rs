@@ -2,13 +2,14 @@
 //! with depth and width, and how close a layer gets to this machine's own GEMM ceiling.
 //!
 //! Ids (the analysis relies on them): `{forward,backward,train_step}/{plain,residual}/d{D}_w{W}`
-//! and `gemm_ceiling/f32/w{W}`.
+//! and `gemm_ceiling/{f32,matrixmultiply}/w{W}`.
 //! - `forward`: inference forward (`Mode::Eval`), logits only.
 //! - `backward`: the train step (`step::TrainStep::run`: gather of the batch's rows, forward
 //!   in `Mode::Train`, softmax cross-entropy gradient, backward) without the update.
 //! - `train_step`: the whole train step, the one training runs, with one Adam update over the
 //!   flat parameter buffer.
-//! - `gemm_ceiling`: one raw f32 GEMM through `model::gemm::matmul` at a hidden layer's
+//! - `gemm_ceiling`: one raw f32 GEMM (`f32`: through `model::gemm::matmul`; `matrixmultiply`:
+//!   the same operands through `matrixmultiply::sgemm`) at a hidden layer's
 //!   forward shape, (B × w) · (w × w)ᵀ with the weight read transposed exactly as
 //!   `Linear::forward` reads it.
 //!
@@ -252,6 +253,34 @@ fn bench_gemm_ceiling<M: Measurement>(c: &mut Criterion<M>, cli: &CliOverrides, 
             b.iter(|| {
                 // out = inp · Wᵀ: inp (B, w) row-major, W (w_out, w_in) row-major read transposed.
                 matmul(out.view_mut(), inp.view(), weight.t(), 1.0, false);
+                black_box(&out);
+            });
+        });
+        // The same product through matrixmultiply (AVX-512 kernels on), the alternative the
+        // `kernels` bench found fastest at some forward shapes: reports compare the two.
+        group.bench_function(criterion::BenchmarkId::new("matrixmultiply", format!("w{width}")), |b| {
+            b.iter(|| {
+                // SAFETY: the three buffers are contiguous row-major arrays of the stated shapes
+                // (inp BATCH × width, weight width × width read transposed through its strides,
+                // out BATCH × width), alive and unaliased for the call.
+                unsafe {
+                    matrixmultiply::sgemm(
+                        BATCH,
+                        width,
+                        width,
+                        1.0,
+                        inp.as_ptr(),
+                        width as isize,
+                        1,
+                        weight.as_ptr(),
+                        1,
+                        width as isize,
+                        0.0,
+                        out.as_mut_ptr(),
+                        width as isize,
+                        1,
+                    )
+                };
                 black_box(&out);
             });
         });

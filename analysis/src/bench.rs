@@ -66,13 +66,19 @@ pub struct MachineTimes {
     pub networks: BTreeMap<BenchKey, NetworkTime>,
     /// Best GEMM rate per width: (GFLOP/s, the row it came from).
     pub ceilings: BTreeMap<usize, (Interval, BenchRow)>,
+    /// Every GEMM timed under `gemm_ceiling`, (width, kernel) → GFLOP/s: the kernels compared.
+    pub kernels: BTreeMap<(usize, String), Interval>,
+    /// The core's f32 multiply-add peak in GFLOP/s and its instruction set, when measured.
+    pub peak: Option<(f64, String)>,
 }
 
 impl MachineTimes {
     pub fn from_set(set: &BenchSet) -> MachineTimes {
         let mut ceilings: BTreeMap<usize, (Interval, BenchRow)> = BTreeMap::new();
+        let mut kernels = BTreeMap::new();
         for row in &set.rows {
             if let (BenchKind::Ceiling { width }, Some(rate)) = (&row.kind, row.gflops()) {
+                kernels.insert((*width, row.function.clone()), rate);
                 let better = ceilings.get(width).is_none_or(|(best, _)| rate.point > best.point);
                 if better {
                     ceilings.insert(*width, (rate, row.clone()));
@@ -98,7 +104,8 @@ impl MachineTimes {
             let time = NetworkTime { key, time_ns: row.median, gflops: row.gflops(), efficiency, samples: row.samples };
             networks.insert(key, time);
         }
-        MachineTimes { machine_id: set.machine_id.clone(), networks, ceilings }
+        let peak = set.peak.as_ref().map(|p| (p.peak_gflops, p.isa.clone()));
+        MachineTimes { machine_id: set.machine_id.clone(), networks, ceilings, kernels, peak }
     }
 
     /// residual ÷ plain time at each (op, depth, width) measured for both.
@@ -137,7 +144,7 @@ pub fn percent_text(fraction: &Interval) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::path::PathBuf;
 
@@ -170,7 +177,7 @@ mod tests {
             row("train_step", "plain", 4, 64, [1_000.0, 800.0, 1_250.0], 8_000.0),
             row("train_step", "residual", 4, 64, [1_100.0, 1_100.0, 1_100.0], 8_000.0),
         ];
-        let set = BenchSet { dir: PathBuf::new(), machine: None, machine_id: "m".into(), rows, paired: Vec::new() };
+        let set = BenchSet { dir: PathBuf::new(), machine: None, machine_id: "m".into(), rows, paired: Vec::new(), peak: None };
         let times = MachineTimes::from_set(&set);
         assert_eq!(times.ceilings[&64].0.point, 20.0);
         let key = BenchKey { op: Op::TrainStep, depth: 4, width: 64, arch: Arch::Plain };

@@ -19,6 +19,7 @@ use crate::error::{Error, Result, Warning};
 use crate::fingerprint::read_machine;
 use crate::interval::Interval;
 use crate::paired::{load_paired, PairedPoint};
+use crate::peak::{load_peak, Peak};
 use degradation_bench::record::MachineInfo;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,8 @@ pub struct BenchSet {
     pub rows: Vec<BenchRow>,
     /// Paired plain/residual train-step samples (`overhead.json`), when that bench ran here.
     pub paired: Vec<PairedPoint>,
+    /// The core's f32 multiply-add peak (`peak.json`), when that bench ran here.
+    pub peak: Option<Peak>,
 }
 
 /// Loads every benchmark under `dir`. A directory with neither estimates nor paired samples is
@@ -97,7 +100,8 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
     find_bench_dirs(dir, dir, 0, &mut bench_dirs)?;
     bench_dirs.sort();
     let paired = load_paired(dir)?;
-    if bench_dirs.is_empty() && paired.is_empty() {
+    let peak = load_peak(dir)?;
+    if bench_dirs.is_empty() && paired.is_empty() && peak.is_none() {
         return Err(Error::NoEstimates { path: dir.to_path_buf() });
     }
 
@@ -143,7 +147,7 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
             dir.display()
         )));
     }
-    Ok(BenchSet { dir: dir.to_path_buf(), machine, machine_id, rows, paired })
+    Ok(BenchSet { dir: dir.to_path_buf(), machine, machine_id, rows, paired, peak })
 }
 
 /// Directories below `root` that hold `new/estimates.json` (criterion's `report/` pages skipped).

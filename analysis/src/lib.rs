@@ -15,6 +15,7 @@ pub mod fingerprint;
 pub mod inputs;
 pub mod interval;
 pub mod paired;
+pub mod peak;
 pub mod plot;
 pub mod rank_test;
 pub mod report;

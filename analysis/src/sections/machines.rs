@@ -370,7 +370,7 @@ mod tests {
                 flops: Some(1e6),
             })
             .collect();
-        BenchSet { dir: PathBuf::new(), machine: None, machine_id: machine_id.into(), rows, paired: Vec::new() }
+        BenchSet { dir: PathBuf::new(), machine: None, machine_id: machine_id.into(), rows, paired: Vec::new(), peak: None }
     }
 
     /// Non-uniform speeds: B's time ÷ A's time is 2, 8, 0.5 for train_step (geometric mean

@@ -4,6 +4,7 @@
 
 use crate::bench::{interval_text, percent_text, BenchKey, MachineTimes, NetworkTime, Op};
 use crate::criterion::BenchSet;
+use crate::interval::Interval;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
@@ -45,6 +46,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     );
     for (label, times) in &machines {
         section.findings.extend(efficiency_findings(label, times));
+        section.findings.extend(peak_findings(label, times));
     }
     section.charts.extend(time_chart(&machines));
     section.tables.push(timing_table(&machines)?);
@@ -172,36 +174,81 @@ fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
     })
 }
 
-/// The GEMM ceiling per machine and width: the best rate measured there, with its interval.
+/// Every GEMM kernel timed per machine and width, with its interval; the best one at a width
+/// is that width's ceiling. With the core's peak measured, each rate also as a share of it.
 fn ceiling_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
-    let rows: Vec<(&String, usize, &crate::interval::Interval, String)> = machines
-        .iter()
-        .flat_map(|(label, t)| t.ceilings.iter().map(move |(w, (rate, row))| (label, *w, rate, row.function.clone())))
-        .collect();
+    struct Row<'a> {
+        machine: &'a str,
+        width: usize,
+        kernel: &'a str,
+        rate: &'a Interval,
+        best: bool,
+        of_peak: Option<f64>,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for (label, times) in machines {
+        for ((width, kernel), rate) in &times.kernels {
+            let best = times.ceilings.get(width).is_some_and(|(_, row)| row.function == *kernel);
+            let of_peak = times.peak.as_ref().map(|(peak, _)| rate.point / peak);
+            rows.push(Row { machine: label, width: *width, kernel, rate, best, of_peak });
+        }
+    }
+    let several_kernels = machines.iter().any(|(_, t)| t.kernels.len() > t.ceilings.len());
+    let with_peak = machines.iter().any(|(_, t)| t.peak.is_some());
     let frame = DataFrame::new_infer_height(vec![
-        Column::new("machine".into(), rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>()),
-        Column::new("width".into(), rows.iter().map(|r| r.1 as u64).collect::<Vec<_>>()),
-        Column::new("kernel".into(), rows.iter().map(|r| r.3.clone()).collect::<Vec<_>>()),
-        Column::new("gflops".into(), rows.iter().map(|r| r.2.point).collect::<Vec<_>>()),
-        Column::new("gflops_lower".into(), rows.iter().map(|r| r.2.lower).collect::<Vec<_>>()),
-        Column::new("gflops_upper".into(), rows.iter().map(|r| r.2.upper).collect::<Vec<_>>()),
-        Column::new("gflops_ci".into(), rows.iter().map(|r| interval_text(r.2, 3)).collect::<Vec<_>>()),
+        Column::new("machine".into(), rows.iter().map(|r| r.machine).collect::<Vec<_>>()),
+        Column::new("width".into(), rows.iter().map(|r| r.width as u64).collect::<Vec<_>>()),
+        Column::new("kernel".into(), rows.iter().map(|r| r.kernel).collect::<Vec<_>>()),
+        Column::new("ceiling".into(), rows.iter().map(|r| if r.best { "ceiling" } else { "" }).collect::<Vec<_>>()),
+        Column::new("gflops".into(), rows.iter().map(|r| r.rate.point).collect::<Vec<_>>()),
+        Column::new("gflops_lower".into(), rows.iter().map(|r| r.rate.lower).collect::<Vec<_>>()),
+        Column::new("gflops_upper".into(), rows.iter().map(|r| r.rate.upper).collect::<Vec<_>>()),
+        Column::new("gflops_ci".into(), rows.iter().map(|r| interval_text(r.rate, 3)).collect::<Vec<_>>()),
+        Column::new("of_peak".into(), rows.iter().map(|r| r.of_peak).collect::<Vec<_>>()),
     ])
     .map_err(Error::polars("gemm_ceiling"))?;
-    Ok(Table {
-        slug: "gemm_ceiling".into(),
-        title: "GEMM ceiling".into(),
-        note: "The best GEMM rate timed at each width (`gemm_ceiling`: the forward product (128 × w)·(w × w)ᵀ through \
-               the model's own kernel, one thread), with the interval of its median time."
-            .into(),
-        frame,
-        columns: vec![
-            spec("machine", "machine", Format::Text),
-            spec("width", "width", Format::Integer),
-            spec("kernel", "kernel", Format::Text),
-            spec("gflops_ci", "GFLOP/s (95% CI)", Format::Text),
-        ],
-    })
+    let mut columns = vec![
+        spec("machine", "machine", Format::Text),
+        spec("width", "width", Format::Integer),
+        spec("kernel", "kernel", Format::Text),
+    ];
+    if several_kernels {
+        columns.push(spec("ceiling", "best", Format::Text));
+    }
+    columns.push(spec("gflops_ci", "GFLOP/s (95% CI)", Format::Text));
+    if with_peak {
+        columns.push(spec("of_peak", "÷ core peak", Format::Percent(0)));
+    }
+    let mut note = "The GEMM rates timed at each width (`gemm_ceiling`: the forward product (128 × w)·(w × w)ᵀ, one \
+                    thread; kernel `f32` is the model's own entry `model::gemm::matmul`, others are alternatives \
+                    timed on the same operands), with the interval of the median time. The best at a width is that \
+                    width's ceiling."
+        .to_string();
+    if with_peak {
+        note.push_str(" ÷ core peak: the rate as a share of the core's f32 multiply-add peak (`peak` bench).");
+    }
+    Ok(Table { slug: "gemm_ceiling".into(), title: "GEMM ceiling".into(), note, frame, columns })
+}
+
+/// With the core's peak measured: the ceiling as a share of it, and the step's efficiency
+/// against the peak beside its efficiency against the ceiling.
+pub fn peak_findings(label: &str, times: &MachineTimes) -> Vec<String> {
+    let Some((peak, isa)) = &times.peak else { return Vec::new() };
+    let mut parts = Vec::new();
+    for (width, (rate, _)) in &times.ceilings {
+        let step = times
+            .networks
+            .values()
+            .filter(|n| n.key.op == Op::TrainStep && n.key.width == *width && n.key.arch == Arch::Plain)
+            .max_by_key(|n| n.key.depth)
+            .and_then(|n| Some((n.key.depth, n.gflops?)));
+        let mut part = format!("width {width}: ceiling {:.0}% of peak", 100.0 * rate.point / peak);
+        if let Some((depth, gflops)) = step {
+            part.push_str(&format!(", plain train step (depth {depth}) {:.0}%", 100.0 * gflops.point / peak));
+        }
+        parts.push(part);
+    }
+    vec![format!("{label}: one core's f32 peak is {peak:.1} GFLOP/s ({isa}); {}.", parts.join("; "))]
 }
 
 /// Time against depth, one panel per operation and machine, one colour per width, plain solid
@@ -268,4 +315,42 @@ fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
                   of each other where their times agree; the overhead section gives their ratio."
             .into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::tests::row;
+    use crate::peak::Peak;
+    use std::path::PathBuf;
+
+    #[test]
+    fn every_kernel_listed_with_the_best_marked_and_shares_of_peak() {
+        let rows = vec![
+            // Width 64: `f32` 10 GFLOP/s, `matrixmultiply` 20 (the ceiling); 1000 FLOPs each.
+            row("gemm_ceiling", "f32", 0, 64, [100.0, 90.0, 110.0], 1_000.0),
+            row("gemm_ceiling", "matrixmultiply", 0, 64, [50.0, 40.0, 50.0], 1_000.0),
+            // 8000 FLOPs in 1000 ns: 8 GFLOP/s, 20% of a 40 GFLOP/s peak.
+            row("train_step", "plain", 4, 64, [1_000.0, 800.0, 1_250.0], 8_000.0),
+            row("train_step", "plain", 16, 64, [3_200.0, 3_000.0, 3_500.0], 32_000.0),
+        ];
+        let peak = Peak { machine_id: "m".into(), isa: "avx2+fma".into(), peak_gflops: 40.0 };
+        let set = BenchSet { dir: PathBuf::new(), machine: None, machine_id: "m".into(), rows, paired: Vec::new(), peak: Some(peak) };
+        let times = MachineTimes::from_set(&set);
+        let machines = vec![("CPU (2 cores)".to_string(), times)];
+        let table = ceiling_table(&machines).unwrap();
+        assert_eq!(table.height(), 2);
+        assert_eq!(table.text("kernel", 0).as_deref(), Some("f32"));
+        assert_eq!(table.text("ceiling", 0).as_deref(), Some(""));
+        assert_eq!(table.text("ceiling", 1).as_deref(), Some("ceiling"));
+        assert!((table.number("of_peak", 1).unwrap() - 0.5).abs() < 1e-12);
+        assert!((table.number("of_peak", 0).unwrap() - 0.25).abs() < 1e-12);
+        assert_eq!(
+            peak_findings(&machines[0].0, &machines[0].1),
+            ["CPU (2 cores): one core's f32 peak is 40.0 GFLOP/s (avx2+fma); width 64: ceiling 50% of peak, plain \
+              train step (depth 16) 25%."]
+        );
+        let without = MachineTimes { peak: None, ..machines[0].1.clone() };
+        assert!(peak_findings("x", &without).is_empty());
+    }
 }
