@@ -177,7 +177,14 @@ pub(crate) mod tests {
             row("train_step", "plain", 4, 64, [1_000.0, 800.0, 1_250.0], 8_000.0),
             row("train_step", "residual", 4, 64, [1_100.0, 1_100.0, 1_100.0], 8_000.0),
         ];
-        let set = BenchSet { dir: PathBuf::new(), machine: None, machine_id: "m".into(), rows, paired: Vec::new(), peak: None };
+        let set = BenchSet {
+            dir: PathBuf::new(),
+            machine: None,
+            machine_id: "m".into(),
+            rows,
+            paired: Vec::new(),
+            peak: None,
+        };
         let times = MachineTimes::from_set(&set);
         assert_eq!(times.ceilings[&64].0.point, 20.0);
         let key = BenchKey { op: Op::TrainStep, depth: 4, width: 64, arch: Arch::Plain };
