@@ -183,6 +183,13 @@ pub fn median_profile(profiles: &[&[f64]]) -> Vec<f64> {
         .collect()
 }
 
+/// The median over runs of a quantity recorded at the same `steps` in each run, as the points
+/// of a log-scale line: steps where the median is not finite or not positive are left out.
+pub fn median_curve(steps: &[f64], profiles: &[Vec<f64>]) -> Vec<(f64, f64)> {
+    let refs: Vec<&[f64]> = profiles.iter().map(Vec::as_slice).collect();
+    steps.iter().zip(median_profile(&refs)).filter(|(_, y)| y.is_finite() && *y > 0.0).map(|(&x, y)| (x, y)).collect()
+}
+
 /// Picks at most `n` values spread over a sorted list, always keeping the first and last.
 pub fn spread<T: Clone>(values: &[T], n: usize) -> Vec<T> {
     if values.len() <= n || n < 2 {
@@ -194,6 +201,14 @@ pub fn spread<T: Clone>(values: &[T], n: usize) -> Vec<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn median_curve_drops_points_a_log_axis_cannot_show() {
+        let steps = [0.0, 10.0, 20.0, 30.0];
+        let profiles = vec![vec![1.0, f64::NAN, 0.0, 4.0], vec![3.0, f64::NAN, 0.0, 8.0], vec![2.0, 5.0, 0.0]];
+        // Medians 2, 5 (the one finite value), 0 (dropped), 6 (of the two runs that reach it).
+        assert_eq!(median_curve(&steps, &profiles), [(0.0, 2.0), (10.0, 5.0), (30.0, 6.0)]);
+    }
 
     #[test]
     fn spread_keeps_ends() {

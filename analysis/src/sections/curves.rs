@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::inputs::Inputs;
-use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::plot::{median_curve, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::variant::{groups, seeds_phrase, variants_of, Group, VaryingAxes};
 
@@ -52,13 +52,7 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
                 .iter()
                 .map(|r| r.record.loss_curve.iter().map(|p| p.loss.unwrap_or(f64::NAN)).collect())
                 .collect();
-            let refs: Vec<&[f64]> = curves.iter().map(Vec::as_slice).collect();
-            let points: Vec<(f64, f64)> = steps
-                .iter()
-                .zip(median_profile(&refs))
-                .filter(|(_, y)| y.is_finite() && *y > 0.0)
-                .map(|(&x, y)| (x, y))
-                .collect();
+            let points = median_curve(&steps, &curves);
             all_losses.extend(points.iter().map(|p| p.1));
             let color = sequential(depths.iter().position(|d| *d == group.depth).unwrap_or(0), depths.len());
             let style = LineStyle { label: format!("depth {}", group.depth), color, dashed: false, marker: Marker::None };

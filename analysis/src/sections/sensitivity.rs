@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::plot::{median_curve, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::stats::median;
 use crate::table::{format_sig, spec, Format, Table};
@@ -181,13 +181,7 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         for group in groups.iter().filter(|g| g.variant == *variant) {
             let steps: Vec<f64> = group.runs[0].record.perturbation_growth.iter().map(|p| p.step as f64).collect();
             let profiles: Vec<Vec<f64>> = group.runs.iter().map(|r| distances(&r.record)).collect();
-            let refs: Vec<&[f64]> = profiles.iter().map(Vec::as_slice).collect();
-            let points: Vec<(f64, f64)> = steps
-                .iter()
-                .zip(median_profile(&refs))
-                .filter(|(_, y)| y.is_finite() && *y > 0.0)
-                .map(|(&x, y)| (x, y))
-                .collect();
+            let points = median_curve(&steps, &profiles);
             all.extend(points.iter().copied());
             let color = sequential(depths.iter().position(|d| *d == group.depth).unwrap_or(0), depths.len());
             let style = LineStyle { label: format!("depth {}", group.depth), color, dashed: false, marker: Marker::None };
