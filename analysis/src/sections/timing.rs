@@ -45,6 +45,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
             .into(),
     );
     for (label, times) in &machines {
+        section.lead.extend(lead(label, times));
         section.findings.extend(efficiency_findings(label, times));
         section.findings.extend(peak_findings(label, times));
     }
@@ -54,6 +55,43 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
         section.tables.push(ceiling_table(&machines)?);
     }
     Ok(Some(section))
+}
+
+/// One sentence per machine: the range of the train step's efficiency over the grid, and the
+/// GEMM ceiling's range as a share of the core's peak when that was measured.
+pub fn lead(label: &str, times: &MachineTimes) -> Vec<String> {
+    let steps: Vec<&NetworkTime> = times.networks.values().filter(|n| n.key.op == Op::TrainStep).collect();
+    let efficiencies: Vec<f64> = steps.iter().filter_map(|n| Some(n.efficiency?.point)).collect();
+    let (Some(lo), Some(hi)) = (
+        efficiencies.iter().copied().min_by(f64::total_cmp),
+        efficiencies.iter().copied().max_by(f64::total_cmp),
+    ) else {
+        return Vec::new();
+    };
+    // "40–50%", or "50%" when both ends round alike.
+    let range = |lo: f64, hi: f64| {
+        let (lo, hi) = (format!("{:.0}", 100.0 * lo), format!("{:.0}", 100.0 * hi));
+        if lo == hi {
+            format!("{hi}%")
+        } else {
+            format!("{lo}–{hi}%")
+        }
+    };
+    let mut sentence = format!(
+        "On {label}, one thread, a train step runs at {} of the GEMM ceiling over the {} points timed",
+        range(lo, hi),
+        efficiencies.len()
+    );
+    if let Some((peak, _)) = &times.peak {
+        let shares: Vec<f64> = times.ceilings.values().map(|(rate, _)| rate.point / peak).collect();
+        let (clo, chi) = shares.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+        sentence.push_str(&format!(
+            ", and the ceiling is {} of the core's f32 peak ({peak:.1} GFLOP/s)",
+            range(clo, chi)
+        ));
+    }
+    sentence.push('.');
+    vec![sentence]
 }
 
 /// Per width, the train step's efficiency at the deepest depth (the share of a step spent in
@@ -352,5 +390,15 @@ mod tests {
         );
         let without = MachineTimes { peak: None, ..machines[0].1.clone() };
         assert!(peak_findings("x", &without).is_empty());
+        // Efficiencies against the 20 GFLOP/s ceiling: 8 ÷ 20 and 10 ÷ 20.
+        assert_eq!(
+            lead(&machines[0].0, &machines[0].1),
+            ["On CPU (2 cores), one thread, a train step runs at 40–50% of the GEMM ceiling over the 2 points timed, \
+              and the ceiling is 50% of the core's f32 peak (40.0 GFLOP/s)."]
+        );
+        assert_eq!(
+            lead("x", &without),
+            ["On x, one thread, a train step runs at 40–50% of the GEMM ceiling over the 2 points timed."]
+        );
     }
 }
