@@ -84,12 +84,9 @@ impl Inputs {
         names
     }
 
-    /// Distinct peer implementations among the results (this crate's own runs are not listed).
-    pub fn peers(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.results.iter().filter_map(|r| r.implementation()).collect();
-        names.sort();
-        names.dedup();
-        names
+    /// Whether any results set was trained by a peer implementation (not this crate).
+    pub fn has_peer_runs(&self) -> bool {
+        self.results.iter().any(|r| r.implementation().is_some())
     }
 
     /// `reports/<experiment>-<machine_id>`, `reports/<experiment>-peers-<machine_id>` when a
@@ -102,7 +99,7 @@ impl Inputs {
         } else {
             let experiments = self.experiments();
             let experiment = if experiments.is_empty() { "bench".to_string() } else { experiments.join("+") };
-            let peers = if self.peers().is_empty() { "" } else { "-peers" };
+            let peers = if self.has_peer_runs() { "-peers" } else { "" };
             format!("{experiment}{peers}-{}", ids.first().map_or("unknown", String::as_str))
         };
         Path::new("reports").join(name)

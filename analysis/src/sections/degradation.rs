@@ -8,7 +8,7 @@ use crate::plot::{overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyl
 use crate::section::Section;
 use crate::stats::{median, quantile};
 use crate::table::{format_ratio, format_sig, spec, Format, Table};
-use crate::variant::{groups, seeds_phrase, Group, Variant, VaryingAxes};
+use crate::variant::{groups, peer_labels, seeds_phrase, Group, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// More variants than this and the chart splits into panels by facet.
@@ -350,12 +350,7 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
     } else {
         ""
     };
-    let peers: Vec<String> = {
-        let mut names: Vec<String> =
-            variants.iter().filter(|v| v.implementation.is_some()).map(|v| v.implementation_label()).collect();
-        names.dedup();
-        names
-    };
+    let peers = peer_labels(variants.iter().copied());
     let peer_lines = if peers.is_empty() {
         String::new()
     } else {

@@ -14,7 +14,7 @@ use crate::section::Section;
 use crate::sections::robust::{format_u, method_text, robust_losses, SIGNIFICANCE};
 use crate::stats::median;
 use crate::table::{format_ratio, format_sig, spec, Format, Table};
-use crate::variant::{groups, Group, Variant, VaryingAxes};
+use crate::variant::{groups, peer_labels, Group, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// Which loss the two implementations are compared on.
@@ -163,7 +163,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
 }
 
 fn summary(comparisons: &[PeerComparison]) -> Vec<String> {
-    let peers: Vec<String> = distinct(comparisons.iter().map(|c| c.peer.implementation_label()));
+    let peers = peer_labels(comparisons.iter().map(|c| c.peer));
     let statistic = if comparisons.iter().all(|c| c.statistic == Statistic::Robust) {
         "the robust final loss (median full-training-set loss over the last 10% of steps)"
     } else {
@@ -179,16 +179,6 @@ fn summary(comparisons: &[PeerComparison]) -> Vec<String> {
          show both implementations side by side (the peer's lines dashed).",
         peers.join(" and ")
     )]
-}
-
-fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for item in items {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
 }
 
 /// "depths 2, 4 and 8"

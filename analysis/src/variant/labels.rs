@@ -90,6 +90,19 @@ impl Variant {
     }
 }
 
+/// The readable names of the peer implementations among `variants` (this crate's own are left
+/// out), each once, in order of first appearance.
+pub fn peer_labels<'a>(variants: impl IntoIterator<Item = &'a Variant>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for variant in variants.into_iter().filter(|v| v.implementation.is_some()) {
+        let name = variant.implementation_label();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// Which axes take more than one value among the runs shown together; only those appear in
 /// labels, so labels stay short (`plain`, `residual α=1/√K`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

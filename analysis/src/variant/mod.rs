@@ -12,7 +12,7 @@ use std::cmp::Ordering;
 
 mod labels;
 
-pub use labels::VaryingAxes;
+pub use labels::{peer_labels, VaryingAxes};
 
 /// Everything that defines a run except its depth and seed: runs of one variant at one depth
 /// differ only by seed, so they are summarised together.
@@ -318,6 +318,26 @@ pub(crate) mod tests {
         let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
         assert_eq!(typed(res).variant.facet_label(&axes), "w=256");
         assert_eq!(plain.variant.facet_label(&axes), "w=64");
+    }
+
+    #[test]
+    fn peer_labels_name_each_peer_once_in_order() {
+        let by = |arch: &str, implementation: Option<&str>| {
+            let mut run = synthetic_run(arch, 4, 0, Some(0.1));
+            run.implementation = implementation.map(str::to_string);
+            typed(run).variant
+        };
+        // Sorted as the sections sort them: the two peers alternate between the archs.
+        let variants = [
+            by("plain", None),
+            by("plain", Some("pytorch 1.13.1")),
+            by("plain", Some("jax 0.4")),
+            by("residual", None),
+            by("residual", Some("pytorch 1.13.1")),
+            by("residual", Some("jax 0.4")),
+        ];
+        assert_eq!(peer_labels(&variants), ["PyTorch 1.13.1", "jax 0.4"]);
+        assert!(peer_labels(&variants[..1]).is_empty());
     }
 
     #[test]
