@@ -119,6 +119,19 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     quantile(values, 0.5)
 }
 
+/// Median in which infinities are values like any other (a run that never reached a threshold
+/// enters as +∞, so when most runs never did, the median is +∞); `None` if there are no values
+/// or one is NaN. An even count averages the middle two.
+pub fn median_with_infinities(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.into_iter().collect();
+    if v.is_empty() || v.iter().any(|x| x.is_nan()) {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let middle = v.len() / 2;
+    Some(if v.len() % 2 == 1 { v[middle] } else { (v[middle - 1] + v[middle]) / 2.0 })
+}
+
 /// Linear-interpolation quantile (the same rule as polars' `QuantileMethod::Linear`).
 pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
     let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
@@ -136,6 +149,18 @@ pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::variant::tests::{synthetic_run, typed};
+
+    #[test]
+    fn median_with_infinities_counts_them() {
+        let inf = f64::INFINITY;
+        // Three finite values and two +∞: the median is the third value, not the finite median.
+        assert_eq!(median_with_infinities([600.0, 50.0, inf, 300.0, inf]), Some(600.0));
+        assert_eq!(median([600.0, 50.0, inf, 300.0, inf]), Some(300.0));
+        assert_eq!(median_with_infinities([50.0, inf, inf]), Some(inf));
+        assert_eq!(median_with_infinities([100.0, 200.0, inf, 50.0]), Some(150.0));
+        assert_eq!(median_with_infinities([1.0, f64::NAN]), None);
+        assert_eq!(median_with_infinities([]), None);
+    }
 
     #[test]
     fn slope_of_exact_lines() {

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::plot::{median_curve, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
-use crate::stats::median;
+use crate::stats::{median, median_with_infinities};
 use crate::table::{format_sig, spec, Format, Table};
 use crate::variant::{groups, seeds_phrase, variants_of, Group, Variant, VaryingAxes};
 use degradation_bench::record::RunRecord;
@@ -54,11 +54,10 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
             let records: Vec<&RunRecord> = g.runs.iter().map(|r| &r.record).collect();
             let first = median(records.iter().filter_map(|r| r.perturbation_growth.first()?.param_distance));
             let last = median(records.iter().filter_map(|r| r.perturbation_growth.last()?.param_distance));
-            let reached: Vec<usize> = records.iter().filter_map(|r| steps_to_apart(r)).collect();
-            // The median step over all seeds, a seed that never got apart counting as +∞.
-            let all: Vec<f64> =
+            // A seed that never got apart counts as +∞, so the median is empty when most never did.
+            let steps: Vec<f64> =
                 records.iter().map(|r| steps_to_apart(r).map_or(f64::INFINITY, |s| s as f64)).collect();
-            let middle = median(all.iter().copied()).filter(|s| s.is_finite());
+            let middle = median_with_infinities(steps.iter().copied()).filter(|s| s.is_finite());
             SensitivityRow {
                 variant: g.variant,
                 depth: g.depth,
@@ -66,7 +65,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
                 first_distance: first,
                 final_distance: last,
                 steps_to_apart: middle,
-                apart: reached.len(),
+                apart: steps.iter().filter(|s| s.is_finite()).count(),
                 checkpoints: records.iter().map(|r| r.perturbation_growth.len()).max().unwrap_or(0),
                 final_loss_difference: median(
                     records.iter().filter_map(|r| r.perturbation_growth.last()?.loss_difference),
@@ -281,7 +280,24 @@ mod tests {
     }
 
     #[test]
-    fn distances_steps_to_apart_and_the_plain_residual_ratio() {
+    fn seeds_that_never_get_apart_count_in_the_median_step() {
+        // Plain: two of three apart at step 500, so the median step is 500. Residual: one of
+        // three, so most never got apart and there is no median step.
+        let runs = vec![
+            run("plain", 0, 10.0),
+            run("plain", 1, 10.0),
+            run("plain", 2, 2.0),
+            run("residual", 0, 10.0),
+            run("residual", 1, 2.0),
+            run("residual", 2, 2.0),
+        ];
+        let rows = rows(&groups(&runs, |_| true));
+        assert_eq!((rows[0].apart, rows[0].steps_to_apart), (2, Some(500.0)));
+        assert_eq!((rows[1].apart, rows[1].steps_to_apart), (1, None));
+    }
+
+    #[test]
+    fn distances_steps_to_apart_lead_and_findings() {
         // Plain: ×10 per checkpoint (1e-7 … 1e-3: apart at step 500) for seeds 0, 1; ×100 for
         // seed 2 (apart at step 300). Residual: ×2 per checkpoint, never apart.
         let runs = vec![run("plain", 0, 10.0), run("plain", 1, 10.0), run("plain", 2, 100.0), run("residual", 0, 2.0)];
