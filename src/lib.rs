@@ -22,6 +22,7 @@ pub mod sensitivity;
 pub mod step;
 pub mod sweep;
 pub mod theory;
+pub mod time_split;
 pub mod train;
 
 pub use error::{Error, Result};

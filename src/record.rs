@@ -13,6 +13,7 @@ use std::path::Path;
 // this format.
 pub use crate::probe::ProbeStats;
 pub use crate::sensitivity::PerturbationPoint;
+pub use crate::time_split::TimeSplit;
 pub use crate::train::LossPoint;
 
 /// One finished training run: a line of `runs.jsonl`.
@@ -82,8 +83,14 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub perturbation_growth: Vec<PerturbationPoint>,
 
+    /// The whole run, setup and probes included (files written before `time_split` existed
+    /// counted from the first step).
     pub wall_seconds: f64,
     pub steps_per_second: f64,
+    /// Where `wall_seconds` went: the steps against probes, evaluations and the rest (absent
+    /// from older files and from other implementations' runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_split: Option<TimeSplit>,
     /// The implementation that trained the run when it is not this crate, e.g. "pytorch 2.15.0"
     /// (peers/pytorch/parity.py run); absent for this crate's own runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]

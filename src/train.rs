@@ -14,11 +14,11 @@ use crate::optim::Optimizer;
 use crate::probe::{probe, ProbeStats};
 use crate::sensitivity::{PerturbationPoint, Twin};
 use crate::step::TrainStep;
+use crate::time_split::{Stopwatch, TimeSplit};
 use ndarray_rand::rand::seq::SliceRandom;
 use ndarray_rand::rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 /// ChaCha stream of the batch order, distinct from the stream that initialises the weights.
 const SHUFFLE_STREAM: u64 = 1;
@@ -55,6 +55,8 @@ pub struct TrainResult {
     pub lesion_train_losses: Vec<Option<f64>>,
     /// A perturbed twin's distance from the run at each checkpoint (see `sensitivity`).
     pub perturbation_growth: Vec<PerturbationPoint>,
+    /// Where the run's time went; `wall_seconds` is its total.
+    pub time_split: TimeSplit,
     pub wall_seconds: f64,
     pub steps_per_second: f64,
 }
@@ -116,6 +118,8 @@ pub fn validate_against_data(config: &RunConfig, split: &Split) -> Result<()> {
 pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     config.validate()?;
     validate_against_data(config, split)?;
+    let mut time = TimeSplit::default();
+    let mut watch = Stopwatch::start();
     let train_set = &split.train;
     let batch = config.batch_size;
     let mut mlp = Mlp::<f32>::new(&config.model, batch, config.seed)?;
@@ -128,7 +132,9 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     let probe_rows: Vec<usize> = order.next_batch().to_vec();
     order.position = 0;
     buffers.gather(train_set, &probe_rows);
+    watch.charge(&mut time.setup);
     let probe_init = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
+    watch.charge(&mut time.probes);
     // The shattered-gradients arcs run between consecutive pairs of that batch's samples.
     let shattered = |mlp: &mut Mlp<f32>| -> (Vec<f64>, usize) {
         if config.probes.shattered_gradients {
@@ -138,28 +144,30 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         }
     };
     let (shattered_acf_init, shattered_lines) = shattered(&mut mlp);
+    // Parts a run did not ask for stay exactly zero.
+    let mechanisms_on = config.probes.shattered_gradients || config.probes.lesion;
+    watch.charge(if mechanisms_on { &mut time.mechanisms } else { &mut time.probes });
 
     let checkpoints = checkpoint_steps(config.steps, config.checkpoints);
     let first_tail_step = tail_start(config.steps);
     let mut tail_train_losses = Vec::new();
-    let mut tail_seconds = 0.0;
     let mut loss_curve = Vec::with_capacity(checkpoints.len() + 1);
     let mut next_checkpoint = 0;
     let (mut interval_sum, mut interval_count) = (0.0f64, 0usize);
     let mut diverged_at_step = None;
 
+    watch.charge(&mut time.setup);
     let mut twin = if config.probes.perturbation { Some(Twin::new(config, train_set)?) } else { None };
-    let mut twin_seconds = 0.0;
+    watch.charge(if twin.is_some() { &mut time.twin } else { &mut time.setup });
 
-    let started = Instant::now();
+    // The step rate counts only `time.steps`: whatever else the loop does charges its own part.
     for step in 1..=config.steps {
         let indices = order.next_batch();
         let value = train_step.run(&mut mlp, Some(&mut optimizer), train_set, indices);
         if let Some(twin) = &mut twin {
-            // Not training time either: the twin doubles the work of the run it shadows.
-            let stepped = Instant::now();
+            watch.charge(&mut time.steps);
             twin.step(train_set, indices);
-            twin_seconds += stepped.elapsed().as_secs_f64();
+            watch.charge(&mut time.twin);
         }
         if step == 1 {
             loss_curve.push(LossPoint { step: 0, loss: Some(value.loss).filter(|l| l.is_finite()) });
@@ -174,21 +182,22 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         if next_checkpoint < checkpoints.len() && step == checkpoints[next_checkpoint] {
             loss_curve.push(LossPoint { step, loss: Some(interval_sum / interval_count as f64) });
             if let Some(twin) = &mut twin {
+                watch.charge(&mut time.steps);
                 twin.checkpoint(step, &mlp, interval_sum / interval_count as f64, interval_count);
+                watch.charge(&mut time.twin);
             }
             next_checkpoint += 1;
             if step >= first_tail_step {
-                // Not training time: the step rate counts only steps.
-                let evaluated = Instant::now();
+                watch.charge(&mut time.steps);
                 let loss = evaluate(&mut mlp, train_set).loss;
                 tail_train_losses.push(LossPoint { step, loss: Some(loss).filter(|l| l.is_finite()) });
-                tail_seconds += evaluated.elapsed().as_secs_f64();
+                watch.charge(&mut time.tail_evaluation);
             }
             interval_sum = 0.0;
             interval_count = 0;
         }
     }
-    let train_seconds = started.elapsed().as_secs_f64() - tail_seconds - twin_seconds;
+    watch.charge(&mut time.steps);
     let steps_done = diverged_at_step.map_or(config.steps, |s| s - 1);
 
     let mut result = TrainResult {
@@ -208,8 +217,9 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         shattered_lines,
         lesion_train_losses: Vec::new(),
         perturbation_growth: twin.map(|t| t.points).unwrap_or_default(),
+        time_split: TimeSplit::default(),
         wall_seconds: 0.0,
-        steps_per_second: if train_seconds > 0.0 { steps_done as f64 / train_seconds } else { 0.0 },
+        steps_per_second: if time.steps > 0.0 { steps_done as f64 / time.steps } else { 0.0 },
     };
     if !result.diverged {
         let train_eval = evaluate(&mut mlp, train_set);
@@ -224,17 +234,21 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
             result.diverged = true;
             result.diverged_at_step = Some(config.steps);
         }
+        watch.charge(&mut time.final_evaluation);
         buffers.gather(train_set, &probe_rows);
         result.probe_final = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
+        watch.charge(&mut time.probes);
         result.shattered_acf_final = shattered(&mut mlp).0;
         if config.probes.lesion {
             result.lesion_train_losses = lesion_losses(&mut mlp, train_set);
         }
+        watch.charge(if mechanisms_on { &mut time.mechanisms } else { &mut time.probes });
     }
     if config.steps == 0 {
         result.loss_curve.clear();
     }
-    result.wall_seconds = started.elapsed().as_secs_f64();
+    result.time_split = time;
+    result.wall_seconds = time.total();
     Ok(result)
 }
 

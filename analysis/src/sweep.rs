@@ -36,5 +36,8 @@ pub fn run_preset(preset: &str, threads: Option<usize>) -> Result<PathBuf> {
         outcome.wall_seconds,
         outcome.out_dir.display()
     );
+    if let Some(line) = outcome.time_line() {
+        eprintln!("{line}");
+    }
     Ok(outcome.out_dir)
 }

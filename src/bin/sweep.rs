@@ -86,6 +86,9 @@ fn run(cli: &Cli) -> degradation_bench::Result<()> {
             format_duration(outcome.wall_seconds),
             outcome.out_dir.display()
         );
+        if let Some(line) = outcome.time_line() {
+            eprintln!("{line}");
+        }
     }
     Ok(())
 }

@@ -33,6 +33,7 @@ sections!(
     longer,
     timing,
     overhead,
+    run_time,
     experiment_files,
 );
 

@@ -1,0 +1,216 @@
+//! Where the sweep's time goes: the training steps against the measuring around them (probes,
+//! evaluations, mechanism probes, the perturbed twin), from the time split every run records.
+//! Measuring should stay cheap beside training; this section says whether it did.
+
+use crate::error::{Error, Result};
+use crate::inputs::Inputs;
+use crate::section::Section;
+use crate::table::{spec, Format, Table};
+use degradation_bench::record::TimeSplit;
+use polars::prelude::{Column, DataFrame};
+
+/// Above this share of a group's time, a part that is not training and was not asked for as a
+/// measurement in its own right (mechanisms, twin) is worth cutting.
+pub const OVERHEAD_WORTH_CUTTING: f64 = 0.05;
+
+/// The summed time split of one experiment's runs on one machine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeRow {
+    pub machine_id: String,
+    pub experiment: String,
+    pub runs: usize,
+    pub time: TimeSplit,
+    /// The largest share of one run's time spent outside its steps, and that run's id.
+    pub worst_run: (f64, String),
+}
+
+impl TimeRow {
+    pub fn share(&self, seconds: f64) -> f64 {
+        seconds / self.time.total()
+    }
+}
+
+/// Rows in input order, one per (machine, experiment), from the runs that recorded a split.
+pub fn rows(inputs: &Inputs) -> Vec<TimeRow> {
+    let mut rows: Vec<TimeRow> = Vec::new();
+    for set in &inputs.results {
+        for run in &set.runs {
+            let Some(time) = run.record.time_split else { continue };
+            if time.total() <= 0.0 {
+                continue;
+            }
+            let outside = 1.0 - time.steps / time.total();
+            let (machine_id, experiment) = (&run.record.machine_id, &run.record.experiment);
+            let at = rows.iter().position(|r| &r.machine_id == machine_id && &r.experiment == experiment);
+            let row = match at {
+                Some(i) => &mut rows[i],
+                None => {
+                    rows.push(TimeRow {
+                        machine_id: machine_id.clone(),
+                        experiment: experiment.clone(),
+                        runs: 0,
+                        time: TimeSplit::default(),
+                        worst_run: (f64::NEG_INFINITY, String::new()),
+                    });
+                    rows.last_mut().expect("just pushed")
+                }
+            };
+            row.runs += 1;
+            row.time.add(&time);
+            if outside > row.worst_run.0 {
+                row.worst_run = (outside, run.record.run_id.clone());
+            }
+        }
+    }
+    rows
+}
+
+pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
+    let rows = rows(inputs);
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut section = Section::new("Where the sweep's time goes");
+    section.summary.push(
+        "Every run records its wall time part by part: setup, the training steps (what the step rate counts), the \
+         full-training-set evaluations of the last 10% of steps, the final train and test evaluation, the gradient \
+         probes, and — only when an experiment asks for them — the mechanism probes and the perturbed twin. Shares \
+         are of the time summed over the runs; writing the records is printed by `sweep` itself (it is not part of \
+         any run)."
+            .into(),
+    );
+    section.findings = rows.iter().map(finding).collect();
+    section.tables.push(table(&rows)?);
+    Ok(Some(section))
+}
+
+/// One sentence per group: the steps' share, what the rest was, and whether any of it is worth cutting.
+pub fn finding(row: &TimeRow) -> String {
+    let mut others: Vec<(&str, f64)> =
+        row.time.parts().into_iter().filter(|(name, seconds)| *name != "steps" && *seconds > 0.0).collect();
+    others.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let listed: Vec<String> =
+        others.iter().map(|(name, seconds)| format!("{} {:.1}%", name.replace('_', " "), 100.0 * row.share(*seconds))).collect();
+    let mut line = format!(
+        "`{}` on `{}`: the training steps take {:.1}% of the {:.1} s its {} runs took; the rest: {}. The most outside \
+         the steps in one run: {:.1}% (`{}`).",
+        row.experiment,
+        row.machine_id,
+        100.0 * row.share(row.time.steps),
+        row.time.total(),
+        row.runs,
+        listed.join(", "),
+        100.0 * row.worst_run.0,
+        row.worst_run.1
+    );
+    let costly: Vec<String> = others
+        .iter()
+        .filter(|(name, seconds)| {
+            !matches!(*name, "mechanisms" | "twin") && row.share(*seconds) > OVERHEAD_WORTH_CUTTING
+        })
+        .map(|(name, _)| name.replace('_', " "))
+        .collect();
+    if costly.is_empty() {
+        line.push_str(&format!(
+            " No part outside the steps (mechanisms and twin aside, which are measurements asked for) takes more than \
+             {:.0}%.",
+            100.0 * OVERHEAD_WORTH_CUTTING
+        ));
+    } else {
+        line.push_str(&format!(
+            " More than {:.0}% outside the steps, worth cutting: {}.",
+            100.0 * OVERHEAD_WORTH_CUTTING,
+            costly.join(", ")
+        ));
+    }
+    line
+}
+
+pub fn table(rows: &[TimeRow]) -> Result<Table> {
+    let share = |part: fn(&TimeSplit) -> f64| -> Vec<f64> { rows.iter().map(|r| r.share(part(&r.time))).collect() };
+    let frame = DataFrame::new_infer_height(vec![
+        Column::new("machine_id".into(), rows.iter().map(|r| r.machine_id.clone()).collect::<Vec<_>>()),
+        Column::new("experiment".into(), rows.iter().map(|r| r.experiment.clone()).collect::<Vec<_>>()),
+        Column::new("runs".into(), rows.iter().map(|r| r.runs as u64).collect::<Vec<_>>()),
+        Column::new("run_seconds".into(), rows.iter().map(|r| r.time.total()).collect::<Vec<_>>()),
+        Column::new("steps".into(), share(|t| t.steps)),
+        Column::new("tail_evaluation".into(), share(|t| t.tail_evaluation)),
+        Column::new("final_evaluation".into(), share(|t| t.final_evaluation)),
+        Column::new("probes".into(), share(|t| t.probes)),
+        Column::new("setup".into(), share(|t| t.setup)),
+        Column::new("mechanisms".into(), share(|t| t.mechanisms)),
+        Column::new("twin".into(), share(|t| t.twin)),
+        Column::new("worst_run_outside_steps".into(), rows.iter().map(|r| r.worst_run.0).collect::<Vec<_>>()),
+    ])
+    .map_err(Error::polars("run_time"))?;
+    Ok(Table {
+        slug: "run_time".into(),
+        title: "Where the runs' time went".into(),
+        note: "Shares of the time summed over the runs of each experiment on each machine; the last column is the \
+               largest share one run spent outside its steps."
+            .into(),
+        frame,
+        columns: vec![
+            spec("machine_id", "machine", Format::Text),
+            spec("experiment", "experiment", Format::Text),
+            spec("runs", "runs", Format::Integer),
+            spec("run_seconds", "run time (s, summed)", Format::Sig(3)),
+            spec("steps", "steps", Format::Percent(1)),
+            spec("tail_evaluation", "tail evaluation", Format::Percent(1)),
+            spec("final_evaluation", "final evaluation", Format::Percent(1)),
+            spec("probes", "probes", Format::Percent(1)),
+            spec("setup", "setup", Format::Percent(1)),
+            spec("mechanisms", "mechanisms", Format::Percent(1)),
+            spec("twin", "twin", Format::Percent(1)),
+            spec("worst_run_outside_steps", "most outside steps, one run", Format::Percent(1)),
+        ],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(time: TimeSplit) -> TimeRow {
+        TimeRow {
+            machine_id: "m1".into(),
+            experiment: "quick".into(),
+            runs: 2,
+            time,
+            worst_run: (0.04, "plain-d2".into()),
+        }
+    }
+
+    #[test]
+    fn a_cheap_split_reads_as_cheap_and_names_its_parts_largest_first() {
+        let time = TimeSplit { steps: 97.0, tail_evaluation: 2.0, probes: 1.0, ..TimeSplit::default() };
+        let line = finding(&row(time));
+        assert!(line.contains("take 97.0% of the 100.0 s its 2 runs took"), "{line}");
+        assert!(line.contains("the rest: tail evaluation 2.0%, probes 1.0%."), "{line}");
+        assert!(line.contains("4.0% (`plain-d2`)"), "{line}");
+        assert!(line.contains("No part outside the steps"), "{line}");
+    }
+
+    #[test]
+    fn overhead_above_five_percent_is_flagged_but_asked_for_measurements_are_not() {
+        let costly = TimeSplit { steps: 80.0, final_evaluation: 12.0, twin: 8.0, ..TimeSplit::default() };
+        let line = finding(&row(costly));
+        assert!(line.contains("worth cutting: final evaluation."), "{line}");
+        let asked = TimeSplit { steps: 50.0, twin: 40.0, mechanisms: 10.0, ..TimeSplit::default() };
+        let line = finding(&row(asked));
+        assert!(line.contains("No part outside the steps"), "{line}");
+        assert!(line.contains("twin 40.0%, mechanisms 10.0%"), "{line}");
+    }
+
+    #[test]
+    fn the_table_holds_shares_that_add_up_to_one() {
+        let time = TimeSplit { setup: 1.0, steps: 90.0, tail_evaluation: 4.0, final_evaluation: 3.0, probes: 2.0, ..TimeSplit::default() };
+        let table = table(&[row(time)]).unwrap();
+        let sum: f64 = ["steps", "tail_evaluation", "final_evaluation", "probes", "setup", "mechanisms", "twin"]
+            .iter()
+            .map(|c| table.frame.column(c).unwrap().f64().unwrap().get(0).unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-12, "{sum}");
+        assert_eq!(table.frame.column("run_seconds").unwrap().f64().unwrap().get(0), Some(100.0));
+    }
+}
