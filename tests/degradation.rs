@@ -7,38 +7,16 @@
 //! trains some 30× slower, so there it says so and skips.
 //! (`sweep --preset quick` trains the whole grid, depths 2–128.)
 
-use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-    OptimizerKind, ResidualScale, RunConfig,
-};
+mod common;
+
+use common::digits_run;
+use degradation_bench::config::{Arch, DatasetKind, DatasetOptions, RunConfig};
 use degradation_bench::data;
 use degradation_bench::train::train;
 use rayon::prelude::*;
 
 fn run(arch: Arch, depth: usize, seed: u64) -> RunConfig {
-    RunConfig {
-        experiment: "degradation-test".into(),
-        dataset: DatasetKind::Digits,
-        dataset_options: DatasetOptions::default(),
-        model: ModelConfig {
-            arch,
-            depth,
-            width: 64,
-            input_dim: 64,
-            output_dim: 10,
-            activation: Activation::Relu,
-            norm: Norm::None,
-            residual_scale: ResidualScale::InvSqrtBlocks,
-            block_layers: 2,
-            init: Init::He,
-        },
-        optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, momentum: 0.0, weight_decay: 0.0 },
-        batch_size: 64,
-        steps: 1500,
-        checkpoints: 10,
-        seed,
-        probes: MechanismProbes::default(),
-    }
+    RunConfig { seed, ..digits_run("degradation-test", arch, depth, 64) }
 }
 
 #[test]

@@ -2,37 +2,16 @@
 //! It must leave the run itself untouched, start at a rounding-level distance, and show the
 //! growth the probe exists to measure.
 
-use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-    OptimizerKind, ResidualScale, RunConfig,
-};
+mod common;
+
+use common::digits_run;
+use degradation_bench::config::{Arch, DatasetKind, DatasetOptions, MechanismProbes, RunConfig};
 use degradation_bench::data;
 use degradation_bench::train::train;
 
 fn config(arch: Arch, depth: usize, perturbation: bool) -> RunConfig {
-    RunConfig {
-        experiment: "sensitivity".into(),
-        dataset: DatasetKind::Digits,
-        dataset_options: DatasetOptions::default(),
-        model: ModelConfig {
-            arch,
-            depth,
-            width: 32,
-            input_dim: 64,
-            output_dim: 10,
-            activation: Activation::Relu,
-            norm: Norm::None,
-            residual_scale: ResidualScale::InvSqrtBlocks,
-            block_layers: 2,
-            init: Init::He,
-        },
-        optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, momentum: 0.9, weight_decay: 0.0 },
-        batch_size: 64,
-        steps: 300,
-        checkpoints: 10,
-        seed: 1,
-        probes: MechanismProbes { perturbation, ..MechanismProbes::default() },
-    }
+    let probes = MechanismProbes { perturbation, ..MechanismProbes::default() };
+    RunConfig { steps: 300, seed: 1, probes, ..digits_run("sensitivity", arch, depth, 32) }
 }
 
 #[test]

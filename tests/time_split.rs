@@ -2,37 +2,15 @@
 //! exactly zero, the parts adding up to the run's wall time, and the step rate counting the
 //! steps alone.
 
-use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-    OptimizerKind, ResidualScale, RunConfig,
-};
+mod common;
+
+use common::digits_run;
+use degradation_bench::config::{Arch, DatasetKind, DatasetOptions, MechanismProbes, RunConfig};
 use degradation_bench::data;
 use degradation_bench::train::train;
 
 fn config(probes: MechanismProbes) -> RunConfig {
-    RunConfig {
-        experiment: "time".into(),
-        dataset: DatasetKind::Digits,
-        dataset_options: DatasetOptions::default(),
-        model: ModelConfig {
-            arch: Arch::Residual,
-            depth: 4,
-            width: 32,
-            input_dim: 64,
-            output_dim: 10,
-            activation: Activation::Relu,
-            norm: Norm::None,
-            residual_scale: ResidualScale::InvSqrtBlocks,
-            block_layers: 2,
-            init: Init::He,
-        },
-        optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-3, momentum: 0.9, weight_decay: 0.0 },
-        batch_size: 64,
-        steps: 400,
-        checkpoints: 10,
-        seed: 3,
-        probes,
-    }
+    RunConfig { steps: 400, seed: 3, probes, ..digits_run("time", Arch::Residual, 4, 32) }
 }
 
 #[test]

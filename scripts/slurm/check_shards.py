@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-MACHINE_FIELDS = {"machine_id", "wall_seconds", "steps_per_second"}
+MACHINE_FIELDS = {"machine_id", "wall_seconds", "steps_per_second", "time_split"}
 
 
 def read_runs(directory):

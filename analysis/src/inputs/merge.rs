@@ -22,6 +22,7 @@ fn results_of(run: &RunRecord) -> serde_json::Value {
     if let Some(map) = value.as_object_mut() {
         map.remove("wall_seconds");
         map.remove("steps_per_second");
+        map.remove("time_split");
     }
     value
 }
@@ -151,4 +152,24 @@ pub fn coverage(sets: &[ResultSet]) -> Result<Vec<Coverage>> {
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::tests::synthetic_run;
+    use degradation_bench::record::TimeSplit;
+
+    #[test]
+    fn where_and_how_fast_a_run_trained_is_not_what_it_trained() {
+        let a = synthetic_run("plain", 8, 0, Some(0.1));
+        let mut b = a.clone();
+        b.machine_id = "m2".into();
+        b.wall_seconds = 7.0;
+        b.steps_per_second = 3.0;
+        b.time_split = Some(TimeSplit { steps: 7.0, ..TimeSplit::default() });
+        assert!(same_training(&a, &b));
+        b.final_train_loss = Some(0.1 + 1e-12);
+        assert!(!same_training(&a, &b));
+    }
 }
