@@ -126,23 +126,30 @@ pub fn finding(row: &TimeRow) -> String {
     line
 }
 
+/// One column per part of [`TimeSplit::parts`], in its order, so a new part shows without
+/// touching this table.
 pub fn table(rows: &[TimeRow]) -> Result<Table> {
-    let share = |part: fn(&TimeSplit) -> f64| -> Vec<f64> { rows.iter().map(|r| r.share(part(&r.time))).collect() };
-    let frame = DataFrame::new_infer_height(vec![
+    let names = TimeSplit::default().parts().map(|(name, _)| name);
+    let mut columns = vec![
         Column::new("machine_id".into(), rows.iter().map(|r| r.machine_id.clone()).collect::<Vec<_>>()),
         Column::new("experiment".into(), rows.iter().map(|r| r.experiment.clone()).collect::<Vec<_>>()),
         Column::new("runs".into(), rows.iter().map(|r| r.runs as u64).collect::<Vec<_>>()),
         Column::new("run_seconds".into(), rows.iter().map(|r| r.time.total()).collect::<Vec<_>>()),
-        Column::new("steps".into(), share(|t| t.steps)),
-        Column::new("tail_evaluation".into(), share(|t| t.tail_evaluation)),
-        Column::new("final_evaluation".into(), share(|t| t.final_evaluation)),
-        Column::new("probes".into(), share(|t| t.probes)),
-        Column::new("setup".into(), share(|t| t.setup)),
-        Column::new("mechanisms".into(), share(|t| t.mechanisms)),
-        Column::new("twin".into(), share(|t| t.twin)),
-        Column::new("worst_run_outside_steps".into(), rows.iter().map(|r| r.worst_run.0).collect::<Vec<_>>()),
-    ])
-    .map_err(Error::polars("run_time"))?;
+    ];
+    let mut specs = vec![
+        spec("machine_id", "machine", Format::Text),
+        spec("experiment", "experiment", Format::Text),
+        spec("runs", "runs", Format::Integer),
+        spec("run_seconds", "run time (s, summed)", Format::Sig(3)),
+    ];
+    for (i, name) in names.into_iter().enumerate() {
+        let shares: Vec<f64> = rows.iter().map(|r| r.share(r.time.parts()[i].1)).collect();
+        columns.push(Column::new(name.into(), shares));
+        specs.push(spec(name, &name.replace('_', " "), Format::Percent(1)));
+    }
+    columns.push(Column::new("worst_run_outside_steps".into(), rows.iter().map(|r| r.worst_run.0).collect::<Vec<_>>()));
+    specs.push(spec("worst_run_outside_steps", "most outside steps, one run", Format::Percent(1)));
+    let frame = DataFrame::new_infer_height(columns).map_err(Error::polars("run_time"))?;
     Ok(Table {
         slug: "run_time".into(),
         title: "Where the runs' time went".into(),
@@ -150,20 +157,7 @@ pub fn table(rows: &[TimeRow]) -> Result<Table> {
                largest share one run spent outside its steps."
             .into(),
         frame,
-        columns: vec![
-            spec("machine_id", "machine", Format::Text),
-            spec("experiment", "experiment", Format::Text),
-            spec("runs", "runs", Format::Integer),
-            spec("run_seconds", "run time (s, summed)", Format::Sig(3)),
-            spec("steps", "steps", Format::Percent(1)),
-            spec("tail_evaluation", "tail evaluation", Format::Percent(1)),
-            spec("final_evaluation", "final evaluation", Format::Percent(1)),
-            spec("probes", "probes", Format::Percent(1)),
-            spec("setup", "setup", Format::Percent(1)),
-            spec("mechanisms", "mechanisms", Format::Percent(1)),
-            spec("twin", "twin", Format::Percent(1)),
-            spec("worst_run_outside_steps", "most outside steps, one run", Format::Percent(1)),
-        ],
+        columns: specs,
     })
 }
 
