@@ -1,31 +1,48 @@
-//! The UCI "Optical Recognition of Handwritten Digits" set (CC BY 4.0) as embedded by
-//! smartcore (the same 1797 samples, in the same order, as scikit-learn's `load_digits`):
-//! 8×8 images, pixel counts 0–16, labels 0–9.
+//! The UCI "Optical Recognition of Handwritten Digits" set (Alpaydin & Kaynak, 1998; CC BY 4.0):
+//! the same 1797 samples, in the same order, as scikit-learn's `load_digits` (and as the
+//! `smartcore` crate embeds them, which this module used to read them from): 8×8 images,
+//! pixel counts 0–16, labels 0–9.
+//!
+//! The data is embedded from `digits.bin.gz`: gzip of 1797 × 64 pixel bytes (row-major, one
+//! sample after another) followed by 1797 label bytes. A test checks a SHA-256 of the loaded
+//! split, so the bytes and this loader stay exactly what the smartcore-based loader produced.
 //!
 //! Inputs are pixel counts ÷ 16, so in [0, 1]. The split is fixed: samples whose index is a
 //! multiple of 5 form the test set (360), the rest the training set (1437).
 
 use super::{Dataset, Split, Targets};
 use ndarray::Array2;
+use std::io::Read;
 
 pub(super) const NUM_CLASSES: usize = 10;
+const SAMPLES: usize = 1797;
 const PIXELS: usize = 64;
-const MAX_PIXEL: f32 = 16.0;
+const MAX_PIXEL: u8 = 16;
+
+/// gzip of the pixel bytes (`SAMPLES × PIXELS`) then the label bytes (`SAMPLES`).
+const EMBEDDED: &[u8] = include_bytes!("digits.bin.gz");
+
+/// The embedded bytes, unpacked and checked (they are fixed at compile time, and the tests
+/// load them: a failure here is a build defect, not bad input).
+fn raw() -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(SAMPLES * (PIXELS + 1));
+    flate2::read::GzDecoder::new(EMBEDDED).read_to_end(&mut bytes).expect("the embedded digits are valid gzip");
+    assert_eq!(bytes.len(), SAMPLES * (PIXELS + 1), "embedded digits: unexpected size");
+    let (pixels, labels) = bytes.split_at(SAMPLES * PIXELS);
+    assert!(pixels.iter().all(|&p| p <= MAX_PIXEL), "embedded digits: pixel count above {MAX_PIXEL}");
+    assert!(labels.iter().all(|&l| (l as usize) < NUM_CLASSES), "embedded digits: label of {NUM_CLASSES} or more");
+    bytes
+}
 
 pub(super) fn load() -> Split {
-    let raw = smartcore::dataset::digits::load_dataset();
-    assert_eq!(raw.num_features, PIXELS, "smartcore digits: unexpected feature count");
-    assert_eq!(raw.data.len(), raw.num_samples * PIXELS);
-    assert_eq!(raw.target.len(), raw.num_samples);
-
+    let bytes = raw();
+    let (pixels, labels) = bytes.split_at(SAMPLES * PIXELS);
     // (pixels, labels) of the training and the test set.
     let (mut train, mut test) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
-    for (i, (row, &target)) in raw.data.chunks_exact(PIXELS).zip(&raw.target).enumerate() {
+    for (i, (row, &label)) in pixels.chunks_exact(PIXELS).zip(labels).enumerate() {
         let (pixels, labels) = if i % 5 == 0 { &mut test } else { &mut train };
-        pixels.extend(row.iter().map(|&p| p / MAX_PIXEL));
-        let label = target as u32;
-        assert!(label as f32 == target && (label as usize) < NUM_CLASSES, "smartcore digits: bad label {target}");
-        labels.push(label);
+        pixels.extend(row.iter().map(|&p| f32::from(p) / f32::from(MAX_PIXEL)));
+        labels.push(u32::from(label));
     }
     let dataset = |(pixels, labels): (Vec<f32>, Vec<u32>)| Dataset {
         inputs: Array2::from_shape_vec((labels.len(), PIXELS), pixels).expect("PIXELS values per label"),
@@ -75,6 +92,30 @@ mod tests {
         // Pixel values use the whole range.
         assert!(split.train.inputs.iter().any(|&v| v == 1.0));
         assert!(split.train.inputs.iter().any(|&v| v == 0.0));
+    }
+
+    /// SHA-256 of both sets: lengths, every input's f32 bits and every label, little-endian.
+    fn digest(split: &Split) -> String {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        for d in [&split.train, &split.test] {
+            hash.update((d.len() as u64).to_le_bytes());
+            for v in d.inputs.iter() {
+                hash.update(v.to_bits().to_le_bytes());
+            }
+            hash.update((d.output_dim() as u64).to_le_bytes());
+            for l in labels(d) {
+                hash.update(l.to_le_bytes());
+            }
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn same_split_as_smartcore_gave() {
+        // Computed from the split of the smartcore-based loader (smartcore 0.7.0's
+        // `dataset::digits::load_dataset`) before the data moved into digits.bin.gz.
+        assert_eq!(digest(&load()), "403c9645f39f959d84cc6e39e64143ee2e77d197d27a8210c719b0477e98970b");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The built-in data sets, all in memory and none downloaded at run time.
 //!
-//! - [`DatasetKind::Digits`]: the real 8×8 handwritten digits (1797 samples, 10 classes),
-//!   embedded by smartcore; a fixed 1437/360 train/test split.
+//! - [`DatasetKind::Digits`]: the real 8×8 handwritten digits (1797 samples, 10 classes; UCI,
+//!   CC BY 4.0), embedded in the binary from `digits.bin.gz`; a fixed 1437/360 train/test split.
 //! - [`DatasetKind::Spirals`]: two interleaved noisy spirals, 2 classes, 2-D inputs.
 //! - [`DatasetKind::Teacher`]: regression onto a random tanh MLP ("teacher"), standardised targets.
 //!
