@@ -47,8 +47,8 @@ use degradation_bench::data::{Dataset, Targets};
 use degradation_bench::machine::{fingerprint, write_machine_json};
 use degradation_bench::model::gemm::{gemm_threads, matmul, set_gemm_threads, GEMM_BACKEND};
 use degradation_bench::model::{Mlp, Mode};
-use degradation_bench::optim::Optimizer;
-use degradation_bench::step::TrainStep;
+use degradation_bench::train::optim::Optimizer;
+use degradation_bench::train::step::TrainStep;
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::StandardNormal;
@@ -135,7 +135,7 @@ impl Fixture {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
         let inputs = Array2::<f32>::random_using((BATCH, width), StandardNormal, &mut rng);
         let labels = (0..BATCH).map(|_| rng.random_range(0..CLASSES as u32)).collect();
-        let data = Dataset { inputs, targets: Targets::Classes { labels, num_classes: CLASSES } };
+        let data = Dataset { inputs, targets: Targets::Classes { labels, num_classes: CLASSES }, image_shape: None };
         let step = TrainStep::new(&mlp, &data, BATCH);
         Fixture { mlp, optimizer, data, rows: (0..BATCH).collect(), step }
     }

@@ -28,8 +28,8 @@ use degradation_bench::data::{Dataset, Targets};
 use degradation_bench::machine::{fingerprint, write_machine_json};
 use degradation_bench::model::gemm::{set_gemm_threads, GEMM_BACKEND};
 use degradation_bench::model::Mlp;
-use degradation_bench::optim::Optimizer;
-use degradation_bench::step::TrainStep;
+use degradation_bench::train::optim::Optimizer;
+use degradation_bench::train::step::TrainStep;
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::StandardNormal;
@@ -97,7 +97,7 @@ fn train_step(arch: Arch, depth: usize, width: usize) -> impl FnMut() {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED ^ width as u64);
     let inputs = Array2::<f32>::random_using((BATCH, width), StandardNormal, &mut rng);
     let labels = (0..BATCH).map(|_| rng.random_range(0..CLASSES as u32)).collect();
-    let data = Dataset { inputs, targets: Targets::Classes { labels, num_classes: CLASSES } };
+    let data = Dataset { inputs, targets: Targets::Classes { labels, num_classes: CLASSES }, image_shape: None };
     let rows: Vec<usize> = (0..BATCH).collect();
     let mut step = TrainStep::new(&mlp, &data, BATCH);
     move || {

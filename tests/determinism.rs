@@ -8,6 +8,9 @@ use degradation_bench::config::{
     OptimizerKind, ResidualScale, RunConfig,
 };
 use degradation_bench::data::{self, Split};
+use degradation_bench::machine::fingerprint as fingerprint_machine;
+use degradation_bench::record::MachineInfo;
+use degradation_bench::sweep::{to_record, PlannedRun};
 use degradation_bench::train::{train, TrainResult};
 use rayon::prelude::*;
 
@@ -94,18 +97,23 @@ fn split(config: &RunConfig) -> Split {
     data::load(config.dataset, &config.dataset_options).unwrap()
 }
 
-/// Every field but the timings, printed with Rust's shortest round-trip float format:
-/// two results print the same exactly when every float has the same bits (−0.0 included).
-fn fingerprint(result: &TrainResult) -> String {
-    let mut result = result.clone();
-    result.wall_seconds = 0.0;
-    result.steps_per_second = 0.0;
-    result.time_split = Default::default();
-    format!("{result:?}")
+/// Every field of the run's record but the timings (`RunRecord::TIMING_FIELDS`), printed
+/// with Rust's shortest round-trip float format: two results print the same exactly when
+/// every float has the same bits (−0.0 included).
+fn fingerprint(config: &RunConfig, result: &TrainResult) -> String {
+    let planned = PlannedRun { run_id: String::new(), config: config.clone(), flops: 0.0 };
+    let mut record = to_record(&planned, result, &machine());
+    record.clear_timings();
+    format!("{record:?}")
+}
+
+fn machine() -> MachineInfo {
+    static MACHINE: std::sync::OnceLock<MachineInfo> = std::sync::OnceLock::new();
+    MACHINE.get_or_init(|| fingerprint_machine(1, "test")).clone()
 }
 
 fn train_all(configs: &[RunConfig]) -> Vec<String> {
-    configs.iter().map(|c| fingerprint(&train(c, &split(c)).unwrap())).collect()
+    configs.iter().map(|c| fingerprint(c, &train(c, &split(c)).unwrap())).collect()
 }
 
 #[test]
@@ -118,14 +126,14 @@ fn same_seed_gives_bit_identical_results_alone_and_in_parallel() {
     // Every run at once, each on its own std thread next to the other three.
     let concurrent: Vec<String> = std::thread::scope(|scope| {
         let handles: Vec<_> =
-            configs.iter().map(|c| scope.spawn(move || fingerprint(&train(c, &split(c)).unwrap()))).collect();
+            configs.iter().map(|c| scope.spawn(move || fingerprint(c, &train(c, &split(c)).unwrap()))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     assert_eq!(concurrent, reference);
 
     // Through rayon, as the sweep runs them (each config twice, interleaved).
     let jobs: Vec<&RunConfig> = configs.iter().cycle().take(2 * configs.len()).collect();
-    let prints: Vec<String> = jobs.par_iter().map(|c| fingerprint(&train(c, &split(c)).unwrap())).collect();
+    let prints: Vec<String> = jobs.par_iter().map(|c| fingerprint(c, &train(c, &split(c)).unwrap())).collect();
     for (i, print) in prints.iter().enumerate() {
         assert_eq!(print, &reference[i % configs.len()], "rayon job {i}");
     }

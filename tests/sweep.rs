@@ -51,9 +51,7 @@ fn records(dir: &Path) -> BTreeMap<String, RunRecord> {
     assert!(runs.truncated_tail.is_none());
     let mut by_id = BTreeMap::new();
     for mut record in runs.records {
-        record.wall_seconds = 0.0;
-        record.steps_per_second = 0.0;
-        record.time_split = None;
+        record.clear_timings();
         assert!(by_id.insert(record.run_id.clone(), record).is_none(), "a run was recorded twice");
     }
     by_id

@@ -1,22 +1,31 @@
 #!/usr/bin/env python3
 """Checks the shard directories of a job array against the experiment's grid.
 
-Usage: check_shards.py --reference DIR --expect SHARD_DIR=IDS_FILE [--expect ...]
+Usage: check_shards.py --sweep BIN --reference DIR --expect SHARD_DIR=IDS_FILE [--expect ...]
 
 Each IDS_FILE lists the run ids that shard must hold (`sweep --list-runs --shard I/N`).
 Passes when every shard holds exactly its runs, once each, so the union is the whole grid
 with no run missing or twice, and every recorded result equals the reference directory's
 (a single-machine sweep of the same experiment) bit for bit: floats are compared as the
-binary64 values their JSON text denotes. Only what depends on the machine or the clock
-(machine id, wall time, speed) is left out of the comparison.
+binary64 values their JSON text denotes. Only what depends on the machine or the clock is
+left out of the comparison: the machine id, and the timing fields the sweep binary declares
+(`sweep --timing-fields`).
 """
 
 import argparse
 import json
+import subprocess
 import sys
 from pathlib import Path
 
-MACHINE_FIELDS = {"machine_id", "wall_seconds", "steps_per_second", "time_split"}
+
+def machine_fields(sweep):
+    """The machine id and the record's timing fields, as the sweep binary lists them."""
+    listed = subprocess.run([sweep, "--timing-fields"], check=True, capture_output=True, text=True)
+    fields = {line.strip() for line in listed.stdout.splitlines() if line.strip()}
+    if not fields:
+        sys.exit(f"error: {sweep} --timing-fields listed no fields")
+    return {"machine_id"} | fields
 
 
 def read_runs(directory):
@@ -37,10 +46,12 @@ def read_runs(directory):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sweep", required=True, help="the sweep binary (it declares the timing fields)")
     parser.add_argument("--reference", required=True)
     parser.add_argument("--expect", action="append", required=True, metavar="SHARD_DIR=IDS_FILE")
     args = parser.parse_args()
 
+    ignored = machine_fields(args.sweep)
     reference = {r["run_id"]: r for r in read_runs(args.reference)}
     problems = []
     seen = {}
@@ -60,7 +71,7 @@ def main():
             if other is None:
                 problems.append(f"{run_id} in {shard_dir} but not in the single-machine sweep")
                 continue
-            for field in sorted((set(record) | set(other)) - MACHINE_FIELDS):
+            for field in sorted((set(record) | set(other)) - ignored):
                 if record.get(field) != other.get(field):
                     problems.append(f"{run_id}: {field} differs from the single-machine sweep")
         missing = sorted(set(expected) - set(ids))

@@ -127,7 +127,7 @@ fi
 echo "-- coverage and bit-identity"
 expect=()
 for ((i = 0; i < shards; i++)); do expect+=(--expect "$(shard_dir $i)=$work/expected-$i.txt"); done
-python3 scripts/slurm/check_shards.py --reference "$work/single" "${expect[@]}"
+python3 scripts/slurm/check_shards.py --sweep target/release/sweep --reference "$work/single" "${expect[@]}"
 
 echo "-- a task with a bad experiment path"
 badjob=$(submit --array=0 scripts/slurm/sweep.sbatch experiments/no-such-experiment.toml)

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// Experiment file (TOML; see experiments/ and the README for the format).
-    #[arg(long, conflicts_with = "preset", required_unless_present = "preset")]
+    #[arg(long, conflicts_with = "preset", required_unless_present_any = ["preset", "timing_fields"])]
     config: Option<PathBuf>,
 
     /// A preset shipped in experiments/: quick, init, full, tiny, mechanisms, longer, seeds, scales or drift.
@@ -49,6 +49,11 @@ struct Cli {
     /// No progress bar or log lines.
     #[arg(long)]
     quiet: bool,
+
+    /// Print the record fields that time a run (left out of every bit-identity check), one per
+    /// line, and exit: scripts that compare results read the list from here.
+    #[arg(long, exclusive = true)]
+    timing_fields: bool,
 }
 
 fn main() -> ExitCode {
@@ -63,6 +68,12 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> degradation_bench::Result<()> {
+    if cli.timing_fields {
+        for field in degradation_bench::record::RunRecord::TIMING_FIELDS {
+            println!("{field}");
+        }
+        return Ok(());
+    }
     let (experiment, text) = sweep::load_experiment(cli.config.as_deref(), cli.preset.as_deref())?;
     if cli.list_runs {
         return list_runs(&experiment, cli.shard);

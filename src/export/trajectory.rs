@@ -7,8 +7,8 @@ use crate::config::RunConfig;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::{Mlp, Real};
-use crate::optim::Optimizer;
-use crate::step::TrainStep;
+use crate::train::optim::Optimizer;
+use crate::train::step::TrainStep;
 use std::path::Path;
 
 /// What to record along a trajectory.

@@ -3,7 +3,7 @@
 
 use super::{Mlp, Mode};
 use crate::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
-use crate::loss::{loss_and_grad, BatchTargets};
+use crate::train::loss::{loss_and_grad, BatchTargets};
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

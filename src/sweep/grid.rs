@@ -153,7 +153,7 @@ pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
     let eval = forward * (data.train_len + data.test_len) as f64;
     let probes = 2.0 * 3.0 * forward * config.batch_size as f64;
     let shattered = if config.probes.shattered_gradients {
-        2.0 * 3.0 * forward * crate::mechanisms::LINE_POINTS as f64
+        2.0 * 3.0 * forward * crate::train::mechanisms::LINE_POINTS as f64
     } else {
         0.0
     };

@@ -15,22 +15,10 @@ use degradation_bench::sweep::{expand, DataShape};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
-/// A record's results, without the fields that time the run (they differ between machines
-/// and reruns while the results are bit-identical).
-fn results_of(run: &RunRecord) -> serde_json::Value {
-    let mut value = serde_json::to_value(run).unwrap_or(serde_json::Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        map.remove("wall_seconds");
-        map.remove("steps_per_second");
-        map.remove("time_split");
-    }
-    value
-}
-
 /// Two records of one run agree in everything training produced (not where or how fast).
 pub fn same_training(a: &RunRecord, b: &RunRecord) -> bool {
     let strip = |r: &RunRecord| {
-        let mut value = results_of(r);
+        let mut value = r.results_json();
         if let Some(map) = value.as_object_mut() {
             map.remove("machine_id");
         }
@@ -50,7 +38,7 @@ pub fn merge_runs(sets: &mut [ResultSet], warnings: &mut Vec<Warning>) -> Result
         let mut kept = Vec::with_capacity(set.runs.len());
         for run in std::mem::take(&mut set.runs) {
             let key = (machine_id.clone(), run.record.implementation.clone(), run.record.run_id.clone());
-            let results = results_of(&run.record);
+            let results = run.record.results_json();
             match seen.get(&key) {
                 Some((first, earlier)) if *earlier != results => {
                     return Err(Error::ConflictingRun {

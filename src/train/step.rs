@@ -4,10 +4,10 @@
 //! the very same step. After its first call it allocates nothing.
 
 use crate::data::Dataset;
-use crate::eval::BatchBuffers;
-use crate::loss::{loss_and_grad, LossValue};
 use crate::model::{Mlp, Mode, Real};
-use crate::optim::Optimizer;
+use crate::train::eval::BatchBuffers;
+use crate::train::loss::{loss_and_grad, LossValue};
+use crate::train::optim::Optimizer;
 use ndarray::{s, Array2};
 
 /// The buffers of a step (the gathered batch and ∂L/∂logits), sized once.

@@ -3,24 +3,10 @@
 //! Normalisation uses batch statistics without touching running statistics, so probing
 //! never changes the network.
 
-use crate::loss::{loss_and_grad, BatchTargets};
 use crate::model::{Mlp, Mode, Real};
+use crate::record::ProbeStats;
+use crate::train::loss::{loss_and_grad, BatchTargets};
 use ndarray::{Array2, ArrayView2};
-use serde::{Deserialize, Serialize};
-
-/// Per-layer statistics of one forward/backward pass (as the run records keep them).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ProbeStats {
-    /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
-    pub weight_grad_norms: Vec<f64>,
-    /// RMS of each hidden state h_k over batch and units, k = 0..K.
-    pub state_rms: Vec<f64>,
-    /// ‖∂L/∂h_k‖ (Frobenius over the batch), k = 0..K.
-    pub state_grad_norms: Vec<f64>,
-    /// ‖α_k·v_k‖ ÷ ‖h_{k−1}‖ per residual block (empty for plain nets).
-    #[serde(default)]
-    pub branch_ratios: Vec<f64>,
-}
 
 /// Runs one probe pass over the rows of `inputs` and returns its statistics, or `None` if
 /// any of them is not finite (a diverged network): records keep only finite numbers.

@@ -7,29 +7,21 @@
 use crate::config::RunConfig;
 use crate::data::Split;
 use crate::error::{Error, Result};
-use crate::eval::{evaluate, BatchBuffers};
-use crate::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
 use crate::model::Mlp;
-use crate::optim::Optimizer;
-use crate::probe::{probe, ProbeStats};
-use crate::sensitivity::{PerturbationPoint, Twin};
-use crate::step::TrainStep;
-use crate::time_split::{Stopwatch, TimeSplit};
+use crate::record::{LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
+use crate::train::eval::{evaluate, BatchBuffers};
+use crate::train::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
+use crate::train::optim::Optimizer;
+use crate::train::probe::probe;
+use crate::train::sensitivity::Twin;
+use crate::train::step::TrainStep;
+use crate::train::time_split::Stopwatch;
 use ndarray_rand::rand::seq::SliceRandom;
 use ndarray_rand::rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
 /// ChaCha stream of the batch order, distinct from the stream that initialises the weights.
 const SHUFFLE_STREAM: u64 = 1;
-
-/// One point of a loss curve.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LossPoint {
-    pub step: usize,
-    /// Mean training loss over the minibatches since the previous checkpoint; `None` if it was not finite.
-    pub loss: Option<f64>,
-}
 
 /// What one training run produced (the sweep adds identity and machine fields).
 #[derive(Debug, Clone, PartialEq)]
@@ -395,7 +387,7 @@ mod tests {
             let mut buffers = BatchBuffers::new(&split.train, config.batch_size);
             buffers.gather(&split.train, &rows);
             let logits = mlp.forward(buffers.inputs(), crate::model::Mode::Probe);
-            crate::loss::loss_and_grad(logits, buffers.targets(), None).loss
+            crate::train::loss::loss_and_grad(logits, buffers.targets(), None).loss
         };
         assert!(initial > 0.1 && initial < 5.0, "{initial}");
         assert!((initial - probe_loss).abs() <= 1e-6 * probe_loss.abs(), "{initial} vs the probe's {probe_loss}");

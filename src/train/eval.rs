@@ -2,8 +2,8 @@
 //! training, the train step and the mechanism probes share without importing each other.
 
 use crate::data::{Dataset, Targets};
-use crate::loss::{loss_and_grad, BatchTargets};
 use crate::model::{Mlp, Mode, Real};
+use crate::train::loss::{loss_and_grad, BatchTargets};
 use ndarray::{s, Array2, ArrayView2};
 
 /// Contiguous copies of one minibatch's rows (inputs converted to the network's float type),

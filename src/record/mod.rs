@@ -9,12 +9,9 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::Path;
 
-// Defined beside the code that produces them (training, probes); their serde form is part of
-// this format.
-pub use crate::probe::ProbeStats;
-pub use crate::sensitivity::PerturbationPoint;
-pub use crate::time_split::TimeSplit;
-pub use crate::train::LossPoint;
+mod measurements;
+
+pub use measurements::{LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 
 /// One finished training run: a line of `runs.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +92,33 @@ pub struct RunRecord {
     /// (peers/pytorch/parity.py run); absent for this crate's own runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub implementation: Option<String>,
+}
+
+impl RunRecord {
+    /// The fields that time a run rather than record what it trained: they differ between
+    /// machines, thread counts and reruns while everything else is bit-identical, so every
+    /// bit-identity check (shard merges, determinism tests, the Slurm shard check through
+    /// `sweep --timing-fields`) leaves exactly these out.
+    pub const TIMING_FIELDS: [&'static str; 3] = ["wall_seconds", "steps_per_second", "time_split"];
+
+    /// Clears [`Self::TIMING_FIELDS`].
+    pub fn clear_timings(&mut self) {
+        self.wall_seconds = 0.0;
+        self.steps_per_second = 0.0;
+        self.time_split = None;
+    }
+
+    /// The record as JSON without [`Self::TIMING_FIELDS`]: what two runs of the same training
+    /// must agree on bit for bit.
+    pub fn results_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        if let Some(map) = value.as_object_mut() {
+            for field in Self::TIMING_FIELDS {
+                map.remove(field);
+            }
+        }
+        value
+    }
 }
 
 /// The hardware and build fingerprint written as `machine.json` beside every result set.
@@ -299,6 +323,28 @@ mod tests {
     fn sample_line() -> String {
         let path = committed(RUNS_JSONL).into_iter().next().expect("a committed runs.jsonl");
         std::fs::read_to_string(path).unwrap().lines().next().unwrap().to_string()
+    }
+
+    #[test]
+    fn clearing_timings_changes_exactly_the_timing_fields() {
+        let line = sample_line();
+        let mut record: RunRecord = serde_json::from_str(&line).unwrap();
+        record.wall_seconds = 3.5;
+        record.steps_per_second = 700.0;
+        record.time_split = Some(TimeSplit { steps: 3.0, setup: 0.5, ..TimeSplit::default() });
+        let before = serde_json::to_value(&record).unwrap();
+        record.clear_timings();
+        let after = serde_json::to_value(&record).unwrap();
+        let mut changed: Vec<&str> = (before.as_object().unwrap().iter())
+            .filter(|(key, value)| after.get(key.as_str()) != Some(*value))
+            .map(|(key, _)| key.as_str())
+            .collect();
+        let mut expected = RunRecord::TIMING_FIELDS.to_vec();
+        changed.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(changed, expected);
+        // And the results without timings are the same either way.
+        assert_eq!(record.results_json(), serde_json::from_value::<RunRecord>(before).unwrap().results_json());
     }
 
     #[test]

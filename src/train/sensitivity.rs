@@ -9,20 +9,9 @@ use crate::config::RunConfig;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::model::Mlp;
-use crate::optim::Optimizer;
-use crate::step::TrainStep;
-use serde::{Deserialize, Serialize};
-
-/// The twin against the run at one checkpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct PerturbationPoint {
-    pub step: usize,
-    /// ‖θ_twin − θ‖ / ‖θ‖ over all parameters; `None` when not finite.
-    pub param_distance: Option<f64>,
-    /// |L_twin − L| / L of the mean minibatch loss since the previous checkpoint; `None` when
-    /// either loss is not finite.
-    pub loss_difference: Option<f64>,
-}
+use crate::record::PerturbationPoint;
+use crate::train::optim::Optimizer;
+use crate::train::step::TrainStep;
 
 /// The perturbed twin of a run.
 pub struct Twin {

@@ -6,8 +6,8 @@
 //!   (residual) replaced by the identity.
 
 use crate::data::Dataset;
-use crate::eval::evaluate;
 use crate::model::{Mlp, Mode};
+use crate::train::eval::evaluate;
 use ndarray::{s, Array2};
 
 /// Points on each input arc, and the lags of the autocorrelation kept in the records.

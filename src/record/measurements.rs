@@ -1,10 +1,42 @@
-//! Where a run's wall time goes: the training steps against everything a run does around them
-//! (probes, evaluations, mechanism probes, the perturbed twin). Recorded with every run, so the
-//! cost of measuring shows beside the cost of training, and the report can say when the
-//! measuring is no longer cheap.
+//! What a run measured, as the results format keeps it: loss curves, probe statistics, the
+//! perturbed twin's distances and where the run's time went. Training fills these in; they
+//! live here, below training, so that a change to the trainer is never silently a change to
+//! the format.
 
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
+
+/// One point of a loss curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    pub step: usize,
+    /// Mean training loss over the minibatches since the previous checkpoint; `None` if it was not finite.
+    pub loss: Option<f64>,
+}
+
+/// Per-layer statistics of one forward/backward pass (as the run records keep them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProbeStats {
+    /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
+    pub weight_grad_norms: Vec<f64>,
+    /// RMS of each hidden state h_k over batch and units, k = 0..K.
+    pub state_rms: Vec<f64>,
+    /// ‖∂L/∂h_k‖ (Frobenius over the batch), k = 0..K.
+    pub state_grad_norms: Vec<f64>,
+    /// ‖α_k·v_k‖ ÷ ‖h_{k−1}‖ per residual block (empty for plain nets).
+    #[serde(default)]
+    pub branch_ratios: Vec<f64>,
+}
+
+/// The twin against the run at one checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PerturbationPoint {
+    pub step: usize,
+    /// ‖θ_twin − θ‖ / ‖θ‖ over all parameters; `None` when not finite.
+    pub param_distance: Option<f64>,
+    /// |L_twin − L| / L of the mean minibatch loss since the previous checkpoint; `None` when
+    /// either loss is not finite.
+    pub loss_difference: Option<f64>,
+}
 
 /// Seconds spent in each part of one run. The parts do not overlap, and together they cover
 /// the run from the start of `train` to its end.
@@ -57,24 +89,6 @@ impl TimeSplit {
     }
 }
 
-/// Charges the time between consecutive calls to the part each call names.
-pub struct Stopwatch {
-    last: Instant,
-}
-
-impl Stopwatch {
-    pub fn start() -> Self {
-        Stopwatch { last: Instant::now() }
-    }
-
-    /// Adds the time since the previous call (or the start) to `part` and restarts.
-    pub fn charge(&mut self, part: &mut f64) {
-        let now = Instant::now();
-        *part += now.duration_since(self.last).as_secs_f64();
-        self.last = now;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,24 +110,5 @@ mod tests {
             assert_eq!(twice, 2.0 * once, "{name}");
         }
         assert_eq!(one.total(), 127.0);
-    }
-
-    #[test]
-    fn charges_each_interval_once_to_the_named_part() {
-        let outer = Instant::now();
-        let mut split = TimeSplit::default();
-        let mut watch = Stopwatch::start();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        watch.charge(&mut split.probes);
-        watch.charge(&mut split.steps);
-        std::thread::sleep(std::time::Duration::from_millis(10));
-        watch.charge(&mut split.twin);
-        let elapsed = outer.elapsed().as_secs_f64();
-        assert!(split.probes >= 0.020, "{split:?}");
-        assert!(split.twin >= 0.010, "{split:?}");
-        // Contiguous intervals: nothing counted twice, nothing outside the watch.
-        assert!(split.total() <= elapsed, "{} s charged in {elapsed} s", split.total());
-        assert!((split.total() - (split.probes + split.steps + split.twin)).abs() < 1e-12);
-        assert_eq!(split.parts().map(|(name, _)| name)[1], "steps");
     }
 }
