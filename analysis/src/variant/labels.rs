@@ -77,8 +77,15 @@ impl Variant {
         if axes.width {
             parts.push(format!("w={}", self.width));
         }
-        if axes.optimizer {
-            parts.push(format!("{} lr={}", self.optimizer, self.lr));
+        if axes.optimizer || axes.momentum || axes.weight_decay {
+            let mut optimizer = format!("{} lr={}", self.optimizer, self.lr);
+            if axes.momentum {
+                optimizer.push_str(&format!(" momentum={}", self.momentum));
+            }
+            if axes.weight_decay {
+                optimizer.push_str(&format!(" wd={}", self.weight_decay));
+            }
+            parts.push(optimizer);
         }
         if axes.steps {
             parts.push(format!("{} steps", self.steps));
@@ -115,7 +122,10 @@ pub struct VaryingAxes {
     pub norm: bool,
     pub init: bool,
     pub block_layers: bool,
+    /// Kind or learning rate.
     pub optimizer: bool,
+    pub momentum: bool,
+    pub weight_decay: bool,
     pub steps: bool,
     pub implementation: bool,
 }
@@ -141,6 +151,8 @@ impl VaryingAxes {
             init: varies(&variants, |v| v.init),
             block_layers: varies(&residual, |v| v.block_layers),
             optimizer: varies(&variants, |v| (v.optimizer, v.lr.to_bits())),
+            momentum: varies(&variants, |v| v.momentum.to_bits()),
+            weight_decay: varies(&variants, |v| v.weight_decay.to_bits()),
             steps: varies(&variants, |v| v.steps),
             implementation: varies(&variants, |v| v.implementation.clone()),
         }

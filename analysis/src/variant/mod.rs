@@ -29,6 +29,8 @@ pub struct Variant {
     pub width: usize,
     pub optimizer: OptimizerKind,
     pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
     pub batch_size: usize,
     pub steps: usize,
     pub dataset: DatasetKind,
@@ -75,6 +77,10 @@ impl Variant {
             width: run.width,
             optimizer: run.optimizer,
             lr: run.lr,
+            // Adam does not read `momentum` (its β₁ is fixed): runs that differ only there train
+            // identically and are one variant.
+            momentum: if run.optimizer == OptimizerKind::Adam { 0.0 } else { run.momentum },
+            weight_decay: run.weight_decay,
             batch_size: run.batch_size,
             steps: run.steps,
             dataset: run.dataset,
@@ -135,15 +141,15 @@ impl Variant {
         &self,
     ) -> (
         (Arch, Option<ResidualScale>, usize, Norm, Init, Activation),
-        (usize, OptimizerKind, u64, usize, usize, DatasetKind, &str, &str, Option<&str>),
+        (usize, OptimizerKind, (u64, u64, u64), usize, usize, DatasetKind, &str, &str, Option<&str>),
     ) {
         (
             (self.arch, self.residual_scale, self.block_layers, self.norm, self.init, self.activation),
             (
                 self.width,
                 self.optimizer,
-                // Learning rates are positive: their bit patterns order as the numbers do.
-                self.lr.to_bits(),
+                // Non-negative floats: their bit patterns order as the numbers do.
+                (self.lr.to_bits(), self.momentum.to_bits(), self.weight_decay.to_bits()),
                 self.batch_size,
                 self.steps,
                 self.dataset,
@@ -356,6 +362,37 @@ pub(crate) mod tests {
         assert_eq!(inv.context(), plain);
         assert_eq!(inv.alpha(16), Some(1.0 / 8f64.sqrt()), "16 layers in 2-layer blocks: K = 8");
         assert_eq!(plain.alpha(16), None);
+    }
+
+    #[test]
+    fn runs_that_differ_only_in_momentum_or_weight_decay_form_separate_groups() {
+        let mut base = synthetic_run("plain", 4, 0, Some(0.1));
+        base.optimizer = OptimizerKind::Sgd;
+        let mut momentum = base.clone();
+        momentum.momentum = 0.5;
+        let mut decay = base.clone();
+        decay.weight_decay = 1e-4;
+        let runs = vec![typed(base), typed(momentum), typed(decay)];
+        let g = groups(&runs, |_| true);
+        assert_eq!(g.len(), 3, "three optimiser settings are three groups, not three seeds of one");
+        assert!(g.iter().all(|g| g.seeds() == 1));
+        let axes = VaryingAxes::of_runs(&runs);
+        let labels: Vec<String> = runs.iter().map(|r| r.variant.label(&axes)).collect();
+        assert_eq!(
+            labels,
+            [
+                "plain, sgd lr=0.001 momentum=0.9 wd=0",
+                "plain, sgd lr=0.001 momentum=0.5 wd=0",
+                "plain, sgd lr=0.001 momentum=0.9 wd=0.0001"
+            ]
+        );
+        // Adam does not read its momentum field: two Adam runs that differ only there are one variant.
+        let adam = |momentum: f64| {
+            let mut run = synthetic_run("plain", 4, 0, Some(0.1));
+            run.momentum = momentum;
+            typed(run).variant
+        };
+        assert_eq!(adam(0.0), adam(0.9));
     }
 
     #[test]
