@@ -25,6 +25,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A data file is missing, or its contents are not what its format promises.
+    #[error("{path}: {message}")]
+    DataFile { path: PathBuf, message: String },
+
     /// A preset name that is not shipped under experiments/.
     #[error("unknown preset `{name}` (available: {available})")]
     UnknownPreset { name: String, available: String },
@@ -49,6 +53,10 @@ impl Error {
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
+    }
+
+    pub fn data_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::DataFile { path: path.into(), message: message.into() }
     }
 }
 

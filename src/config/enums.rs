@@ -57,8 +57,10 @@ named_enum!(
     OptimizerKind { Sgd => "sgd", Adam => "adam" }
 );
 named_enum!(
-    /// The built-in data sets; none is downloaded at run time.
-    DatasetKind { Digits => "digits", Spirals => "spirals", Teacher => "teacher" }
+    /// The data sets; none is downloaded at run time. `fashion_mnist` reads the files of the
+    /// Debian package `dataset-fashion-mnist` (or a directory given in the options); the others
+    /// are built in.
+    DatasetKind { Digits => "digits", Spirals => "spirals", Teacher => "teacher", FashionMnist => "fashion_mnist" }
 );
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 mod enums;
 mod experiment;
@@ -101,13 +102,18 @@ impl OptimizerConfig {
     }
 }
 
-/// Options of the synthetic data sets (ignored by `digits`). All have defaults.
+/// Options of the data sets: most are the synthetic sets' (ignored by `digits` and
+/// `fashion_mnist`); `dir` and `train_samples` are `fashion_mnist`'s only. All have defaults.
+///
+/// Serialised inside every run's configuration, whose JSON the run id hashes: fields added
+/// later are left out of that JSON at their defaults, so earlier run ids stay as they were.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatasetOptions {
     /// spirals: points per arm (train); teacher: training samples.
     pub samples: usize,
-    /// Held-out samples for synthetic sets.
+    /// Held-out samples for synthetic sets. (`fashion_mnist` always uses its whole test set:
+    /// this option's default, 250, would otherwise cut it without being asked to.)
     pub test_samples: usize,
     /// spirals: turns of each arm.
     pub turns: f64,
@@ -123,6 +129,19 @@ pub struct DatasetOptions {
     pub teacher_width: usize,
     /// Seed of the data set itself (independent of the run seed, so all runs see the same data).
     pub data_seed: u64,
+    /// fashion_mnist: the directory holding its four IDX files (default
+    /// `/usr/share/datasets/fashion-mnist`, where the Debian package puts them; a relative path
+    /// is taken from the working directory). It says where the data is, not what it is, so it
+    /// is never serialised: a run's id does not depend on where its data was read from.
+    #[serde(skip_serializing)]
+    pub dir: Option<PathBuf>,
+    /// fashion_mnist: train on the first N training images (0, the default: all of them).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub train_samples: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for DatasetOptions {
@@ -137,13 +156,34 @@ impl Default for DatasetOptions {
             teacher_depth: 4,
             teacher_width: 32,
             data_seed: 0,
+            dir: None,
+            train_samples: 0,
         }
     }
 }
 
 impl DatasetOptions {
     pub fn validate(&self, kind: DatasetKind) -> Result<()> {
-        if kind == DatasetKind::Digits {
+        // The options only a data set read from files has: elsewhere they would be ignored
+        // silently, and a subset the user asked for would not be taken.
+        if kind != DatasetKind::FashionMnist {
+            if let Some(dir) = &self.dir {
+                return Err(Error::invalid(
+                    "dataset_options.dir",
+                    dir.display(),
+                    format!("only fashion_mnist reads files; {kind} would ignore it"),
+                ));
+            }
+            if self.train_samples != 0 {
+                return Err(Error::invalid(
+                    "dataset_options.train_samples",
+                    self.train_samples,
+                    format!("only fashion_mnist takes a subset of its training set; {kind} would ignore it"),
+                ));
+            }
+        }
+        // Both are fixed sets; `train_samples` (0 = all) is checked against the file it counts.
+        if matches!(kind, DatasetKind::Digits | DatasetKind::FashionMnist) {
             return Ok(());
         }
         let positive = [
@@ -239,5 +279,44 @@ mod tests {
         model.block_layers = 7;
         model.depth = 3;
         assert!(model.validate().is_ok());
+    }
+
+    /// The JSON every run id so far hashed for the default options.
+    const DEFAULT_OPTIONS_JSON: &str = r#"{"samples":1000,"test_samples":250,"turns":2.0,"noise":0.05,"input_dim":16,"output_dim":4,"teacher_depth":4,"teacher_width":32,"data_seed":0}"#;
+
+    #[test]
+    fn dataset_options_serialise_as_before_at_their_defaults() {
+        assert_eq!(serde_json::to_string(&DatasetOptions::default()).unwrap(), DEFAULT_OPTIONS_JSON);
+        let read: DatasetOptions = serde_json::from_str(DEFAULT_OPTIONS_JSON).unwrap();
+        assert_eq!(read, DatasetOptions::default());
+        assert_eq!(serde_json::to_string(&read).unwrap(), DEFAULT_OPTIONS_JSON);
+    }
+
+    #[test]
+    fn dir_is_never_serialised_and_train_samples_only_when_set() {
+        let options: DatasetOptions = toml::from_str("dir = \"data/fashion\"\ntrain_samples = 5000\n").unwrap();
+        assert_eq!(options.dir.as_deref(), Some(std::path::Path::new("data/fashion")));
+        assert_eq!(options.train_samples, 5000);
+        let json = serde_json::to_string(&options).unwrap();
+        assert_eq!(json, DEFAULT_OPTIONS_JSON.replace('}', r#","train_samples":5000}"#));
+        let without_dir = DatasetOptions { dir: None, ..options };
+        assert_eq!(serde_json::from_str::<DatasetOptions>(&json).unwrap(), without_dir);
+    }
+
+    #[test]
+    fn file_options_belong_to_fashion_mnist() {
+        let dir = DatasetOptions { dir: Some("somewhere".into()), ..DatasetOptions::default() };
+        let subset = DatasetOptions { train_samples: 100, ..DatasetOptions::default() };
+        for kind in [DatasetKind::Digits, DatasetKind::Spirals, DatasetKind::Teacher] {
+            let err = dir.validate(kind).unwrap_err().to_string();
+            assert!(err.contains("`dataset_options.dir`") && err.contains("somewhere"), "{err}");
+            let err = subset.validate(kind).unwrap_err().to_string();
+            assert!(err.contains("`dataset_options.train_samples`") && err.contains(": 100"), "{err}");
+        }
+        assert!(dir.validate(DatasetKind::FashionMnist).is_ok());
+        assert!(subset.validate(DatasetKind::FashionMnist).is_ok());
+        // The synthetic sets' sizes are not fashion_mnist's: they are not checked for it.
+        let synthetic = DatasetOptions { samples: 0, test_samples: 0, ..DatasetOptions::default() };
+        assert!(synthetic.validate(DatasetKind::FashionMnist).is_ok());
     }
 }

@@ -47,6 +47,7 @@ pub(super) fn load() -> Split {
     let dataset = |(pixels, labels): (Vec<f32>, Vec<u32>)| Dataset {
         inputs: Array2::from_shape_vec((labels.len(), PIXELS), pixels).expect("PIXELS values per label"),
         targets: Targets::Classes { labels, num_classes: NUM_CLASSES },
+        image_shape: Some([1, 8, 8]),
     };
     Split { train: dataset(train), test: dataset(test) }
 }

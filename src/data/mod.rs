@@ -1,15 +1,22 @@
-//! The built-in data sets, all in memory and none downloaded at run time.
+//! The data sets, all in memory and none downloaded at run time.
 //!
 //! - [`DatasetKind::Digits`]: the real 8×8 handwritten digits (1797 samples, 10 classes; UCI,
 //!   CC BY 4.0), embedded in the binary from `digits.bin.gz`; a fixed 1437/360 train/test split.
 //! - [`DatasetKind::Spirals`]: two interleaved noisy spirals, 2 classes, 2-D inputs.
 //! - [`DatasetKind::Teacher`]: regression onto a random tanh MLP ("teacher"), standardised targets.
+//! - [`DatasetKind::FashionMnist`]: Fashion-MNIST (Zalando Research, MIT), 28×28 images of
+//!   clothing in 10 classes, 60 000/10 000, read from the IDX files of the Debian package
+//!   `dataset-fashion-mnist` (or `dataset_options.dir`); pixels ÷ 255.
 //!
 //! Every set is a pure function of its [`DatasetOptions`] (synthetic sets draw from
-//! `ChaCha8Rng` seeded with `data_seed`), so all runs of a sweep see the same data and a
-//! results set can be reproduced exactly. Features are an `Array2<f32>` (`len × input_dim`).
+//! `ChaCha8Rng` seeded with `data_seed`; Fashion-MNIST's files are fixed), so all runs of a
+//! sweep see the same data and a results set can be reproduced exactly. A sweep loads its set
+//! once and shares it between its runs. Features are an `Array2<f32>` (`len × input_dim`);
+//! image sets also keep their image shape, for models that read images rather than vectors.
 
 mod digits;
+mod fashion_mnist;
+mod idx;
 mod spirals;
 mod teacher;
 
@@ -31,6 +38,9 @@ pub enum Targets {
 pub struct Dataset {
     pub inputs: Array2<f32>,
     pub targets: Targets,
+    /// (channels, height, width) of the images each row flattens, row-major (so
+    /// `input_dim` = their product), for image sets; `None` for the synthetic ones.
+    pub image_shape: Option<[usize; 3]>,
 }
 
 impl Dataset {
@@ -70,13 +80,15 @@ pub struct Split {
     pub test: Dataset,
 }
 
-/// Builds the data set `kind`. `options` are validated here (and ignored by `digits`).
+/// Builds (or, for Fashion-MNIST, reads) the data set `kind`. `options` are validated here
+/// (and ignored by `digits`).
 pub fn load(kind: DatasetKind, options: &DatasetOptions) -> Result<Split> {
     options.validate(kind)?;
     let split = match kind {
         DatasetKind::Digits => digits::load(),
         DatasetKind::Spirals => spirals::load(options),
         DatasetKind::Teacher => teacher::load(options),
+        DatasetKind::FashionMnist => fashion_mnist::load(options)?,
     };
     debug_assert!(consistent(&split.train) && consistent(&split.test));
     Ok(split)
@@ -98,6 +110,7 @@ pub(crate) fn rng(seed: u64, stream: u64) -> rand_chacha::ChaCha8Rng {
 fn consistent(d: &Dataset) -> bool {
     let n = d.len();
     d.inputs.is_standard_layout()
+        && d.image_shape.is_none_or(|shape| shape.iter().product::<usize>() == d.input_dim())
         && match &d.targets {
             Targets::Classes { labels, num_classes } => {
                 labels.len() == n && labels.iter().all(|&l| (l as usize) < *num_classes)
@@ -123,8 +136,12 @@ mod tests {
 
     #[test]
     fn every_kind_loads_consistently() {
-        let options = DatasetOptions { samples: 50, test_samples: 20, ..DatasetOptions::default() };
+        // Fashion-MNIST from a small set in its layout, so the real one is not needed.
+        let files = tempfile::tempdir().unwrap();
+        fashion_mnist::testing::write_files(files.path(), 30, 10, true);
         for &kind in DatasetKind::ALL {
+            let dir = (kind == DatasetKind::FashionMnist).then(|| files.path().to_path_buf());
+            let options = DatasetOptions { samples: 50, test_samples: 20, dir, ..DatasetOptions::default() };
             let split = load(kind, &options).unwrap();
             for d in [&split.train, &split.test] {
                 assert!(consistent(d), "{kind}");
@@ -134,6 +151,9 @@ mod tests {
             }
             assert_eq!(split.train.input_dim(), split.test.input_dim());
             assert_eq!(split.train.output_dim(), split.test.output_dim());
+            assert_eq!(split.train.image_shape, split.test.image_shape);
+            let images = matches!(kind, DatasetKind::Digits | DatasetKind::FashionMnist);
+            assert_eq!(split.train.image_shape.is_some(), images, "{kind}");
         }
     }
 

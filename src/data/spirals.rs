@@ -47,7 +47,7 @@ fn draw(options: &DatasetOptions, per_arm: usize, stream: u64) -> Dataset {
         }
     }
     let inputs = Array2::from_shape_vec((labels.len(), 2), inputs).expect("two coordinates per label");
-    Dataset { inputs, targets: Targets::Classes { labels, num_classes: NUM_CLASSES } }
+    Dataset { inputs, targets: Targets::Classes { labels, num_classes: NUM_CLASSES }, image_shape: None }
 }
 
 #[cfg(test)]

@@ -120,6 +120,7 @@ pub(super) fn load(options: &DatasetOptions) -> Split {
         targets: Targets::Values {
             values: Array2::from_shape_vec((values.len() / dim, dim), values).expect("dim per sample"),
         },
+        image_shape: None,
     };
     Split { train: dataset(train_x, standardise(train_y)), test: dataset(test_x, standardise(test_y)) }
 }
