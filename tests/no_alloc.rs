@@ -16,8 +16,8 @@ use degradation_bench::config::{
 use degradation_bench::data::{Dataset, Targets};
 use degradation_bench::model::gemm::matmul;
 use degradation_bench::model::Mlp;
-use degradation_bench::optim::Optimizer;
-use degradation_bench::step::TrainStep;
+use degradation_bench::train::optim::Optimizer;
+use degradation_bench::train::step::TrainStep;
 use ndarray::Array2;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

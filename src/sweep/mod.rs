@@ -14,8 +14,8 @@ use crate::data;
 use crate::error::{Error, Result};
 use crate::machine;
 use crate::model::gemm::GEMM_BACKEND;
+use crate::record::TimeSplit;
 use crate::record::{MachineInfo, RunRecord};
-use crate::time_split::TimeSplit;
 use crate::train::{train, TrainResult};
 use progress::Progress;
 use std::path::PathBuf;
@@ -364,8 +364,8 @@ fn calibrate(runs: &[PlannedRun], threads: usize) -> f64 {
 fn step_rate(model: &crate::config::ModelConfig, optimizer: &crate::config::OptimizerConfig, batch: usize) -> f64 {
     use crate::data::{Dataset, Targets};
     use crate::model::Mlp;
-    use crate::optim::Optimizer;
-    use crate::step::TrainStep;
+    use crate::train::optim::Optimizer;
+    use crate::train::step::TrainStep;
     let Ok(mut mlp) = Mlp::<f32>::new(model, batch, 0) else { return 1e9 };
     let mut optimizer = Optimizer::new(optimizer, mlp.num_params());
     let data = Dataset {
