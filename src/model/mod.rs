@@ -3,6 +3,7 @@
 //! (`linear`, `norm`, `activation`, `plain`, `residual`) is a forward/backward pair in its own file.
 
 pub mod activation;
+pub mod conv;
 pub mod gemm;
 pub mod init;
 pub mod linear;
