@@ -23,10 +23,17 @@ pub struct Args {
     #[arg(long = "criterion", value_name = "DIR")]
     pub criterion: Vec<PathBuf>,
 
-    /// Report directory. Default: reports/<experiment>-<machine_id>, or
-    /// reports/compare-<id1>-<id2> when the inputs come from several machines.
+    /// Report directory. Default: results/reports/<experiment>-<machine_id> (or
+    /// results/reports/compare-<id1>-<id2> when the inputs come from several machines), where
+    /// nothing is tracked; with --publish, the same name under reports/.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    /// Publish: copy --run's results to reports/data/<machine_id>/<experiment>/ and write the
+    /// report under reports/, where committed results live. Machine ids repeat across VMs of
+    /// one type, so this may overwrite committed files: it is never the default.
+    #[arg(long)]
+    pub publish: bool,
 
     /// First run the named sweep preset (experiments/<PRESET>.toml) on this machine, then
     /// analyse its results together with any other inputs: the one-command main job.
@@ -45,8 +52,14 @@ pub struct Args {
 /// Where criterion writes by default, relative to the workspace root.
 pub const DEFAULT_CRITERION_DIR: &str = "target/criterion";
 
-/// Where `--run` copies its results so the report can be regenerated from committed files.
+/// Where `--publish` copies `--run`'s results so the report can be regenerated from committed files.
 pub const REPORT_DATA_DIR: &str = "reports/data";
+
+/// Where reports go by default: untracked, so the main job never changes a committed file.
+pub const UNPUBLISHED_REPORTS_DIR: &str = "results/reports";
+
+/// Where published reports go.
+pub const PUBLISHED_REPORTS_DIR: &str = "reports";
 
 /// Inputs as loaded, with what the report says about them.
 pub struct Loaded {
@@ -93,9 +106,13 @@ pub fn run(args: &Args) -> Result<PathBuf> {
     let mut sweep_outputs = Vec::new();
     if let Some(preset) = &args.run {
         let results = crate::sweep::run_preset(preset, args.threads)?;
-        let kept = keep_results(&results)?;
-        eprintln!("results copied to {} (the report is regenerated from there)", kept.display());
-        sweep_outputs.push(kept);
+        if args.publish {
+            let kept = keep_results(&results)?;
+            eprintln!("results copied to {} (the report is regenerated from there)", kept.display());
+            sweep_outputs.push(kept);
+        } else {
+            sweep_outputs.push(results);
+        }
     }
     let loaded = load_inputs(args, &sweep_outputs)?;
     for warning in &loaded.inputs.warnings {
@@ -110,13 +127,20 @@ pub fn run(args: &Args) -> Result<PathBuf> {
         loaded.inputs.results.len(),
         loaded.inputs.benches.len()
     );
-    let out = args.out.clone().unwrap_or_else(|| loaded.inputs.default_out());
+    let out = report_dir(args, &loaded.inputs);
     let inputs: Vec<PathBuf> = sweep_outputs.iter().chain(&args.inputs).cloned().collect();
     let command = regenerate_command(&inputs, &loaded.criterion_dirs, &out);
     let mut report = assemble(&loaded.inputs, command)?;
     report.notes = loaded.notes;
     report::write(&report, &out)?;
     Ok(out)
+}
+
+/// `--out`, else the inputs' default name under `results/reports/` (under `reports/` with
+/// `--publish`).
+pub fn report_dir(args: &Args, inputs: &Inputs) -> PathBuf {
+    let root = if args.publish { PUBLISHED_REPORTS_DIR } else { UNPUBLISHED_REPORTS_DIR };
+    args.out.clone().unwrap_or_else(|| Path::new(root).join(inputs.default_name()))
 }
 
 /// Copies a sweep's results directory (runs.jsonl, machine.json, experiment.toml) to
@@ -184,4 +208,22 @@ pub fn assemble(inputs: &Inputs, command: String) -> Result<Report> {
         warnings: inputs.warnings.clone(),
         attachments,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_go_where_nothing_is_tracked_unless_published() {
+        let inputs = Inputs::default();
+        let args = |words: &[&str]| Args::parse_from(["analyze"].iter().chain(words));
+        let name = inputs.default_name();
+        assert_eq!(report_dir(&args(&["--run", "quick"]), &inputs), Path::new("results/reports").join(&name));
+        assert_eq!(report_dir(&args(&["--run", "quick", "--publish"]), &inputs), Path::new("reports").join(&name));
+        assert_eq!(report_dir(&args(&["--run", "quick", "--out", "x"]), &inputs), Path::new("x"));
+        // `results/` is git-ignored: the default never lands in a tracked directory.
+        let ignored = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../.gitignore")).unwrap();
+        assert!(ignored.lines().any(|line| line.trim() == "/results"), "{ignored}");
+    }
 }

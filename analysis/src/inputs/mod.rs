@@ -89,20 +89,19 @@ impl Inputs {
         self.results.iter().any(|r| r.implementation().is_some())
     }
 
-    /// `reports/<experiment>-<machine_id>`, `reports/<experiment>-peers-<machine_id>` when a
-    /// peer implementation's runs are among the inputs, or `reports/compare-<id1>-<id2>` for
+    /// The report's directory name: `<experiment>-<machine_id>`, `<experiment>-peers-<machine_id>`
+    /// when a peer implementation's runs are among the inputs, or `compare-<id1>-<id2>` for
     /// several machines.
-    pub fn default_out(&self) -> PathBuf {
+    pub fn default_name(&self) -> String {
         let ids = self.machine_ids();
-        let name = if ids.len() > 1 {
+        if ids.len() > 1 {
             format!("compare-{}", ids.join("-"))
         } else {
             let experiments = self.experiments();
             let experiment = if experiments.is_empty() { "bench".to_string() } else { experiments.join("+") };
             let peers = if self.has_peer_runs() { "-peers" } else { "" };
             format!("{experiment}{peers}-{}", ids.first().map_or("unknown", String::as_str))
-        };
-        Path::new("reports").join(name)
+        }
     }
 }
 
