@@ -1,13 +1,15 @@
-//! Finite-difference checks of every hand-written backward of the conv layers, in f64: central differences with step 1e-6, the error
+//! Finite-difference checks of every hand-written backward of the conv layers and of whole
+//! small plain and residual conv nets, in f64: central differences with step 1e-6, the error
 //! taken relative to the gradient's largest component, as in `model::gradcheck`.
 
 use super::batch_norm2d::BatchNorm2d;
 use super::conv2d::{Conv2d, InputGrad};
 use super::pool::{global_avg_pool_backward, global_avg_pool_forward};
 use super::shortcut::Shortcut;
-use super::MapShape;
+use super::{ConvNet, ConvNetConfig, MapShape};
+use crate::config::Arch;
 use crate::model::Mode;
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use ndarray_rand::rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -180,4 +182,92 @@ fn option_a_shortcut_matches_finite_differences() {
         shortcut.backward(&r, &mut dx);
         assert_close(&format!("shortcut {input:?} → {output:?}, ∂L/∂x"), &dx, &numeric);
     }
+}
+
+/// A small net with a stage transition at every stage boundary (8×8 → 4×4 → 2×2, channels
+/// 4 → 8 → 16, so both zero-padded shortcuts) and two input channels.
+fn small_config(arch: Arch) -> ConvNetConfig {
+    ConvNetConfig { arch, blocks_per_stage: 1, base_channels: 4, input: MapShape::new(8, 8, 2), classes: 3 }
+}
+
+const BATCH: usize = 3;
+
+/// Mean softmax cross-entropy and its gradient, (n, classes).
+fn cross_entropy(logits: &Array2<f64>, labels: &[usize]) -> (f64, Array2<f64>) {
+    let mut grad = Array2::zeros(logits.raw_dim());
+    let n = labels.len() as f64;
+    let mut total = 0.0;
+    for (i, &label) in labels.iter().enumerate() {
+        let row = logits.row(i);
+        let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        let log_sum = row.iter().map(|&v| (v - max).exp()).sum::<f64>().ln() + max;
+        total += log_sum - row[label];
+        for (j, &v) in row.iter().enumerate() {
+            grad[[i, j]] = ((v - log_sum).exp() - if j == label { 1.0 } else { 0.0 }) / n;
+        }
+    }
+    (total / n, grad)
+}
+
+/// Every parameter's and every input's gradient of a whole net against central differences.
+fn check_network(arch: Arch, mode: Mode) {
+    let config = small_config(arch);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut net = ConvNet::<f64>::new(&config, BATCH, 7).unwrap();
+    // Move every parameter off its initial value (BN γ off 1, β and the FC bias off 0).
+    for p in net.params.iter_mut() {
+        *p += rng.random_range(-0.3..0.3);
+    }
+    let mut inputs = Array2::from_shape_fn((BATCH, config.input.len()), |_| rng.random_range(-1.5..1.5));
+    let labels: Vec<usize> = (0..BATCH).map(|i| i % config.classes).collect();
+    // Running statistics moved off (0, 1) for the evaluation-mode check.
+    net.forward(inputs.view(), Mode::Train);
+
+    let logits = net.forward(inputs.view(), mode).to_owned();
+    let (_, dlogits) = cross_entropy(&logits, &labels);
+    let mut state_grad_norms = Vec::new();
+    net.backward(inputs.view(), dlogits.view(), Some(&mut state_grad_norms));
+    assert_eq!(state_grad_norms.len(), 3 * config.blocks_per_stage + 1);
+    assert!(state_grad_norms.iter().all(|g| g.is_finite() && *g > 0.0));
+    let analytic = net.grads.to_vec();
+    let mut input_grad = Array2::zeros(inputs.raw_dim());
+    net.input_gradient(input_grad.view_mut());
+
+    let mut params = net.params.to_vec();
+    let numeric = central_differences(&mut params, |p| {
+        net.params.assign(&Array1::from(p.to_vec()));
+        cross_entropy(&net.forward(inputs.view(), mode).to_owned(), &labels).0
+    });
+    net.params.assign(&Array1::from(params));
+    assert_close(&format!("{arch} net, {mode:?}, every ∂L/∂θ"), &analytic, &numeric);
+
+    let shape = inputs.raw_dim();
+    let flat_inputs = inputs.as_slice_mut().unwrap();
+    let numeric_x = central_differences(flat_inputs, |x| {
+        let x = Array2::from_shape_vec(shape, x.to_vec()).unwrap();
+        cross_entropy(&net.forward(x.view(), mode).to_owned(), &labels).0
+    });
+    assert_close(&format!("{arch} net, {mode:?}, ∂L/∂x"), input_grad.as_slice().unwrap(), &numeric_x);
+
+    // The check itself: a 1% error in the largest component of ∂L/∂θ must be caught.
+    let mut wrong = analytic;
+    let largest = (0..wrong.len()).max_by(|&a, &b| wrong[a].abs().total_cmp(&wrong[b].abs())).unwrap();
+    wrong[largest] *= 1.01;
+    assert!(worst_error(&wrong, &numeric) > TOLERANCE, "the check misses a 1% error");
+}
+
+#[test]
+fn plain_network_matches_finite_differences() {
+    check_network(Arch::Plain, Mode::Probe);
+}
+
+#[test]
+fn residual_network_matches_finite_differences() {
+    check_network(Arch::Residual, Mode::Probe);
+}
+
+#[test]
+fn networks_match_finite_differences_with_running_statistics() {
+    check_network(Arch::Plain, Mode::Eval);
+    check_network(Arch::Residual, Mode::Eval);
 }

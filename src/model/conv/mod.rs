@@ -3,19 +3,27 @@
 //!
 //! Each layer is a forward/backward pair in its own file: `conv2d` (3×3, stride 1 or 2,
 //! padding 1, through the crate's one GEMM), `batch_norm2d`, `relu`, `pool` (global average),
-//! `shortcut` (option A).
+//! `shortcut` (option A); `block` composes them into conv–BN(–ReLU) units and blocks, and
+//! `convnet` is the loop over the stack.
 //!
 //! Every feature map is stored NHWC: (n, height, width, channels) row-major, so a batch of maps
-//! is also a row-major (n·height·width, channels) matrix. See `conv2d` for why.
+//! is also a row-major (n·height·width, channels) matrix. See `conv2d` for why; the network
+//! converts its (n, C, H, W) inputs once on the way in.
 
 pub mod batch_norm2d;
+pub mod block;
 pub mod conv2d;
+pub mod convnet;
 pub mod pool;
 pub mod relu;
 pub mod shortcut;
 
 #[cfg(test)]
 mod gradcheck;
+#[cfg(test)]
+mod tests;
+
+pub use convnet::{ConvNet, ConvNetConfig};
 
 /// The shape of one image or feature map; a batch of them is stored NHWC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
