@@ -34,6 +34,13 @@ macro_rules! named_enum {
 }
 
 named_enum!(
+    /// The architecture family: the MLPs of the network definitions (`model::mlp`), or the
+    /// ResNet paper's CIFAR conv nets (`model::conv`). An absent `family` means `mlp`, in
+    /// experiment files, run configurations and records alike: it is written only for `conv`,
+    /// so everything recorded before conv nets existed reads (and hashes) as it did.
+    Family { Mlp => "mlp", Conv => "conv" }
+);
+named_enum!(
     /// Plain stack of layers, or pre-activation residual blocks.
     Arch { Plain => "plain", Residual => "residual" }
 );
@@ -63,6 +70,52 @@ named_enum!(
     DatasetKind { Digits => "digits", Spirals => "spirals", Teacher => "teacher", FashionMnist => "fashion_mnist" }
 );
 
+impl ResidualScale {
+    /// α at initialisation in a net of `blocks` residual blocks (ReZero's learnable α starts at 0).
+    pub fn initial_alpha(self, blocks: usize) -> f64 {
+        match self {
+            ResidualScale::One => 1.0,
+            ResidualScale::InvSqrtBlocks => 1.0 / (blocks.max(1) as f64).sqrt(),
+            ResidualScale::Rezero => 0.0,
+        }
+    }
+}
+
+impl Default for Family {
+    fn default() -> Self {
+        Family::Mlp
+    }
+}
+
+impl Family {
+    /// For `skip_serializing_if`: `mlp` is never written.
+    pub fn is_mlp(&self) -> bool {
+        *self == Family::Mlp
+    }
+}
+
+impl DatasetKind {
+    /// Whether the set's samples are images (with a (C, H, W) shape a conv net can read):
+    /// digits (1×8×8) and Fashion-MNIST (1×28×28).
+    pub fn has_images(self) -> bool {
+        matches!(self, DatasetKind::Digits | DatasetKind::FashionMnist)
+    }
+
+    /// Classes of a classification set whose count is fixed by the set itself; `None` where it
+    /// is an option (spirals' arms) or the task is regression (teacher).
+    pub fn fixed_classes(self) -> Option<usize> {
+        match self {
+            DatasetKind::Digits | DatasetKind::FashionMnist => Some(10),
+            DatasetKind::Spirals | DatasetKind::Teacher => None,
+        }
+    }
+
+    /// Cross-entropy of a uniform guess, ln(classes): the loss of a net that learned nothing.
+    pub fn chance_loss(self) -> Option<f64> {
+        self.fixed_classes().map(|classes| (classes as f64).ln())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +138,7 @@ mod tests {
                 assert_eq!(serde_json::from_str::<T>(&format!("\"{name}\"")).unwrap(), value);
             }
         }
+        round_trip(Family::ALL, Family::as_str);
         round_trip(Arch::ALL, Arch::as_str);
         round_trip(Activation::ALL, Activation::as_str);
         round_trip(Norm::ALL, Norm::as_str);
@@ -94,5 +148,6 @@ mod tests {
         round_trip(DatasetKind::ALL, DatasetKind::as_str);
         assert_eq!(Arch::ALL.len(), 2);
         assert_eq!(Activation::ALL.len(), 4);
+        assert_eq!(Family::default(), Family::Mlp);
     }
 }

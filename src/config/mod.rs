@@ -2,21 +2,26 @@
 //! ([`Experiment`], read from TOML). Validation turns every bad value into an
 //! [`Error`] that names the field, so nothing downstream has to check again.
 //!
-//! The names (`enums`), the experiment file (`experiment`) and locating errors in that file
-//! (`spans`) live in submodules; everything public is re-exported here.
+//! The names (`enums`), the experiment file (`experiment`), locating errors in that file
+//! (`spans`), what a conv run may say (`conv`) and the learning-rate schedule (`schedule`)
+//! live in submodules; everything public is re-exported here.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub mod conv;
 mod enums;
 mod experiment;
+mod schedule;
 mod spans;
 
-pub use enums::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
-pub use experiment::Experiment;
+pub use enums::{Activation, Arch, DatasetKind, Family, Init, Norm, OptimizerKind, ResidualScale};
+pub use experiment::{Experiment, OptimizerSpec};
+pub use schedule::{LrSchedule, DEFAULT_DECAY_FACTOR};
 
-/// The network's shape and variant. Depth counts hidden w×w weight layers only.
+/// The network's shape and variant. Depth counts hidden w×w weight layers only. A conv run
+/// (`RunConfig::family`) reads some fields differently: see `config::conv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     pub arch: Arch,
@@ -67,10 +72,16 @@ impl ModelConfig {
 
     /// Number of hidden states h_k after the stem: K = D for plain nets, D / block_layers for residual ones.
     pub fn blocks(&self) -> usize {
-        match self.arch {
-            Arch::Plain => self.depth,
-            Arch::Residual => self.depth / self.block_layers,
-        }
+        blocks(self.arch, self.depth, self.block_layers)
+    }
+}
+
+/// Hidden states h_k after the stem of a net of `depth` weight layers: K = D for plain nets,
+/// D / block_layers for residual ones.
+pub fn blocks(arch: Arch, depth: usize, block_layers: usize) -> usize {
+    match arch {
+        Arch::Plain => depth,
+        Arch::Residual => depth / block_layers.max(1),
     }
 }
 
@@ -223,13 +234,24 @@ pub struct MechanismProbes {
 }
 
 /// Everything one training run needs; a point of an [`Experiment`]'s grid.
+///
+/// Its JSON is what a run id hashes. The fields added with conv nets and schedules are
+/// written only when they say something (`family` when `conv`, `lr_schedule` when not
+/// constant), so an MLP run with a constant rate serialises, and is identified, exactly as
+/// before they existed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
     pub experiment: String,
     pub dataset: DatasetKind,
     pub dataset_options: DatasetOptions,
+    /// Which network `model` describes; absent means `mlp`.
+    #[serde(default, skip_serializing_if = "Family::is_mlp")]
+    pub family: Family,
     pub model: ModelConfig,
     pub optimizer: OptimizerConfig,
+    /// Absent means constant (the optimizer's own rate throughout).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
     pub batch_size: usize,
     pub steps: usize,
     pub checkpoints: usize,
@@ -241,8 +263,28 @@ pub struct RunConfig {
 impl RunConfig {
     /// Checks everything that does not need the data (see `train` for batch size vs data size).
     pub fn validate(&self) -> Result<()> {
-        self.model.validate()?;
+        match self.family {
+            Family::Mlp => self.model.validate()?,
+            Family::Conv => {
+                conv::validate_model(&self.model)?;
+                if !self.dataset.has_images() {
+                    return Err(Error::invalid(
+                        "dataset",
+                        self.dataset,
+                        "a conv net reads images, and this data set has none (digits and fashion_mnist do)",
+                    ));
+                }
+                if self.probes.lesion {
+                    return Err(Error::invalid(
+                        "lesion",
+                        true,
+                        "the lesion study removes hidden layers of an MLP; conv nets have none to remove",
+                    ));
+                }
+            }
+        }
         self.optimizer.validate()?;
+        self.lr_schedule.validate("lr_schedule")?;
         self.dataset_options.validate(self.dataset)?;
         if self.batch_size == 0 {
             return Err(Error::invalid("batch_size", self.batch_size, "must be at least 1"));

@@ -55,8 +55,9 @@ impl<T: Real> ResidualBlock<T> {
             })
             .collect();
         let scale = match residual_scale {
-            ResidualScale::One => BlockScale::Fixed(T::one()),
-            ResidualScale::InvSqrtBlocks => BlockScale::Fixed(T::from_f64(1.0 / (blocks as f64).sqrt())),
+            ResidualScale::One | ResidualScale::InvSqrtBlocks => {
+                BlockScale::Fixed(T::from_f64(residual_scale.initial_alpha(blocks)))
+            }
             ResidualScale::Rezero => {
                 *offset += 1;
                 BlockScale::Learned(*offset - 1)

@@ -102,20 +102,12 @@ impl Variant {
 
     /// Hidden states after the stem, K: the depth for plain nets, the number of blocks otherwise.
     pub fn blocks(&self, depth: usize) -> usize {
-        if self.is_plain() {
-            depth
-        } else {
-            depth / self.block_layers.max(1)
-        }
+        degradation_bench::config::blocks(self.arch, depth, self.block_layers)
     }
 
     /// α at initialisation for a residual net of this depth (ReZero's learnable α starts at 0).
     pub fn alpha(&self, depth: usize) -> Option<f64> {
-        match self.residual_scale? {
-            ResidualScale::One => Some(1.0),
-            ResidualScale::InvSqrtBlocks => Some(1.0 / (self.blocks(depth).max(1) as f64).sqrt()),
-            ResidualScale::Rezero => Some(0.0),
-        }
+        Some(self.residual_scale?.initial_alpha(self.blocks(depth)))
     }
 
     /// The variant with its architecture taken out: a plain net and the residual nets of one
@@ -124,14 +116,10 @@ impl Variant {
         Variant { arch: Arch::Plain, residual_scale: None, block_layers: 0, ..self.clone() }
     }
 
-    /// Cross-entropy of a uniform guess, ln(classes): the loss of a net that learned nothing.
-    /// Known for the digits (10 classes: ln 10 ≈ 2.30); `None` where the class count is an
-    /// option of the data set.
+    /// Cross-entropy of a uniform guess: the loss of a net that learned nothing (from the core,
+    /// where the data set fixes its class count).
     pub fn chance_loss(&self) -> Option<f64> {
-        match self.dataset {
-            DatasetKind::Digits => Some(10f64.ln()),
-            _ => None,
-        }
+        self.dataset.chance_loss()
     }
 
     /// The sort key: natural order, numbers as numbers (nested: tuples of more than twelve
