@@ -37,7 +37,8 @@ pub struct Args {
 
     /// First run the named sweep preset (experiments/<PRESET>.toml) on this machine, then
     /// analyse its results together with any other inputs: the one-command main job.
-    #[arg(long, value_name = "PRESET")]
+    #[arg(long, value_name = "PRESET",
+          value_parser = clap::builder::PossibleValuesParser::new(degradation_bench::sweep::preset_names()))]
     pub run: Option<String>,
 
     /// Worker threads for --run (default: all cores).

@@ -17,8 +17,8 @@ struct Cli {
     #[arg(long, conflicts_with = "preset", required_unless_present_any = ["preset", "timing_fields"])]
     config: Option<PathBuf>,
 
-    /// A preset shipped in experiments/: quick, init, full, tiny, mechanisms, longer, seeds, scales or drift.
-    #[arg(long)]
+    /// A preset shipped in experiments/.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(sweep::preset_names()))]
     preset: Option<String>,
 
     /// Results directory [default: results/<experiment>/<machine_id>].

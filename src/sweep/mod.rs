@@ -35,7 +35,14 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("scales", include_str!("../../experiments/scales.toml")),
     ("drift", include_str!("../../experiments/drift.toml")),
     ("sensitivity", include_str!("../../experiments/sensitivity.toml")),
+    ("tuned", include_str!("../../experiments/tuned.toml")),
+    ("fashion", include_str!("../../experiments/fashion.toml")),
 ];
+
+/// The presets' names, in the order above (for command-line help and checks).
+pub fn preset_names() -> Vec<&'static str> {
+    PRESETS.iter().map(|(name, _)| *name).collect()
+}
 
 /// The text of a shipped preset.
 pub fn preset_text(name: &str) -> Result<String> {

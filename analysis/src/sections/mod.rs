@@ -23,6 +23,7 @@ sections!(
     machines,
     degradation,
     robust,
+    tuning,
     sensitivity,
     peers,
     curves,
