@@ -3,8 +3,8 @@
 //! additionally name the file and the line of the offending key.
 
 use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Experiment, Init, MechanismProbes, ModelConfig, Norm,
-    OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
+    Activation, Arch, DatasetKind, DatasetOptions, Experiment, Family, Init, LrSchedule, MechanismProbes, ModelConfig,
+    Norm, OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
 };
 use degradation_bench::data::{self, Split};
 use degradation_bench::model::Mlp;
@@ -39,6 +39,8 @@ fn config() -> RunConfig {
         steps: 2,
         checkpoints: 1,
         seed: 0,
+        family: Family::Mlp,
+        lr_schedule: LrSchedule::default(),
         probes: MechanismProbes::default(),
     }
 }

@@ -4,8 +4,8 @@
 //! (std threads and rayon); a different seed gives a different result.
 
 use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-    OptimizerKind, ResidualScale, RunConfig,
+    Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
+    OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
 };
 use degradation_bench::data::{self, Split};
 use degradation_bench::machine::fingerprint as fingerprint_machine;
@@ -25,6 +25,8 @@ fn run(dataset: DatasetKind, model: ModelConfig, optimizer: OptimizerConfig, see
         steps: 40,
         checkpoints: 4,
         seed,
+        family: Family::Mlp,
+        lr_schedule: LrSchedule::default(),
         probes: MechanismProbes::default(),
     }
 }

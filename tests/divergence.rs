@@ -2,8 +2,8 @@
 //! diverged, with the step, no final losses and no final probes — and nothing panics.
 
 use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-    OptimizerKind, ResidualScale, RunConfig,
+    Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
+    OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
 };
 use degradation_bench::data;
 use degradation_bench::train::{train, TrainResult};
@@ -30,6 +30,8 @@ fn absurd(arch: Arch, kind: OptimizerKind, lr: f64) -> RunConfig {
         steps: 50,
         checkpoints: 50,
         seed: 3,
+        family: Family::Mlp,
+        lr_schedule: LrSchedule::default(),
         probes: MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true },
     }
 }

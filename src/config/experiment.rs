@@ -1,13 +1,23 @@
 //! The experiment file: a grid of runs read from TOML, validated so that every error names the
 //! file, the line and the key of the bad value.
 
+use super::conv;
+use super::schedule::{validate_decay_at, LrSchedule, DEFAULT_DECAY_FACTOR};
 use super::spans::{Document, TomlPath};
-use super::{Activation, Arch, DatasetKind, DatasetOptions, Init, ModelConfig, Norm, OptimizerConfig, ResidualScale};
+use super::{
+    Activation, Arch, DatasetKind, DatasetOptions, Family, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind,
+    ResidualScale,
+};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// An experiment file: every list is a grid axis and the sweep runs the Cartesian product.
+///
+/// `family = "conv"` grids the ResNet paper's conv nets over `archs`, `depths` (6n + 2),
+/// `seeds` and the optimizers, with `base_channels` filters in the first stage; the MLP axes
+/// (`widths`, `activations`, `norms`, `residual_scales`, `inits`, `block_layers`) are left out
+/// or state the paper's one value (see [`Experiment::validate`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
@@ -15,15 +25,32 @@ pub struct Experiment {
     pub dataset: DatasetKind,
     #[serde(default)]
     pub dataset_options: DatasetOptions,
+    /// `mlp` (the default) or `conv`.
+    #[serde(default)]
+    pub family: Family,
+    /// Conv nets only: filters of the stem and stage 1 (default 16, the paper's).
+    #[serde(default)]
+    pub base_channels: Option<usize>,
     pub archs: Vec<Arch>,
     pub depths: Vec<usize>,
+    /// MLPs only (required for them).
+    #[serde(default)]
     pub widths: Vec<usize>,
+    /// Required for MLPs; conv nets: left out or `["relu"]`.
+    #[serde(default)]
     pub activations: Vec<Activation>,
+    /// Required for MLPs; conv nets: left out or `["batch"]`.
+    #[serde(default)]
     pub norms: Vec<Norm>,
-    /// Applies to residual runs only; plain runs are not duplicated along this axis.
+    /// Applies to residual runs only; plain runs are not duplicated along this axis. Conv nets:
+    /// left out or `["one"]`.
+    #[serde(default)]
     pub residual_scales: Vec<ResidualScale>,
+    /// Conv nets: 2 (the default; their blocks are two convs).
     #[serde(default = "default_block_layers")]
     pub block_layers: usize,
+    /// Required for MLPs; conv nets: left out or `["he"]`.
+    #[serde(default)]
     pub inits: Vec<Init>,
     pub seeds: Vec<u64>,
     pub steps: usize,
@@ -32,14 +59,14 @@ pub struct Experiment {
     pub checkpoints: usize,
     /// One optimizer (a `[optimizer]` table) ...
     #[serde(default)]
-    pub optimizer: Option<OptimizerConfig>,
+    pub optimizer: Option<OptimizerSpec>,
     /// ... or a grid of them (`[[optimizers]]` tables); exactly one of the two.
     #[serde(default)]
-    pub optimizers: Option<Vec<OptimizerConfig>>,
+    pub optimizers: Option<Vec<OptimizerSpec>>,
     /// Record the shattered-gradients probe (see `mechanisms`).
     #[serde(default)]
     pub shattered_gradients: bool,
-    /// Record the lesion study (see `mechanisms`).
+    /// Record the lesion study (see `mechanisms`); MLPs only.
     #[serde(default)]
     pub lesion: bool,
     /// Record how a one-ulp perturbation of the initial weights grows (see `sensitivity`).
@@ -52,6 +79,93 @@ fn default_block_layers() -> usize {
 }
 fn default_checkpoints() -> usize {
     30
+}
+
+/// An optimizer as an experiment file writes it: the optimizer's values and, optionally, a
+/// learning-rate schedule (see [`LrSchedule`]):
+/// - `lr_decay_at`: fractions of the run's steps after which the rate is multiplied by
+///   `lr_decay_factor` (default 0.1), e.g. the paper's `[0.5, 0.75]`;
+/// - `warmup_steps` updates at `warmup_lr` first, in the runs at least `warmup_min_depth`
+///   deep (default: all; the paper warms up ResNet-110 only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    pub kind: OptimizerKind,
+    pub lr: f64,
+    /// SGD only.
+    #[serde(default)]
+    pub momentum: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lr_decay_at: Vec<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_decay_factor: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_steps: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_lr: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup_min_depth: Option<usize>,
+}
+
+impl OptimizerSpec {
+    /// The optimizer's own values.
+    pub fn optimizer(&self) -> OptimizerConfig {
+        OptimizerConfig { kind: self.kind, lr: self.lr, momentum: self.momentum, weight_decay: self.weight_decay }
+    }
+
+    /// The schedule of a run `depth` deep, in canonical form (a factor only where there is a
+    /// decay, a warm-up rate only where there is a warm-up), so equal schedules are equal runs.
+    pub fn schedule(&self, depth: usize) -> LrSchedule {
+        let warms_up = depth >= self.warmup_min_depth.unwrap_or(0);
+        let warmup_steps = if warms_up { self.warmup_steps.unwrap_or(0) } else { 0 };
+        LrSchedule {
+            decay_at: self.lr_decay_at.clone(),
+            decay_factor: match self.lr_decay_at.is_empty() {
+                true => DEFAULT_DECAY_FACTOR,
+                false => self.lr_decay_factor.unwrap_or(DEFAULT_DECAY_FACTOR),
+            },
+            warmup_steps,
+            warmup_lr: if warmup_steps > 0 { self.warmup_lr.unwrap_or(0.0) } else { 0.0 },
+        }
+    }
+
+    /// Checks the optimizer and its schedule; errors name `optimizer.<key>` as the file writes it.
+    pub fn validate(&self) -> Result<()> {
+        self.optimizer().validate()?;
+        validate_decay_at(&self.lr_decay_at, "optimizer.lr_decay_at")?;
+        if let Some(factor) = self.lr_decay_factor {
+            if self.lr_decay_at.is_empty() {
+                return Err(Error::invalid(
+                    "optimizer.lr_decay_factor",
+                    factor,
+                    "has no effect without lr_decay_at; leave it out",
+                ));
+            }
+            if !(factor.is_finite() && factor > 0.0 && factor < 1.0) {
+                return Err(Error::invalid("optimizer.lr_decay_factor", factor, "must be in (0, 1)"));
+            }
+        }
+        let warmup_steps = self.warmup_steps.unwrap_or(0);
+        if warmup_steps == 0 {
+            let unused = [
+                ("optimizer.warmup_lr", self.warmup_lr.map(|v| v.to_string())),
+                ("optimizer.warmup_min_depth", self.warmup_min_depth.map(|v| v.to_string())),
+            ];
+            for (field, value) in unused {
+                if let Some(value) = value {
+                    return Err(Error::invalid(field, value, "has no effect without warmup_steps; leave it out"));
+                }
+            }
+            return Ok(());
+        }
+        match self.warmup_lr {
+            Some(lr) if lr.is_finite() && lr > 0.0 => Ok(()),
+            Some(lr) => Err(Error::invalid("optimizer.warmup_lr", lr, "must be finite and > 0")),
+            None => Err(Error::invalid("optimizer.warmup_lr", "missing", "a warm-up needs its rate")),
+        }
+    }
 }
 
 impl Experiment {
@@ -72,7 +186,7 @@ impl Experiment {
     }
 
     /// The optimizers axis, whichever way the file wrote it.
-    pub fn optimizer_axis(&self) -> &[OptimizerConfig] {
+    pub fn optimizer_axis(&self) -> &[OptimizerSpec] {
         match (&self.optimizer, &self.optimizers) {
             (Some(one), None) => std::slice::from_ref(one),
             (None, Some(many)) => many,
@@ -87,14 +201,6 @@ impl Experiment {
     /// [`validate`](Self::validate), with the path of the offending value in the file, so that
     /// loading can name its line (the bad element of a list, the bad `[[optimizers]]` entry).
     fn validate_at(&self) -> std::result::Result<(), (Error, TomlPath)> {
-        // Errors from a sub-config name their field (`optimizer.lr`); only the file path differs.
-        let at_field = |error: Error| {
-            let path = match &error {
-                Error::InvalidField { field, .. } => TomlPath::field(field),
-                _ => TomlPath::default(),
-            };
-            (error, path)
-        };
         if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(at_field(Error::invalid(
                 "name",
@@ -102,26 +208,24 @@ impl Experiment {
                 "must be non-empty and use only letters, digits, '-' and '_' (it names a directory)",
             )));
         }
-        let axes = [
-            ("archs", self.archs.len()),
-            ("depths", self.depths.len()),
-            ("widths", self.widths.len()),
-            ("activations", self.activations.len()),
-            ("norms", self.norms.len()),
-            ("inits", self.inits.len()),
-            ("seeds", self.seeds.len()),
-        ];
+        let mut axes = vec![("archs", self.archs.len()), ("depths", self.depths.len())];
+        if self.family == Family::Mlp {
+            axes.extend([
+                ("widths", self.widths.len()),
+                ("activations", self.activations.len()),
+                ("norms", self.norms.len()),
+                ("inits", self.inits.len()),
+            ]);
+        }
+        axes.push(("seeds", self.seeds.len()));
         for (field, len) in axes {
             if len == 0 {
                 return Err(at_field(Error::invalid(field, "[]", "a grid axis must not be empty")));
             }
         }
-        if self.archs.contains(&Arch::Residual) && self.residual_scales.is_empty() {
-            return Err(at_field(Error::invalid(
-                "residual_scales",
-                "[]",
-                "must not be empty when archs contains \"residual\"",
-            )));
+        match self.family {
+            Family::Mlp => self.validate_mlp_only()?,
+            Family::Conv => self.validate_conv_only()?,
         }
         match (&self.optimizer, &self.optimizers) {
             (Some(_), Some(_)) => {
@@ -169,9 +273,105 @@ impl Experiment {
             }
         }
         self.dataset_options.validate(self.dataset).map_err(at_field)?;
-        // Depth checks per arch, through the model's own validation (input/output dims are placeholders).
-        for &arch in &self.archs {
-            for (index, &depth) in self.depths.iter().enumerate() {
+        self.validate_depths()
+    }
+
+    /// What only an MLP experiment checks: its residual scales, and no conv option.
+    fn validate_mlp_only(&self) -> std::result::Result<(), (Error, TomlPath)> {
+        if let Some(base_channels) = self.base_channels {
+            return Err(at_field(Error::invalid(
+                "base_channels",
+                base_channels,
+                "only conv nets have base channels; an MLP's width is `widths` (or set family = \"conv\")",
+            )));
+        }
+        if self.archs.contains(&Arch::Residual) && self.residual_scales.is_empty() {
+            return Err(at_field(Error::invalid(
+                "residual_scales",
+                "[]",
+                "must not be empty when archs contains \"residual\"",
+            )));
+        }
+        Ok(())
+    }
+
+    /// What a conv experiment checks: images to read, even base channels, and the MLP axes
+    /// either left out or stating the paper's one value (see `config::conv`), never ignored.
+    fn validate_conv_only(&self) -> std::result::Result<(), (Error, TomlPath)> {
+        if !self.dataset.has_images() {
+            return Err(at_field(Error::invalid(
+                "dataset",
+                self.dataset,
+                "a conv net reads images, and this data set has none (digits and fashion_mnist do)",
+            )));
+        }
+        if let Some(base_channels) = self.base_channels {
+            conv::validate_base_channels(base_channels, "base_channels").map_err(at_field)?;
+        }
+        if !self.widths.is_empty() {
+            return Err(at_field(Error::invalid(
+                "widths",
+                format!("{:?}", self.widths),
+                "conv nets have no widths axis: their width is `base_channels` (default 16); leave `widths` out",
+            )));
+        }
+        /// Every element of `values` must be `paper`; the error points at the first that is not.
+        fn only<T: PartialEq + std::fmt::Display>(
+            field: &str,
+            values: &[T],
+            paper: T,
+            why: &str,
+        ) -> std::result::Result<(), (Error, TomlPath)> {
+            match values.iter().position(|v| *v != paper) {
+                None => Ok(()),
+                Some(index) => Err((
+                    Error::invalid(
+                        field,
+                        &values[index],
+                        format!("conv nets {why}: leave `{field}` out or write [\"{paper}\"]"),
+                    ),
+                    TomlPath::field(field).index(index),
+                )),
+            }
+        }
+        only("activations", &self.activations, conv::ACTIVATION, "use relu only (the paper's)")?;
+        only("norms", &self.norms, conv::NORM, "always use batch norm after every conv (the paper's)")?;
+        only("inits", &self.inits, conv::INIT, "are initialised Kaiming-normal (the paper's)")?;
+        only("residual_scales", &self.residual_scales, conv::RESIDUAL_SCALE, "add their shortcut with α = 1")?;
+        if self.block_layers != conv::BLOCK_LAYERS {
+            return Err(at_field(Error::invalid(
+                "block_layers",
+                self.block_layers,
+                "a conv net's blocks are two convs: leave `block_layers` out or write 2",
+            )));
+        }
+        if self.lesion {
+            return Err(at_field(Error::invalid(
+                "lesion",
+                true,
+                "the lesion study removes hidden layers of an MLP; it is not implemented for conv nets",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Depth checks: an MLP's per arch, through the model's own validation (input/output dims
+    /// are placeholders); a conv net's depth is 6n + 2.
+    fn validate_depths(&self) -> std::result::Result<(), (Error, TomlPath)> {
+        let at_depth = |index: usize| {
+            move |error: Error| match error {
+                Error::InvalidField { field, value, reason } if field == "depth" || field == "depths" => {
+                    (Error::invalid("depths", value, reason), TomlPath::field("depths").index(index))
+                }
+                other => at_field(other),
+            }
+        };
+        for (index, &depth) in self.depths.iter().enumerate() {
+            if self.family == Family::Conv {
+                conv::validate_depth(depth, "depths").map_err(at_depth(index))?;
+                continue;
+            }
+            for &arch in &self.archs {
                 let model = ModelConfig {
                     arch,
                     depth,
@@ -184,16 +384,20 @@ impl Experiment {
                     block_layers: self.block_layers,
                     init: Init::He,
                 };
-                model.validate().map_err(|e| match e {
-                    Error::InvalidField { field, value, reason } if field == "depth" => {
-                        (Error::invalid("depths", value, reason), TomlPath::field("depths").index(index))
-                    }
-                    other => at_field(other),
-                })?;
+                model.validate().map_err(at_depth(index))?;
             }
         }
         Ok(())
     }
+}
+
+/// Errors from a sub-config name their field (`optimizer.lr`); only the file path differs.
+fn at_field(error: Error) -> (Error, TomlPath) {
+    let path = match &error {
+        Error::InvalidField { field, .. } => TomlPath::field(field),
+        _ => TomlPath::default(),
+    };
+    (error, path)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Plain and residual MLPs with hand-written forward and backward passes over
 //! preallocated ndarray buffers. See `mlp` for the network definitions; each layer kind
 //! (`linear`, `norm`, `activation`, `plain`, `residual`) is a forward/backward pair in its own file.
+//! `conv` holds the ResNet paper's conv nets; [`Network`] is what training needs of either.
 
 pub mod activation;
 pub mod conv;
@@ -8,6 +9,7 @@ pub mod gemm;
 pub mod init;
 pub mod linear;
 pub mod mlp;
+pub mod network;
 pub mod norm;
 pub mod norm_act;
 pub mod plain;
@@ -17,6 +19,7 @@ pub mod residual;
 mod gradcheck;
 
 pub use mlp::{Mlp, Mode};
+pub use network::Network;
 
 use ndarray::{ArrayBase, ArrayView2, ArrayViewMut2, Data, Dimension};
 

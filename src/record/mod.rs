@@ -3,7 +3,7 @@
 //! the enums' names are a contract (see README "Results format"): the JSON written here is the
 //! JSON of every committed results set.
 
-use crate::config::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
+use crate::config::{Activation, Arch, DatasetKind, Family, Init, LrSchedule, Norm, OptimizerKind, ResidualScale};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -19,6 +19,12 @@ pub struct RunRecord {
     pub run_id: String,
     pub experiment: String,
     pub dataset: DatasetKind,
+    /// `conv` for the ResNet paper's conv nets; left out of the line for MLPs (absent means
+    /// `mlp`), so every MLP line reads and re-serialises as before. A conv run's `depth` counts
+    /// all weight layers (6n + 2), its `width` is its base channels, its probes have one state
+    /// per block (3n + 1) and one weight gradient per block conv (6n): see `config::conv`.
+    #[serde(default, skip_serializing_if = "Family::is_mlp")]
+    pub family: Family,
     pub arch: Arch,
     pub depth: usize,
     pub width: usize,
@@ -32,6 +38,9 @@ pub struct RunRecord {
     pub lr: f64,
     pub momentum: f64,
     pub weight_decay: f64,
+    /// The learning-rate schedule; left out when constant (absent means constant).
+    #[serde(default, skip_serializing_if = "LrSchedule::is_constant")]
+    pub lr_schedule: LrSchedule,
     pub batch_size: usize,
     pub steps: usize,
     pub seed: u64,

@@ -1,8 +1,9 @@
 //! Grid expansion: an [`Experiment`] becomes a list of [`PlannedRun`]s, each with a stable
 //! run id, in a deterministic order (by run id) that sharding partitions.
 
-use crate::config::{Arch, Experiment, ModelConfig, RunConfig};
+use crate::config::{conv, Arch, Experiment, Family, ModelConfig, ResidualScale, RunConfig};
 use crate::error::{Error, Result};
+use crate::model::conv::ConvNetConfig;
 use sha2::{Digest, Sha256};
 use std::str::FromStr;
 
@@ -48,6 +49,8 @@ pub struct DataShape {
     pub output_dim: usize,
     pub train_len: usize,
     pub test_len: usize,
+    /// (C, H, W) of image sets (what a conv net's cost depends on).
+    pub image_shape: Option<[usize; 3]>,
 }
 
 impl DataShape {
@@ -58,6 +61,7 @@ impl DataShape {
             output_dim: split.train.output_dim(),
             train_len: split.train.len(),
             test_len: split.test.len(),
+            image_shape: split.train.image_shape,
         }
     }
 }
@@ -67,56 +71,77 @@ impl DataShape {
 pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
     let mut runs = Vec::new();
     for optimizer in experiment.optimizer_axis() {
-        for &arch in &experiment.archs {
-            let scales = match arch {
-                Arch::Plain => &experiment.residual_scales[..experiment.residual_scales.len().min(1)],
-                Arch::Residual => &experiment.residual_scales[..],
-            };
-            // A plain run still needs some value in its config; it is ignored and recorded as null.
-            let scales = if scales.is_empty() { &[crate::config::ResidualScale::One][..] } else { scales };
+        for model in models(experiment, data) {
+            for &seed in &experiment.seeds {
+                let config = RunConfig {
+                    experiment: experiment.name.clone(),
+                    dataset: experiment.dataset,
+                    dataset_options: experiment.dataset_options.clone(),
+                    family: experiment.family,
+                    lr_schedule: optimizer.schedule(model.depth),
+                    model: model.clone(),
+                    optimizer: optimizer.optimizer(),
+                    batch_size: experiment.batch_size,
+                    steps: experiment.steps,
+                    checkpoints: experiment.checkpoints,
+                    seed,
+                    probes: crate::config::MechanismProbes {
+                        shattered_gradients: experiment.shattered_gradients,
+                        lesion: experiment.lesion,
+                        perturbation: experiment.perturbation,
+                    },
+                };
+                let flops = run_flops(&config, data);
+                runs.push(PlannedRun { run_id: run_id(&config), config, flops });
+            }
+        }
+    }
+    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    runs.dedup_by(|a, b| a.run_id == b.run_id);
+    runs
+}
+
+/// The networks of the grid: for MLPs every arch × depth × width × activation × norm ×
+/// (residual scale, residual runs only) × init; for conv nets arch × depth, with the paper's
+/// fixed choices (`config::conv`).
+fn models(experiment: &Experiment, data: DataShape) -> Vec<ModelConfig> {
+    let mut models = Vec::new();
+    for &arch in &experiment.archs {
+        if experiment.family == Family::Conv {
+            let base_channels = experiment.base_channels.unwrap_or(conv::DEFAULT_BASE_CHANNELS);
             for &depth in &experiment.depths {
-                for &width in &experiment.widths {
-                    for &activation in &experiment.activations {
-                        for &norm in &experiment.norms {
-                            for &residual_scale in scales {
-                                for &init in &experiment.inits {
-                                    for &seed in &experiment.seeds {
-                                        let model = ModelConfig {
-                                            arch,
-                                            depth,
-                                            width,
-                                            input_dim: data.input_dim,
-                                            output_dim: data.output_dim,
-                                            activation,
-                                            norm,
-                                            residual_scale: if arch == Arch::Plain {
-                                                crate::config::ResidualScale::One
-                                            } else {
-                                                residual_scale
-                                            },
-                                            block_layers: if arch == Arch::Plain { 1 } else { experiment.block_layers },
-                                            init,
-                                        };
-                                        let config = RunConfig {
-                                            experiment: experiment.name.clone(),
-                                            dataset: experiment.dataset,
-                                            dataset_options: experiment.dataset_options.clone(),
-                                            model,
-                                            optimizer: optimizer.clone(),
-                                            batch_size: experiment.batch_size,
-                                            steps: experiment.steps,
-                                            checkpoints: experiment.checkpoints,
-                                            seed,
-                                            probes: crate::config::MechanismProbes {
-                                                shattered_gradients: experiment.shattered_gradients,
-                                                lesion: experiment.lesion,
-                                                perturbation: experiment.perturbation,
-                                            },
-                                        };
-                                        let flops = run_flops(&config, data);
-                                        runs.push(PlannedRun { run_id: run_id(&config), config, flops });
-                                    }
-                                }
+                models.push(conv::model(arch, depth, base_channels, data.input_dim, data.output_dim));
+            }
+            continue;
+        }
+        let scales = match arch {
+            Arch::Plain => &experiment.residual_scales[..experiment.residual_scales.len().min(1)],
+            Arch::Residual => &experiment.residual_scales[..],
+        };
+        // A plain run still needs some value in its config; it is ignored and recorded as null.
+        let scales = if scales.is_empty() { &[ResidualScale::One][..] } else { scales };
+        for &depth in &experiment.depths {
+            for &width in &experiment.widths {
+                for &activation in &experiment.activations {
+                    for &norm in &experiment.norms {
+                        for &residual_scale in scales {
+                            for &init in &experiment.inits {
+                                models.push(ModelConfig {
+                                    arch,
+                                    depth,
+                                    width,
+                                    input_dim: data.input_dim,
+                                    output_dim: data.output_dim,
+                                    activation,
+                                    norm,
+                                    residual_scale: if arch == Arch::Plain {
+                                        ResidualScale::One
+                                    } else {
+                                        residual_scale
+                                    },
+                                    block_layers: if arch == Arch::Plain { 1 } else { experiment.block_layers },
+                                    init,
+                                });
                             }
                         }
                     }
@@ -124,9 +149,7 @@ pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
             }
         }
     }
-    runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
-    runs.dedup_by(|a, b| a.run_id == b.run_id);
-    runs
+    models
 }
 
 /// A readable prefix plus a hash of the whole configuration: equal ids mean equal runs.
@@ -138,17 +161,30 @@ pub fn run_id(config: &RunConfig) -> String {
     format!("{}-d{}-w{}-s{}-{hash}", m.arch, m.depth, m.width, config.seed)
 }
 
-/// FLOPs of one forward pass per sample: 2 per multiply-add of every weight layer.
+/// FLOPs of one forward pass per sample of an MLP: 2 per multiply-add of every weight layer.
 pub fn forward_flops_per_sample(model: &ModelConfig) -> f64 {
     let w = model.width as f64;
     2.0 * (model.depth as f64 * w * w + model.input_dim as f64 * w + w * model.output_dim as f64)
+}
+
+/// FLOPs of one forward pass per sample of the run's network: an MLP's weight layers, or a
+/// conv net's convs and classifier (see [`ConvNetConfig::forward_flops_per_sample`]; a conv
+/// run on data without an image shape is refused before it trains, and costs 0 here).
+pub fn run_forward_flops(config: &RunConfig, data: DataShape) -> f64 {
+    match config.family {
+        Family::Mlp => forward_flops_per_sample(&config.model),
+        Family::Conv => data
+            .image_shape
+            .and_then(|image| ConvNetConfig::for_run(&config.model, image))
+            .map_or(0.0, |net| net.forward_flops_per_sample()),
+    }
 }
 
 /// Training steps cost 3× a forward (forward, input gradient, weight gradient); evaluation
 /// of both sets, the probes and the optional mechanism probes (a perturbed twin: training
 /// again) are added.
 pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
-    let forward = forward_flops_per_sample(&config.model);
+    let forward = run_forward_flops(config, data);
     let train = 3.0 * forward * (config.steps * config.batch_size) as f64;
     let eval = forward * (data.train_len + data.test_len) as f64;
     let probes = 2.0 * 3.0 * forward * config.batch_size as f64;
@@ -160,7 +196,14 @@ pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
     let lesion = if config.probes.lesion { (config.model.blocks() * data.train_len) as f64 * forward } else { 0.0 };
     // The perturbed twin trains in lockstep: the training cost once more.
     let twin = if config.probes.perturbation { train } else { 0.0 };
-    train + eval + probes + shattered + lesion + twin
+    // Checkpoints in the last tenth of the steps evaluate the whole training set too (besides
+    // the final evaluation above): on a large set this is not small.
+    let tail = crate::train::run::checkpoint_steps(config.steps, config.checkpoints)
+        .into_iter()
+        .filter(|&step| step >= crate::train::run::tail_start(config.steps))
+        .count();
+    let tail_evaluation = forward * (tail * data.train_len) as f64;
+    train + eval + probes + shattered + lesion + twin + tail_evaluation
 }
 
 /// The runs that belong to `shard`: positions ≡ index (mod count) in run-id order.
@@ -179,7 +222,8 @@ mod tests {
     use std::path::Path;
 
     /// The digits set's shape (64 pixels, 10 classes); set sizes do not enter run ids.
-    const DIGITS: DataShape = DataShape { input_dim: 64, output_dim: 10, train_len: 0, test_len: 0 };
+    const DIGITS: DataShape =
+        DataShape { input_dim: 64, output_dim: 10, train_len: 0, test_len: 0, image_shape: Some([1, 8, 8]) };
 
     fn ids_of(experiment_toml: &Path) -> Vec<String> {
         let experiment = Experiment::from_file(experiment_toml).unwrap();

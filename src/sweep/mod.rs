@@ -7,13 +7,17 @@ mod grid;
 mod progress;
 pub mod store;
 
-pub use grid::{expand, forward_flops_per_sample, run_flops, run_id, select_shard, DataShape, PlannedRun, Shard};
+pub use grid::{
+    expand, forward_flops_per_sample, run_flops, run_forward_flops, run_id, select_shard, DataShape, PlannedRun, Shard,
+};
 
-use crate::config::{Arch, Experiment, RunConfig};
+use crate::config::{conv, Arch, Experiment, Family, RunConfig};
 use crate::data;
 use crate::error::{Error, Result};
 use crate::machine;
+use crate::model::conv::ConvNet;
 use crate::model::gemm::GEMM_BACKEND;
+use crate::model::{Mlp, Network};
 use crate::record::TimeSplit;
 use crate::record::{MachineInfo, RunRecord};
 use crate::train::{train, TrainResult};
@@ -146,7 +150,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
         options.out.clone().unwrap_or_else(|| default_out_dir(&experiment.name, &machine.machine_id, options.shard));
 
     if options.dry_run {
-        print_plan(&runs, threads, &out_dir);
+        print_plan(&runs, threads, shape, &out_dir);
         return Ok(SweepOutcome {
             out_dir,
             runs_total: runs.len(),
@@ -177,7 +181,7 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
     // balance across threads (LPT scheduling).
     todo.sort_by(|a, b| b.flops.total_cmp(&a.flops).then_with(|| a.run_id.cmp(&b.run_id)));
     // Printed beside the time taken, so a wrong calibration shows on every sweep.
-    let estimated_seconds = estimate_seconds(&todo, threads);
+    let estimated_seconds = estimate_seconds(&todo, threads, shape);
 
     let progress = Progress::new(options.progress, total, skipped);
     let path = out_dir.join(store::RUNS_JSONL);
@@ -244,6 +248,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         run_id: planned.run_id.clone(),
         experiment: c.experiment.clone(),
         dataset: c.dataset,
+        family: c.family,
         arch: m.arch,
         depth: m.depth,
         width: m.width,
@@ -256,6 +261,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         lr: c.optimizer.lr,
         momentum: c.optimizer.momentum,
         weight_decay: c.optimizer.weight_decay,
+        lr_schedule: c.lr_schedule.clone(),
         batch_size: c.batch_size,
         steps: c.steps,
         seed: c.seed,
@@ -291,13 +297,13 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
 
 /// The dry-run listing: each run with its cost, and a time estimate from a short calibration
 /// of this machine's training speed.
-fn print_plan(runs: &[PlannedRun], threads: usize, out_dir: &std::path::Path) {
+fn print_plan(runs: &[PlannedRun], threads: usize, data: DataShape, out_dir: &std::path::Path) {
     let total_flops: f64 = runs.iter().map(|r| r.flops).sum();
     println!("{:<40} {:>12}", "run_id", "GFLOP");
     for run in runs {
         println!("{:<40} {:>12.2}", run.run_id, run.flops / 1e9);
     }
-    let rate = calibrate(runs, threads);
+    let rate = calibrate(runs, threads, data);
     println!(
         "{} runs, {:.1} TFLOP in all; calibrated {:.1} GFLOP/s per thread → about {} with {threads} thread(s); results in {}",
         runs.len(),
@@ -308,13 +314,14 @@ fn print_plan(runs: &[PlannedRun], threads: usize, out_dir: &std::path::Path) {
     );
 }
 
-/// Expected wall time of `runs` on `threads` workers: a short calibration of this machine's
-/// training speed (see [`calibrate`]), then the sweep's own schedule.
-pub fn estimate_seconds(runs: &[PlannedRun], threads: usize) -> f64 {
+/// Expected wall time of `runs` (on data of shape `data`) on `threads` workers: a short
+/// calibration of this machine's training speed (see [`calibrate`]), then the sweep's own
+/// schedule.
+pub fn estimate_seconds(runs: &[PlannedRun], threads: usize, data: DataShape) -> f64 {
     if runs.is_empty() {
         return 0.0;
     }
-    schedule_seconds(runs, threads, calibrate(runs, threads))
+    schedule_seconds(runs, threads, calibrate(runs, threads, data))
 }
 
 /// Makespan of the sweep's schedule at `rate` FLOP/s per worker: longest run first, each to
@@ -336,10 +343,11 @@ fn makespan(mut costs: Vec<f64>, workers: usize) -> f64 {
 }
 
 /// FLOP/s per worker of training steps, measured on a run representative of where the grid's
-/// time goes (the FLOP-weighted median run, its depth capped so a step stays short) with as
-/// many workers stepping at once as the sweep will run: cores, caches and memory bandwidth
-/// are shared during a sweep, so one worker alone overstates the rate.
-fn calibrate(runs: &[PlannedRun], threads: usize) -> f64 {
+/// time goes (the FLOP-weighted median run, made smaller so a step stays short: an MLP's depth
+/// halved, a conv net's blocks per stage and then its batch halved) with as many workers
+/// stepping at once as the sweep will run: cores, caches and memory bandwidth are shared
+/// during a sweep, so one worker alone overstates the rate.
+fn calibrate(runs: &[PlannedRun], threads: usize, data: DataShape) -> f64 {
     /// Upper bound on one calibration step, so the calibration stays well under a second.
     const MAX_STEP_FLOPS: f64 = 2e9;
     let mut by_cost: Vec<&PlannedRun> = runs.iter().collect();
@@ -352,41 +360,66 @@ fn calibrate(runs: &[PlannedRun], threads: usize) -> f64 {
     }) else {
         return 1e9;
     };
-    let mut model = typical.config.model.clone();
-    let batch = typical.config.batch_size;
-    let unit = if model.arch == Arch::Residual { model.block_layers.max(1) } else { 1 };
-    while model.depth > unit && 3.0 * forward_flops_per_sample(&model) * batch as f64 > MAX_STEP_FLOPS {
-        model.depth = (model.depth / 2).div_ceil(unit) * unit;
+    let mut config = typical.config.clone();
+    config.seed = 0;
+    let step_flops = |config: &RunConfig| 3.0 * run_forward_flops(config, data) * config.batch_size as f64;
+    match config.family {
+        Family::Mlp => {
+            let model = &mut config.model;
+            let unit = if model.arch == Arch::Residual { model.block_layers.max(1) } else { 1 };
+            while model.depth > unit
+                && 3.0 * forward_flops_per_sample(model) * config.batch_size as f64 > MAX_STEP_FLOPS
+            {
+                model.depth = (model.depth / 2).div_ceil(unit) * unit;
+            }
+        }
+        Family::Conv => {
+            while step_flops(&config) > MAX_STEP_FLOPS {
+                match conv::blocks_per_stage(config.model.depth) {
+                    Some(n) if n > 1 => config.model.depth = 6 * (n / 2) + 2,
+                    _ if config.batch_size > 1 => config.batch_size /= 2,
+                    _ => break,
+                }
+            }
+        }
     }
     let workers = threads.clamp(1, runs.len());
     let rates: Vec<f64> = std::thread::scope(|scope| {
-        let handles: Vec<_> =
-            (0..workers).map(|_| scope.spawn(|| step_rate(&model, &typical.config.optimizer, batch))).collect();
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| match config.family {
+                    Family::Mlp => step_rate::<Mlp<f32>>(&config, data),
+                    Family::Conv => step_rate::<ConvNet<f32>>(&config, data),
+                })
+            })
+            .collect();
         handles.into_iter().map(|h| h.join().expect("a calibration worker does not panic")).collect()
     });
     rates.iter().sum::<f64>() / rates.len() as f64
 }
 
-/// FLOP/s of one worker running training steps of `model` for about 0.3 s (at least 3 steps).
-fn step_rate(model: &crate::config::ModelConfig, optimizer: &crate::config::OptimizerConfig, batch: usize) -> f64 {
+/// FLOP/s of one worker running training steps of `config`'s network for about 0.3 s (at
+/// least 3 steps), on synthetic data of the run's shape.
+fn step_rate<N: Network<f32>>(config: &RunConfig, data: DataShape) -> f64 {
     use crate::data::{Dataset, Targets};
-    use crate::model::Mlp;
     use crate::train::optim::Optimizer;
     use crate::train::step::TrainStep;
-    let Ok(mut mlp) = Mlp::<f32>::new(model, batch, 0) else { return 1e9 };
-    let mut optimizer = Optimizer::new(optimizer, mlp.num_params());
-    let data = Dataset {
-        inputs: ndarray::Array2::from_elem((batch, model.input_dim), 0.5),
-        targets: Targets::Values { values: ndarray::Array2::zeros((batch, model.output_dim)) },
-        image_shape: None,
+    let batch = config.batch_size;
+    let (input_dim, output_dim) = (config.model.input_dim, config.model.output_dim);
+    let dataset = Dataset {
+        inputs: ndarray::Array2::from_shape_fn((batch, input_dim), |(i, j)| ((i * 7 + j * 13) % 17) as f32 / 17.0),
+        targets: Targets::Values { values: ndarray::Array2::zeros((batch, output_dim)) },
+        image_shape: data.image_shape,
     };
+    let Ok(mut net) = N::for_run(config, &dataset, batch) else { return 1e9 };
+    let mut optimizer = Optimizer::new(&config.optimizer, net.num_params());
     let rows: Vec<usize> = (0..batch).collect();
-    let mut step = TrainStep::new(&mlp, &data, batch);
-    let step_flops = 3.0 * forward_flops_per_sample(model) * batch as f64;
+    let mut step = TrainStep::new(&net, &dataset, batch);
+    let step_flops = 3.0 * run_forward_flops(config, data) * batch as f64;
     let started = Instant::now();
     let mut steps = 0;
     while steps < 3 || (started.elapsed().as_secs_f64() < 0.3 && steps < 10_000) {
-        step.run(&mut mlp, Some(&mut optimizer), &data, &rows);
+        step.run(&mut net, Some(&mut optimizer), &dataset, &rows);
         steps += 1;
     }
     step_flops * steps as f64 / started.elapsed().as_secs_f64()

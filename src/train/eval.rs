@@ -2,7 +2,7 @@
 //! training, the train step and the mechanism probes share without importing each other.
 
 use crate::data::{Dataset, Targets};
-use crate::model::{Mlp, Mode, Real};
+use crate::model::{Mode, Network, Real};
 use crate::train::loss::{loss_and_grad, BatchTargets};
 use ndarray::{s, Array2, ArrayView2};
 
@@ -81,10 +81,10 @@ pub struct Evaluation {
     pub accuracy: Option<f64>,
 }
 
-/// Mean loss and accuracy of `mlp` over all of `data`, in chunks of the network's batch
+/// Mean loss and accuracy of `net` over all of `data`, in chunks of the network's batch
 /// capacity, with normalisation in evaluation mode.
-pub fn evaluate<T: Real>(mlp: &mut Mlp<T>, data: &Dataset) -> Evaluation {
-    let chunk = mlp.max_batch();
+pub fn evaluate<T: Real, N: Network<T>>(net: &mut N, data: &Dataset) -> Evaluation {
+    let chunk = net.max_batch();
     let mut buffers = BatchBuffers::new(data, chunk);
     let mut indices: Vec<usize> = Vec::with_capacity(chunk);
     let (mut loss_sum, mut correct) = (0.0, 0usize);
@@ -93,7 +93,7 @@ pub fn evaluate<T: Real>(mlp: &mut Mlp<T>, data: &Dataset) -> Evaluation {
         indices.clear();
         indices.extend(start..start + n);
         buffers.gather(data, &indices);
-        let logits = mlp.forward(buffers.inputs(), Mode::Eval);
+        let logits = net.forward(buffers.inputs(), Mode::Eval);
         let value = loss_and_grad(logits, buffers.targets(), None);
         loss_sum += value.loss * n as f64;
         correct += value.correct.unwrap_or(0);

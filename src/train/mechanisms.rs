@@ -6,7 +6,7 @@
 //!   (residual) replaced by the identity.
 
 use crate::data::Dataset;
-use crate::model::{Mlp, Mode};
+use crate::model::{Mode, Network};
 use crate::train::eval::evaluate;
 use ndarray::{s, Array2};
 
@@ -28,10 +28,10 @@ pub const LINES: usize = 10;
 /// between them and not on their distance; a straight line between the two samples made the
 /// step, and with it ρ, depend on which two samples were picked. Evaluation-mode normalisation,
 /// so points do not interact. `None` if the two inputs are parallel, or g is constant or not finite.
-pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) -> Option<Vec<f64>> {
+pub fn gradient_autocorrelation<N: Network<f32>>(net: &mut N, from: &[f32], to: &[f32]) -> Option<Vec<f64>> {
     let input_dim = from.len();
-    let outputs = mlp.config().output_dim;
-    let chunk = mlp.max_batch();
+    let outputs = net.output_dim();
+    let chunk = net.max_batch();
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
     let start: Vec<f64> = from.iter().map(|&v| v as f64).collect();
     let radius = norm(&start);
@@ -59,12 +59,12 @@ pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) ->
             }
         }
         let points = inputs.slice(s![..n, ..]);
-        mlp.forward(points, Mode::Eval);
+        net.forward(points, Mode::Eval);
         // ∂logit₀/∂logits is the first unit vector for every row.
         dlogits.fill(0.0);
         dlogits.column_mut(0).fill(1.0);
-        mlp.backward(points, dlogits.slice(s![..n, ..]), None);
-        mlp.input_gradient(input_grad.slice_mut(s![..n, ..]));
+        net.backward(points, dlogits.slice(s![..n, ..]), None);
+        net.input_gradient(input_grad.slice_mut(s![..n, ..]));
         for (g, dx) in input_grad.rows().into_iter().zip(tangents.rows()).take(n) {
             derivative.push(g.iter().zip(dx).map(|(&g, &d)| g as f64 * d as f64).sum::<f64>());
         }
@@ -75,11 +75,15 @@ pub fn gradient_autocorrelation(mlp: &mut Mlp<f32>, from: &[f32], to: &[f32]) ->
 /// ρ(0..=MAX_LAG) averaged over the arcs between consecutive pairs of `rows` (the first
 /// 2·LINES of them, fewer if there are fewer), with the number of arcs that gave a finite ρ.
 /// `None` if none did.
-pub fn mean_gradient_autocorrelation(mlp: &mut Mlp<f32>, data: &Dataset, rows: &[usize]) -> Option<(Vec<f64>, usize)> {
+pub fn mean_gradient_autocorrelation<N: Network<f32>>(
+    net: &mut N,
+    data: &Dataset,
+    rows: &[usize],
+) -> Option<(Vec<f64>, usize)> {
     let mut sum = [0.0; MAX_LAG + 1];
     let mut lines = 0;
     for pair in rows.chunks_exact(2).take(LINES) {
-        if let Some(acf) = gradient_autocorrelation(mlp, data.input(pair[0]), data.input(pair[1])) {
+        if let Some(acf) = gradient_autocorrelation(net, data.input(pair[0]), data.input(pair[1])) {
             sum.iter_mut().zip(&acf).for_each(|(s, r)| *s += r);
             lines += 1;
         }
@@ -103,16 +107,17 @@ pub fn autocorrelation(series: &[f64], max_lag: usize) -> Option<Vec<f64>> {
 }
 
 /// Training loss with each hidden layer (plain) or block (residual) lesioned in turn,
-/// input side first. `None` entries are non-finite losses.
-pub fn lesion_losses(mlp: &mut Mlp<f32>, train: &Dataset) -> Vec<Option<f64>> {
-    let positions = mlp.config().blocks();
+/// input side first. `None` entries are non-finite losses. (Conv nets have no lesion sites:
+/// their configuration refuses the study.)
+pub fn lesion_losses<N: Network<f32>>(net: &mut N, train: &Dataset) -> Vec<Option<f64>> {
+    let positions = net.lesion_sites();
     let losses = (0..positions)
         .map(|position| {
-            mlp.set_lesion(Some(position));
-            Some(evaluate(mlp, train).loss).filter(|l| l.is_finite())
+            net.set_lesion(Some(position));
+            Some(evaluate(net, train).loss).filter(|l| l.is_finite())
         })
         .collect();
-    mlp.set_lesion(None);
+    net.set_lesion(None);
     losses
 }
 
@@ -135,7 +140,7 @@ mod tests {
             block_layers: 2,
             init: Init::He,
         };
-        let mut mlp = Mlp::<f32>::new(&config, 64, 3).unwrap();
+        let mut mlp = crate::model::Mlp::<f32>::new(&config, 64, 3).unwrap();
         let a = [0.3f32, 0.0, 0.5, 0.9, 0.1, 0.0, 0.7, 0.2];
         let b = [0.0f32, 0.8, 0.1, 0.2, 0.6, 0.4, 0.0, 0.3];
         let acf = gradient_autocorrelation(&mut mlp, &a, &b).unwrap();

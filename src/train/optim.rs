@@ -1,8 +1,9 @@
 //! Optimizers over the flat parameter and gradient buffers: each update is one loop the
 //! compiler vectorises, compiled for the CPU's widest vectors (see `wide`). Conventions follow PyTorch so results compare with it:
-//! weight decay is L2 added to the gradient (g ← g + λθ) for both SGD and Adam.
+//! weight decay is L2 added to the gradient (g ← g + λθ) for both SGD and Adam. The learning
+//! rate of each update comes from the run's [`LrSchedule`] (constant unless one is set).
 
-use crate::config::{OptimizerConfig, OptimizerKind};
+use crate::config::{LrSchedule, OptimizerConfig, OptimizerKind};
 use crate::model::Real;
 use ndarray::Array1;
 
@@ -13,6 +14,9 @@ pub const ADAM_EPS: f64 = 1e-8;
 /// Optimizer state, sized once for a parameter count.
 pub struct Optimizer<T> {
     config: OptimizerConfig,
+    schedule: LrSchedule,
+    /// Updates in the whole run, which the schedule's milestones are fractions of.
+    total_steps: usize,
     /// SGD: velocity. Adam: first moment.
     first: Vec<T>,
     /// Adam: second moment (empty for SGD).
@@ -21,26 +25,40 @@ pub struct Optimizer<T> {
 }
 
 impl<T: Real> Optimizer<T> {
+    /// An optimizer at a constant learning rate.
     pub fn new(config: &OptimizerConfig, num_params: usize) -> Self {
+        Self::scheduled(config, &LrSchedule::default(), 0, num_params)
+    }
+
+    /// An optimizer whose rate follows `schedule` over a run of `total_steps` updates.
+    pub fn scheduled(config: &OptimizerConfig, schedule: &LrSchedule, total_steps: usize, num_params: usize) -> Self {
         let second = if config.kind == OptimizerKind::Adam { num_params } else { 0 };
         Optimizer {
             config: config.clone(),
+            schedule: schedule.clone(),
+            total_steps,
             first: vec![T::zero(); num_params],
             second: vec![T::zero(); second],
             step: 0,
         }
     }
 
-    /// One update of `params` from `grads` (same layout).
+    /// The learning rate the next update will use.
+    pub fn next_lr(&self) -> f64 {
+        self.schedule.lr_at(self.config.lr, self.step as usize + 1, self.total_steps)
+    }
+
+    /// One update of `params` from `grads` (same layout), at the schedule's rate for this update.
     pub fn step(&mut self, params: &mut Array1<T>, grads: &Array1<T>) {
         let params = params.as_slice_mut().expect("owned arrays are contiguous");
         let grads = grads.as_slice().expect("owned arrays are contiguous");
         assert_eq!(params.len(), self.first.len(), "optimizer built for another parameter count");
+        let lr = self.next_lr();
         self.step += 1;
         let decay = T::from_f64(self.config.weight_decay);
         match self.config.kind {
             OptimizerKind::Sgd => {
-                let sgd = Sgd { lr: T::from_f64(self.config.lr), momentum: T::from_f64(self.config.momentum), decay };
+                let sgd = Sgd { lr: T::from_f64(lr), momentum: T::from_f64(self.config.momentum), decay };
                 wide::run(|| sgd.pass(params, grads, &mut self.first));
             }
             OptimizerKind::Adam => {
@@ -48,7 +66,7 @@ impl<T: Real> Optimizer<T> {
                 let adam = Adam {
                     b1: T::from_f64(ADAM_BETA1),
                     b2: T::from_f64(ADAM_BETA2),
-                    step_size: T::from_f64(self.config.lr / (1.0 - ADAM_BETA1.powi(t))),
+                    step_size: T::from_f64(lr / (1.0 - ADAM_BETA1.powi(t))),
                     inv_sqrt_correction: T::from_f64(1.0 / (1.0 - ADAM_BETA2.powi(t)).sqrt()),
                     eps: T::from_f64(ADAM_EPS),
                     decay,
@@ -201,6 +219,54 @@ mod tests {
         assert_eq!(bits(&m_wide), bits(&m_base));
         assert_eq!(bits(&s_wide), bits(&s_base));
         assert_ne!(bits(&p_wide), bits(&grads), "the pass ran");
+    }
+
+    #[test]
+    fn the_schedule_sets_the_rate_of_each_update() {
+        // Plain SGD on a gradient of 1: each update moves the parameter by exactly its rate.
+        let schedule =
+            LrSchedule { decay_at: vec![0.5, 0.75], warmup_steps: 2, warmup_lr: 0.01, ..LrSchedule::default() };
+        let mut opt = Optimizer::<f64>::scheduled(&config(OptimizerKind::Sgd, 0.1, 0.0, 0.0), &schedule, 8, 1);
+        let mut p = ndarray::arr1(&[0.0]);
+        let mut moves = Vec::new();
+        for _ in 0..8 {
+            let before = p[0];
+            let announced = opt.next_lr();
+            opt.step(&mut p, &ndarray::arr1(&[1.0]));
+            assert!((before - p[0] - announced).abs() < 1e-15);
+            moves.push(announced);
+        }
+        // Warm-up (updates 1–2), base rate until the milestone after update 4, ÷10 until the
+        // one after update 6, ÷100 after.
+        let expected = [0.01, 0.01, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001];
+        for (rate, expected) in moves.iter().zip(expected) {
+            assert!((rate - expected).abs() < 1e-15, "{moves:?}");
+        }
+        // Adam's step is lr·m̂/(√ŝ + ε) ≈ the rate itself for a constant gradient.
+        let mut adam = Optimizer::<f64>::scheduled(&config(OptimizerKind::Adam, 0.1, 0.0, 0.0), &schedule, 8, 1);
+        let mut q = ndarray::arr1(&[0.0]);
+        for (update, expected) in expected.iter().enumerate() {
+            let before = q[0];
+            adam.step(&mut q, &ndarray::arr1(&[1.0]));
+            assert!(((before - q[0]) / expected - 1.0).abs() < 1e-6, "update {}", update + 1);
+        }
+    }
+
+    #[test]
+    fn a_constant_schedule_updates_bit_for_bit_as_no_schedule() {
+        for kind in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+            let config = config(kind, 3e-3, 0.9, 1e-4);
+            let mut plain = Optimizer::<f32>::new(&config, 5);
+            let mut scheduled = Optimizer::<f32>::scheduled(&config, &LrSchedule::default(), 100, 5);
+            let (mut a, mut b) =
+                (ndarray::arr1(&[1.0f32, -2.0, 0.5, 0.0, 3.0]), ndarray::arr1(&[1.0f32, -2.0, 0.5, 0.0, 3.0]));
+            for t in 0..7 {
+                let grads = a.mapv(|v| (v * 1.7 + t as f32).sin());
+                plain.step(&mut a, &grads);
+                scheduled.step(&mut b, &grads);
+            }
+            assert_eq!(a.mapv(f32::to_bits), b.mapv(f32::to_bits), "{kind}");
+        }
     }
 
     #[test]

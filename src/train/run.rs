@@ -2,12 +2,14 @@
 //! the run seed; the incomplete tail of an epoch is dropped), a fixed number of steps,
 //! loss-curve checkpoints, divergence detection, probes at initialisation and at the end,
 //! and final evaluation. One step is forward → loss → backward → optimizer update, and
-//! allocates nothing.
+//! allocates nothing. The loop is generic over the network (`model::Network`): [`train`] picks
+//! the MLP or the conv net by the run's family, once per run.
 
-use crate::config::RunConfig;
+use crate::config::{Family, RunConfig};
 use crate::data::Split;
 use crate::error::{Error, Result};
-use crate::model::Mlp;
+use crate::model::conv::ConvNet;
+use crate::model::{Mlp, Network};
 use crate::record::{LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 use crate::train::eval::{evaluate, BatchBuffers};
 use crate::train::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
@@ -81,7 +83,8 @@ impl BatchOrder {
     }
 }
 
-/// Checks what needs the data: the batch must fit in the training set.
+/// Checks what needs the data: the batch must fit in the training set, the model's input and
+/// output sizes must be the data's, and a conv net needs images.
 pub fn validate_against_data(config: &RunConfig, split: &Split) -> Result<()> {
     let train = split.train.len();
     if config.batch_size > train {
@@ -103,6 +106,13 @@ pub fn validate_against_data(config: &RunConfig, split: &Split) -> Result<()> {
             ),
         ));
     }
+    if config.family == Family::Conv && split.train.image_shape.is_none() {
+        return Err(Error::invalid(
+            "dataset",
+            config.dataset,
+            "a conv net reads images, and this data set has no image shape",
+        ));
+    }
     Ok(())
 }
 
@@ -110,32 +120,41 @@ pub fn validate_against_data(config: &RunConfig, split: &Split) -> Result<()> {
 pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     config.validate()?;
     validate_against_data(config, split)?;
+    match config.family {
+        Family::Mlp => train_network::<Mlp<f32>>(config, split),
+        Family::Conv => train_network::<ConvNet<f32>>(config, split),
+    }
+}
+
+/// [`train`] for one network type; `config` is validated.
+fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<TrainResult> {
+    debug_assert_eq!(config.family, N::FAMILY);
     let mut time = TimeSplit::default();
     let mut watch = Stopwatch::start();
     let train_set = &split.train;
     let batch = config.batch_size;
-    let mut mlp = Mlp::<f32>::new(&config.model, batch, config.seed)?;
-    let mut optimizer = Optimizer::new(&config.optimizer, mlp.num_params());
+    let mut net = N::for_run(config, train_set, batch)?;
+    let mut optimizer = Optimizer::scheduled(&config.optimizer, &config.lr_schedule, config.steps, net.num_params());
     let mut order = BatchOrder::new(train_set.len(), batch, config.seed);
     let mut buffers = BatchBuffers::new(train_set, batch);
-    let mut train_step = TrainStep::new(&mlp, train_set, batch);
+    let mut train_step = TrainStep::new(&net, train_set, batch);
 
     // Probes use the first minibatch of the run, at initialisation and again at the end.
     let probe_rows: Vec<usize> = order.next_batch().to_vec();
     order.position = 0;
     buffers.gather(train_set, &probe_rows);
     watch.charge(&mut time.setup);
-    let probe_init = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
+    let probe_init = probe(&mut net, buffers.inputs(), buffers.targets()).unwrap_or_default();
     watch.charge(&mut time.probes);
     // The shattered-gradients arcs run between consecutive pairs of that batch's samples.
-    let shattered = |mlp: &mut Mlp<f32>| -> (Vec<f64>, usize) {
+    let shattered = |net: &mut N| -> (Vec<f64>, usize) {
         if config.probes.shattered_gradients {
-            mean_gradient_autocorrelation(mlp, train_set, &probe_rows).unwrap_or_default()
+            mean_gradient_autocorrelation(net, train_set, &probe_rows).unwrap_or_default()
         } else {
             (Vec::new(), 0)
         }
     };
-    let (shattered_acf_init, shattered_lines) = shattered(&mut mlp);
+    let (shattered_acf_init, shattered_lines) = shattered(&mut net);
     // Parts a run did not ask for stay exactly zero.
     let mechanisms_on = config.probes.shattered_gradients || config.probes.lesion;
     watch.charge(if mechanisms_on { &mut time.mechanisms } else { &mut time.probes });
@@ -149,13 +168,13 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
     let mut diverged_at_step = None;
 
     watch.charge(&mut time.setup);
-    let mut twin = if config.probes.perturbation { Some(Twin::new(config, train_set)?) } else { None };
+    let mut twin = if config.probes.perturbation { Some(Twin::<N>::new(config, train_set)?) } else { None };
     watch.charge(if twin.is_some() { &mut time.twin } else { &mut time.setup });
 
     // The step rate counts only `time.steps`: whatever else the loop does charges its own part.
     for step in 1..=config.steps {
         let indices = order.next_batch();
-        let value = train_step.run(&mut mlp, Some(&mut optimizer), train_set, indices);
+        let value = train_step.run(&mut net, Some(&mut optimizer), train_set, indices);
         if let Some(twin) = &mut twin {
             watch.charge(&mut time.steps);
             twin.step(train_set, indices);
@@ -175,13 +194,13 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
             loss_curve.push(LossPoint { step, loss: Some(interval_sum / interval_count as f64) });
             if let Some(twin) = &mut twin {
                 watch.charge(&mut time.steps);
-                twin.checkpoint(step, &mlp, interval_sum / interval_count as f64, interval_count);
+                twin.checkpoint(step, &net, interval_sum / interval_count as f64, interval_count);
                 watch.charge(&mut time.twin);
             }
             next_checkpoint += 1;
             if step >= first_tail_step {
                 watch.charge(&mut time.steps);
-                let loss = evaluate(&mut mlp, train_set).loss;
+                let loss = evaluate(&mut net, train_set).loss;
                 tail_train_losses.push(LossPoint { step, loss: Some(loss).filter(|l| l.is_finite()) });
                 watch.charge(&mut time.tail_evaluation);
             }
@@ -214,8 +233,8 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         steps_per_second: if time.steps > 0.0 { steps_done as f64 / time.steps } else { 0.0 },
     };
     if !result.diverged {
-        let train_eval = evaluate(&mut mlp, train_set);
-        let test_eval = evaluate(&mut mlp, &split.test);
+        let train_eval = evaluate(&mut net, train_set);
+        let test_eval = evaluate(&mut net, &split.test);
         if train_eval.loss.is_finite() && test_eval.loss.is_finite() {
             result.final_train_loss = Some(train_eval.loss);
             result.final_train_accuracy = train_eval.accuracy;
@@ -228,11 +247,11 @@ pub fn train(config: &RunConfig, split: &Split) -> Result<TrainResult> {
         }
         watch.charge(&mut time.final_evaluation);
         buffers.gather(train_set, &probe_rows);
-        result.probe_final = probe(&mut mlp, buffers.inputs(), buffers.targets()).unwrap_or_default();
+        result.probe_final = probe(&mut net, buffers.inputs(), buffers.targets()).unwrap_or_default();
         watch.charge(&mut time.probes);
-        result.shattered_acf_final = shattered(&mut mlp).0;
+        result.shattered_acf_final = shattered(&mut net).0;
         if config.probes.lesion {
-            result.lesion_train_losses = lesion_losses(&mut mlp, train_set);
+            result.lesion_train_losses = lesion_losses(&mut net, train_set);
         }
         watch.charge(if mechanisms_on { &mut time.mechanisms } else { &mut time.probes });
     }
@@ -274,8 +293,8 @@ pub fn checkpoint_steps(steps: usize, count: usize) -> Vec<usize> {
 mod tests {
     use super::*;
     use crate::config::{
-        Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-        OptimizerKind, ResidualScale,
+        Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
+        OptimizerConfig, OptimizerKind, ResidualScale,
     };
 
     #[test]
@@ -345,6 +364,8 @@ mod tests {
             steps,
             checkpoints,
             seed: 5,
+            family: Family::Mlp,
+            lr_schedule: LrSchedule::default(),
             probes: MechanismProbes::default(),
         };
         (config, split)

@@ -8,14 +8,14 @@
 use crate::config::RunConfig;
 use crate::data::Dataset;
 use crate::error::Result;
-use crate::model::Mlp;
+use crate::model::Network;
 use crate::record::PerturbationPoint;
 use crate::train::optim::Optimizer;
 use crate::train::step::TrainStep;
 
 /// The perturbed twin of a run.
-pub struct Twin {
-    mlp: Mlp<f32>,
+pub struct Twin<N> {
+    net: N,
     optimizer: Optimizer<f32>,
     step: TrainStep<f32>,
     interval_sum: f64,
@@ -41,29 +41,29 @@ pub fn relative_distance(a: &[f32], b: &[f32]) -> Option<f64> {
     distance.is_finite().then_some(distance)
 }
 
-impl Twin {
+impl<N: Network<f32>> Twin<N> {
     /// The run's network as initialised from `config` (the same weights as the run's own),
-    /// perturbed, with a fresh optimizer.
+    /// perturbed, with a fresh optimizer on the run's schedule.
     pub fn new(config: &RunConfig, train: &Dataset) -> Result<Self> {
-        let mut mlp = Mlp::<f32>::new(&config.model, config.batch_size, config.seed)?;
-        perturb(mlp.params.as_slice_mut().expect("parameters are one contiguous buffer"));
-        let optimizer = Optimizer::new(&config.optimizer, mlp.num_params());
-        let step = TrainStep::new(&mlp, train, config.batch_size);
-        Ok(Twin { mlp, optimizer, step, interval_sum: 0.0, points: Vec::new() })
+        let mut net = N::for_run(config, train, config.batch_size)?;
+        perturb(net.params_and_grads().0.as_slice_mut().expect("parameters are one contiguous buffer"));
+        let optimizer = Optimizer::scheduled(&config.optimizer, &config.lr_schedule, config.steps, net.num_params());
+        let step = TrainStep::new(&net, train, config.batch_size);
+        Ok(Twin { net, optimizer, step, interval_sum: 0.0, points: Vec::new() })
     }
 
     /// One training step on the run's minibatch.
     pub fn step(&mut self, train: &Dataset, indices: &[usize]) {
-        let loss = self.step.run(&mut self.mlp, Some(&mut self.optimizer), train, indices).loss;
+        let loss = self.step.run(&mut self.net, Some(&mut self.optimizer), train, indices).loss;
         self.interval_sum += loss;
     }
 
     /// Records the checkpoint at `step`, where the run's mean minibatch loss since the previous
     /// checkpoint was `run_loss` over `count` steps.
-    pub fn checkpoint(&mut self, step: usize, run: &Mlp<f32>, run_loss: f64, count: usize) {
+    pub fn checkpoint(&mut self, step: usize, run: &N, run_loss: f64, count: usize) {
         let twin_loss = self.interval_sum / count as f64;
         self.interval_sum = 0.0;
-        let slices = (run.params.as_slice(), self.mlp.params.as_slice());
+        let slices = (run.params().as_slice(), self.net.params().as_slice());
         let param_distance = match slices {
             (Some(a), Some(b)) => relative_distance(a, b),
             _ => None,

@@ -3,8 +3,8 @@
 //! no mechanism probes. Tests change what they study with struct update syntax.
 
 use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Init, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
-    OptimizerKind, ResidualScale, RunConfig,
+    Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
+    OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
 };
 
 pub fn digits_run(experiment: &str, arch: Arch, depth: usize, width: usize) -> RunConfig {
@@ -29,6 +29,8 @@ pub fn digits_run(experiment: &str, arch: Arch, depth: usize, width: usize) -> R
         steps: 1500,
         checkpoints: 10,
         seed: 0,
+        family: Family::Mlp,
+        lr_schedule: LrSchedule::default(),
         probes: MechanismProbes::default(),
     }
 }

@@ -19,7 +19,7 @@ use super::conv2d::{Conv2d, InputGrad};
 use super::pool::{global_avg_pool_backward, global_avg_pool_forward};
 use super::relu::{relu_backward, relu_forward};
 use super::MapShape;
-use crate::config::{Arch, Init};
+use crate::config::{conv, Arch, Init, ModelConfig};
 use crate::error::{Error, Result};
 use crate::model::init::{init_linear, weight_std};
 use crate::model::linear::{add_bias, Linear};
@@ -49,9 +49,44 @@ impl ConvNetConfig {
         ConvNetConfig { arch, blocks_per_stage, base_channels: 16, input, classes }
     }
 
+    /// The network a conv run's model configuration describes (see `config::conv`), on images
+    /// of `image` = (C, H, W); `None` if its depth is not 6n + 2.
+    pub fn for_run(model: &ModelConfig, image: [usize; 3]) -> Option<Self> {
+        let [channels, height, width] = image;
+        Some(ConvNetConfig {
+            arch: model.arch,
+            blocks_per_stage: conv::blocks_per_stage(model.depth)?,
+            base_channels: model.width,
+            input: MapShape::new(height, width, channels),
+            classes: model.output_dim,
+        })
+    }
+
     /// Weight layers: the stem, 2 per block, the classifier.
     pub fn depth(&self) -> usize {
         6 * self.blocks_per_stage + 2
+    }
+
+    /// FLOPs of one forward pass per image: 2 per multiply-add of every conv
+    /// (H_out·W_out·9·C_in·C_out) and of the classifier; batch norm, ReLU, the shortcuts and
+    /// the pooling are left out (well under 1% at the paper's sizes). The shapes are those
+    /// `ConvNet::new` builds.
+    pub fn forward_flops_per_sample(&self) -> f64 {
+        let conv = |input: MapShape, out_channels: usize, stride: usize| {
+            let output = input.strided(stride, out_channels);
+            (2.0 * (output.pixels() * 9 * input.channels * out_channels) as f64, output)
+        };
+        let (mut flops, mut shape) = conv(self.input, self.base_channels, 1);
+        for stage in 0..3 {
+            for index in 0..self.blocks_per_stage {
+                let stride = if stage > 0 && index == 0 { 2 } else { 1 };
+                let (first, middle) = conv(shape, self.base_channels << stage, stride);
+                let (second, output) = conv(middle, self.base_channels << stage, 1);
+                flops += first + second;
+                shape = output;
+            }
+        }
+        flops + 2.0 * (shape.channels * self.classes) as f64
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -179,7 +214,7 @@ impl<T: Real> ConvNet<T> {
     }
 
     /// Every conv, input side first: the stem, then two per block.
-    fn convs(&self) -> Vec<Conv2d> {
+    pub(crate) fn convs(&self) -> Vec<Conv2d> {
         let mut all = vec![self.stem.conv];
         all.extend(self.hidden_convs());
         all

@@ -134,3 +134,28 @@ fn probes_report_one_value_per_state_and_per_hidden_conv() {
     assert!(rms.iter().all(|&r| r > 0.3 && r < 3.0), "{rms:?}");
     assert!(grad_norms.iter().chain(&net.weight_grad_norms()).all(|g| g.is_finite() && *g > 0.0));
 }
+
+#[test]
+fn forward_flops_follow_the_built_network() {
+    // ResNet-20 at 1×28×28: 3 × 128 × forward = 23.7 GFLOP per training step (DESIGN).
+    let resnet20 = ConvNetConfig::paper(Arch::Residual, 3, FASHION, 10);
+    let step = 3.0 * 128.0 * resnet20.forward_flops_per_sample();
+    assert!((step / 1e9 - 23.67).abs() < 0.01, "{step}");
+    // The same sum over the convs the network actually builds, plus its classifier.
+    for config in [resnet20, small(Arch::Plain), ConvNetConfig::paper(Arch::Plain, 2, MapShape::new(8, 8, 1), 10)] {
+        let net = ConvNet::<f32>::new(&config, 1, 0).unwrap();
+        let macs: usize = net.convs().iter().map(|c| c.output.pixels() * c.fan_in() * c.output.channels).sum();
+        let head = 4 * config.base_channels * config.classes;
+        assert_eq!(config.forward_flops_per_sample(), 2.0 * (macs + head) as f64, "{config:?}");
+    }
+}
+
+#[test]
+fn a_conv_run_configuration_gives_the_papers_net() {
+    let model = crate::config::conv::model(Arch::Plain, 20, 16, 784, 10);
+    let config = ConvNetConfig::for_run(&model, [1, 28, 28]).unwrap();
+    assert_eq!(config, ConvNetConfig::paper(Arch::Plain, 3, FASHION, 10));
+    assert_eq!(config.depth(), 20);
+    let odd = crate::config::ModelConfig { depth: 21, ..model };
+    assert_eq!(ConvNetConfig::for_run(&odd, [1, 28, 28]), None);
+}
