@@ -1,13 +1,15 @@
 """Reader of the directory the project's `export` binary writes (see src/export/mod.rs):
-export.json, the data split as raw little-endian arrays, and per run its run.json, batch
-order, initial parameters and the Rust side's trajectory. Needs torch only."""
+export.json, the data split as raw little-endian arrays (Fashion-MNIST: a reference to its IDX
+files, loaded by fashion_mnist.py and checked against the export's digests), and per run its
+run.json, batch order, initial parameters and the Rust side's trajectory. Needs torch, and
+numpy for Fashion-MNIST."""
 import json
 import sys
 from pathlib import Path
 
 import torch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 DTYPES = {"f32": torch.float32, "f64": torch.float64, "u32": torch.int32}
 
 
@@ -46,10 +48,16 @@ def read_json(path):
 
 class Split:
     """One data split: inputs (samples, input_dim) float32 and targets (int64 classes, or
-    float32 (samples, dim) values)."""
+    float32 (samples, dim) values). `name` is "train" or "test"."""
 
-    def __init__(self, root, files):
+    def __init__(self, root, files, name):
         n, d = files["samples"], files["input_dim"]
+        source = files.get("source")
+        if source == "fashion_mnist":
+            self._load_fashion_mnist(root, files, name)
+            return
+        if source != "arrays":
+            raise ExportError(f"{root / 'export.json'}: {name}: unknown data source {source!r}")
         self.inputs = read_array(root / files["inputs"], "f32", n * d).reshape(n, d)
         targets = files["targets"]
         if targets["kind"] == "classes":
@@ -59,6 +67,28 @@ class Split:
             dim = targets["dim"]
             self.targets = read_array(root / targets["file"], "f32", n * dim).reshape(n, dim)
             self.num_classes = None
+
+    def _load_fashion_mnist(self, root, files, name):
+        """The split from the IDX files the export names, checked against its size and digests."""
+        import fashion_mnist
+
+        where = f"{root / 'export.json'}: {name}"
+        n, d = files["samples"], files["input_dim"]
+        try:
+            inputs, labels, shape = fashion_mnist.load_set(name, files.get("dir"), n if name == "train" else None)
+        except (OSError, fashion_mnist.IdxError) as e:
+            raise ExportError(f"{where}: {e}") from e
+        if inputs.shape != (n, d) or list(shape) != list(files["image_shape"]):
+            raise ExportError(f"{where}: the IDX files give {inputs.shape} images of {shape}, the export has "
+                              f"({n}, {d}) of {files['image_shape']}")
+        inputs_sha, labels_sha = fashion_mnist.digests(inputs, labels)
+        if (inputs_sha, labels_sha) != (files["inputs_sha256"], files["labels_sha256"]):
+            raise ExportError(f"{where}: the IDX files' data differ from what the export read "
+                              f"(SHA-256 of inputs {inputs_sha}, labels {labels_sha}; the export has "
+                              f"{files['inputs_sha256']}, {files['labels_sha256']})")
+        self.inputs = torch.from_numpy(inputs)
+        self.targets = torch.from_numpy(labels)
+        self.num_classes = files["num_classes"]
 
     def __len__(self):
         return self.inputs.shape[0]
@@ -74,8 +104,8 @@ class Export:
         version = self.index.get("format_version")
         if version != FORMAT_VERSION:
             raise ExportError(f"{self.root / 'export.json'}: format_version {version}, expected {FORMAT_VERSION}")
-        self.train = Split(self.root, self.index["train"])
-        self.test = Split(self.root, self.index["test"])
+        self.train = Split(self.root, self.index["train"], "train")
+        self.test = Split(self.root, self.index["test"], "test")
         self.experiment_text = (self.root / "experiment.toml").read_text()
         # The fingerprint of the machine that exported (a peer run on it shares its machine_id).
         self.machine = read_json(self.root / "machine.json")

@@ -12,6 +12,7 @@
 //! data/{train,test}_inputs.f32            (samples, input_dim)
 //! data/{train,test}_labels.u32            class per sample, or
 //! data/{train,test}_values.f32            (samples, output_dim) regression targets
+//!                                         (none for Fashion-MNIST: see [`DataSource::FashionMnist`])
 //! runs/<run_id>/run.json      RunExport: configuration, tensors, trajectory files
 //! runs/<run_id>/batches.u32   (steps, batch_size) training-set row indices, step 1 first
 //! runs/<run_id>/{f64,f32}/params_init.bin, grads_step_1.bin, params_step_<k>.bin, losses.bin
@@ -21,7 +22,7 @@ pub mod files;
 pub mod layout;
 pub mod trajectory;
 
-use crate::config::{Experiment, RunConfig};
+use crate::config::{DatasetKind, Experiment, Family, RunConfig};
 use crate::data::{self, Dataset, Split, Targets};
 use crate::error::{Error, Result};
 use crate::sweep::{expand, DataShape};
@@ -32,8 +33,9 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 pub use trajectory::TrajectoryPlan;
 
-/// Version of the export layout; a reader refuses others.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the export layout; a reader refuses others. 2: a split's data is either arrays
+/// in the export or a reference to Fashion-MNIST's IDX files ([`DataSource`]).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// `export.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,14 +48,42 @@ pub struct ExportIndex {
     pub runs: Vec<String>,
 }
 
-/// One split's files, relative to the export directory.
+/// One split: its size and where its data is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataFiles {
     pub samples: usize,
     pub input_dim: usize,
-    /// f32, (samples, input_dim).
-    pub inputs: String,
-    pub targets: TargetFiles,
+    #[serde(flatten)]
+    pub source: DataSource,
+}
+
+/// Where a split's data is (`"source"` in export.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum DataSource {
+    /// Arrays written into the export, paths relative to the export directory.
+    Arrays {
+        /// f32, (samples, input_dim).
+        inputs: String,
+        targets: TargetFiles,
+    },
+    /// Fashion-MNIST, not copied (the training set alone would be 188 MB of f32): a reader
+    /// loads the split from the four IDX files itself, as `data::load` does — the first
+    /// `samples` images of `train-images-idx3-ubyte[.gz]` (all of `t10k-…` for the test set),
+    /// pixels ÷ 255 as f32, one image per row — and checks what it got against the digests.
+    FashionMnist {
+        /// `dataset_options.dir` made absolute; `None`: the loader's default directory,
+        /// `/usr/share/datasets/fashion-mnist` (where Debian's `dataset-fashion-mnist` puts it).
+        dir: Option<PathBuf>,
+        num_classes: usize,
+        /// (channels, height, width) of each row's image.
+        image_shape: [usize; 3],
+        /// SHA-256 (hex) of the inputs as little-endian f32, row-major: the bytes the
+        /// `Arrays` form would have written.
+        inputs_sha256: String,
+        /// SHA-256 (hex) of the labels as little-endian u32.
+        labels_sha256: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,19 +141,33 @@ pub fn export_experiment(
 ) -> Result<ExportIndex> {
     experiment.validate()?;
     let split = data::load(experiment.dataset, &experiment.dataset_options)?;
+    // Fashion-MNIST's readers load the IDX files where they are; other sets are written out.
+    let how = match (experiment.dataset, &experiment.dataset_options.dir) {
+        (DatasetKind::FashionMnist, Some(dir)) => {
+            SplitExport::FashionMnist { dir: Some(std::path::absolute(dir).map_err(|e| Error::io(dir, e))?) }
+        }
+        (DatasetKind::FashionMnist, None) => SplitExport::FashionMnist { dir: None },
+        _ => SplitExport::Arrays,
+    };
     let shape = DataShape::of(&split);
     let runs = expand(experiment, shape);
     if let Some(first) = runs.first() {
         crate::train::validate_against_data(&first.config, &split)?;
     }
-    create_dir(&out.join("data"))?;
+    for run in &runs {
+        exportable(&run.config, options)?;
+    }
+    create_dir(&match how {
+        SplitExport::Arrays => out.join("data"),
+        SplitExport::FashionMnist { .. } => out.to_path_buf(),
+    })?;
     files::write_bytes(&out.join("experiment.toml"), experiment_text.as_bytes())?;
     crate::machine::write_machine_json(out, &crate::machine::fingerprint(1, crate::model::gemm::GEMM_BACKEND))?;
     let index = ExportIndex {
         format_version: FORMAT_VERSION,
         experiment: experiment.name.clone(),
-        train: write_split(out, "train", &split.train)?,
-        test: write_split(out, "test", &split.test)?,
+        train: write_split(out, "train", &split.train, &how)?,
+        test: write_split(out, "test", &split.test, &how)?,
         runs: runs.iter().map(|r| r.run_id.clone()).collect(),
     };
     for run in &runs {
@@ -161,13 +205,48 @@ fn export_run(run_id: &str, config: &RunConfig, split: &Split, dir: PathBuf, opt
     write_json(&dir.join("run.json"), &export)
 }
 
+/// What the export and its readers handle: MLP runs (the tensor layout, the trajectories and
+/// the PyTorch peer are the MLP's), and trajectories only at a constant learning rate (they
+/// replay a constant-rate optimizer, and so does `parity.py check`).
+fn exportable(config: &RunConfig, options: &ExportOptions) -> Result<()> {
+    if config.family != Family::Mlp {
+        return Err(Error::invalid(
+            "family",
+            config.family,
+            "the export writes MLP runs only (tensor layout, trajectories, the PyTorch peer)",
+        ));
+    }
+    if options.trajectory_steps.is_some() && !config.lr_schedule.is_constant() {
+        return Err(Error::invalid(
+            "lr_schedule",
+            "not constant",
+            "trajectories replay a constant learning rate; export without --trajectory-steps \
+             (`parity.py run` applies the schedule)",
+        ));
+    }
+    Ok(())
+}
+
 /// The training set's row indices of the first `steps` minibatches, as training draws them.
 pub fn batch_order(train_len: usize, batch: usize, seed: u64, steps: usize) -> Vec<Vec<usize>> {
     let mut order = BatchOrder::new(train_len, batch, seed);
     (0..steps).map(|_| order.next_batch().to_vec()).collect()
 }
 
-fn write_split(out: &Path, name: &str, data: &Dataset) -> Result<DataFiles> {
+/// How the splits' data reach a reader.
+enum SplitExport {
+    /// Written into the export.
+    Arrays,
+    /// Referenced: Fashion-MNIST's IDX files in `dir` (absolute; `None`: the default directory).
+    FashionMnist { dir: Option<PathBuf> },
+}
+
+/// Writes one split's arrays, or describes it (see [`SplitExport`]).
+fn write_split(out: &Path, name: &str, data: &Dataset, how: &SplitExport) -> Result<DataFiles> {
+    let (samples, input_dim) = (data.len(), data.input_dim());
+    if let SplitExport::FashionMnist { dir } = how {
+        return Ok(DataFiles { samples, input_dim, source: fashion_mnist_source(dir.clone(), data) });
+    }
     let inputs = format!("data/{name}_inputs.f32");
     write_floats(&out.join(&inputs), Precision::F32, data.inputs.iter().copied())?;
     let targets = match &data.targets {
@@ -182,9 +261,135 @@ fn write_split(out: &Path, name: &str, data: &Dataset) -> Result<DataFiles> {
             TargetFiles::Values { dim: values.ncols(), file }
         }
     };
-    Ok(DataFiles { samples: data.len(), input_dim: data.input_dim(), inputs, targets })
+    Ok(DataFiles { samples, input_dim, source: DataSource::Arrays { inputs, targets } })
+}
+
+/// The reference to a Fashion-MNIST split, with the digests of what a reader must obtain.
+fn fashion_mnist_source(dir: Option<PathBuf>, data: &Dataset) -> DataSource {
+    let (labels, num_classes) = match &data.targets {
+        Targets::Classes { labels, num_classes } => (labels, *num_classes),
+        Targets::Values { .. } => unreachable!("Fashion-MNIST has classes"),
+    };
+    DataSource::FashionMnist {
+        dir,
+        num_classes,
+        image_shape: data.image_shape.expect("Fashion-MNIST keeps its image shape"),
+        inputs_sha256: sha256_hex(data.inputs.iter().map(|v| v.to_le_bytes())),
+        labels_sha256: sha256_hex(labels.iter().map(|l| l.to_le_bytes())),
+    }
+}
+
+/// SHA-256 (lowercase hex) of the concatenated 4-byte words.
+fn sha256_hex(words: impl Iterator<Item = [u8; 4]>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let mut chunk = Vec::with_capacity(1 << 16);
+    for word in words {
+        chunk.extend_from_slice(&word);
+        if chunk.len() >= 1 << 16 {
+            hash.update(&chunk);
+            chunk.clear();
+        }
+    }
+    hash.update(&chunk);
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_sources_serialise_flat_and_read_back() {
+        let arrays = DataFiles {
+            samples: 3,
+            input_dim: 2,
+            source: DataSource::Arrays {
+                inputs: "data/train_inputs.f32".into(),
+                targets: TargetFiles::Classes { num_classes: 10, file: "data/train_labels.u32".into() },
+            },
+        };
+        let json = serde_json::to_value(&arrays).unwrap();
+        assert_eq!(json["source"], "arrays");
+        assert_eq!(json["inputs"], "data/train_inputs.f32");
+        assert_eq!(json["targets"]["kind"], "classes");
+        assert_eq!(serde_json::from_value::<DataFiles>(json).unwrap(), arrays);
+
+        let idx = DataFiles {
+            samples: 3,
+            input_dim: 784,
+            source: DataSource::FashionMnist {
+                dir: None,
+                num_classes: 10,
+                image_shape: [1, 28, 28],
+                inputs_sha256: "ab".into(),
+                labels_sha256: "cd".into(),
+            },
+        };
+        let json = serde_json::to_value(&idx).unwrap();
+        assert_eq!(json["source"], "fashion_mnist");
+        assert_eq!(json["dir"], serde_json::Value::Null);
+        assert_eq!(json["image_shape"], serde_json::json!([1, 28, 28]));
+        assert_eq!(serde_json::from_value::<DataFiles>(json).unwrap(), idx);
+    }
+
+    #[test]
+    fn only_mlp_runs_and_constant_rate_trajectories_are_exported() {
+        use crate::config::{
+            Activation, Arch, DatasetOptions, Init, LrSchedule, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
+            OptimizerKind, ResidualScale,
+        };
+        let mlp = RunConfig {
+            experiment: "e".into(),
+            dataset: DatasetKind::FashionMnist,
+            dataset_options: DatasetOptions::default(),
+            family: Family::Mlp,
+            model: ModelConfig {
+                arch: Arch::Plain,
+                depth: 2,
+                width: 8,
+                input_dim: 784,
+                output_dim: 10,
+                activation: Activation::Relu,
+                norm: Norm::None,
+                residual_scale: ResidualScale::One,
+                block_layers: 2,
+                init: Init::He,
+            },
+            optimizer: OptimizerConfig { kind: OptimizerKind::Sgd, lr: 0.1, momentum: 0.9, weight_decay: 1e-4 },
+            lr_schedule: LrSchedule::default(),
+            batch_size: 16,
+            steps: 100,
+            checkpoints: 5,
+            seed: 0,
+            probes: MechanismProbes::default(),
+        };
+        let plain = ExportOptions { trajectory_steps: None, record_steps: Vec::new() };
+        let trajectories = ExportOptions { trajectory_steps: Some(10), record_steps: vec![1, 10] };
+        assert!(exportable(&mlp, &plain).is_ok());
+        assert!(exportable(&mlp, &trajectories).is_ok());
+        let conv = RunConfig { family: Family::Conv, ..mlp.clone() };
+        assert!(exportable(&conv, &plain).unwrap_err().to_string().contains("family"));
+        let scheduled = RunConfig { lr_schedule: LrSchedule { decay_at: vec![0.5], ..LrSchedule::default() }, ..mlp };
+        assert!(exportable(&scheduled, &plain).is_ok(), "a peer run applies the schedule");
+        assert!(exportable(&scheduled, &trajectories).unwrap_err().to_string().contains("lr_schedule"));
+    }
+
+    #[test]
+    fn digests_are_of_the_little_endian_words() {
+        // Python: hashlib.sha256(struct.pack("<f", 1.0)) and of b"".join(struct.pack("<I", i)
+        // for i in range(40000)): 160 000 bytes, so more than one chunk.
+        assert_eq!(
+            sha256_hex([1.0f32.to_le_bytes()].into_iter()),
+            "e00e5eb9444182f352323374ef4e08ebcb784725fdd4fd612d7730540b3e0c8c"
+        );
+        assert_eq!(
+            sha256_hex((0u32..40_000).map(u32::to_le_bytes)),
+            "cc5fa6d2122711d545fc683b8d6007d277737cbd0ea2921790c627b8be60cc42"
+        );
+    }
 }
