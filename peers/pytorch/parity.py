@@ -5,10 +5,11 @@
                                (`export --trajectory-steps N`), load the Rust side's initial
                                parameters into the same network in PyTorch, replay the same
                                minibatches with the same optimizer and compare step by step.
-  parity.py run EXPORT_DIR --out DIR
-                               train every exported run with PyTorch's own initialisation and
-                               batch order (same configuration, same data split) and write
-                               DIR/runs.jsonl in the project's results format (peer_run.py).
+  parity.py run EXPORT_DIR --out DIR [--shard I/N]
+                               train every exported run (or shard I of N, as `sweep --shard`)
+                               with PyTorch's own initialisation and batch order (same
+                               configuration, same data split) and write DIR/runs.jsonl in the
+                               project's results format (peer_run.py).
 
 What `check` compares, per run:
   f64  the minibatch training loss of every step (relative difference <= 1e-4), the gradients
@@ -280,6 +281,17 @@ def check(args):
     return 1 if failures else 0
 
 
+def shard(text):
+    """`I/N` with 0 <= I < N."""
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected I/N, e.g. 0/2") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"{text!r}: needs 0 <= I < N")
+    return index, count
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1, help="PyTorch intra-op threads (default 1)")
@@ -289,6 +301,8 @@ def main():
     p = sub.add_parser("run", help="train every exported run in PyTorch and write runs.jsonl")
     p.add_argument("export", type=Path)
     p.add_argument("--out", type=Path, required=True, help="results directory to write")
+    p.add_argument("--shard", type=shard, default=None, metavar="I/N",
+                   help="train only shard I of N (runs whose position in run-id order is I mod N), as sweep --shard")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     try:

@@ -10,7 +10,9 @@ Done as the Rust side does it (src/train.rs): weights from the canonical initial
 a fresh permutation each epoch (the incomplete tail dropped), the loss curve's first point the
 loss of the first minibatch and then the mean minibatch loss since the previous checkpoint,
 probes on the first minibatch at initialisation and at the end (batch statistics, running
-statistics untouched), evaluation with running statistics, f32 throughout.
+statistics untouched), evaluation with running statistics, f32 throughout, the learning rate
+of each update from the run's `lr_schedule` when it has one (warm-up, step decays). MLPs only:
+a run of family `conv` is refused.
 Not filled (left empty, as the Rust side leaves them when not asked for): the mechanism probes
 `shattered_acf_init/final` and `lesion_train_losses`.
 """
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from export_files import Export
+from export_files import Export, ExportError
 from network import Net, initialise, loss_fn, make_optimizer
 
 # Streams of the run seed: initialisation and batch order draw from separate generators.
@@ -46,6 +48,20 @@ class BatchOrder:
         rows = self.permutation[self.position : self.position + self.batch]
         self.position += self.batch
         return rows
+
+
+def lr_at(schedule, lr, step, steps):
+    """The learning rate of update `step` (1-based) of `steps` (src/config/schedule.rs
+    `LrSchedule::lr_at`): `warmup_lr` for the first `warmup_steps` updates, then lr times
+    decay_factor per milestone passed (step > round(f * steps) for each f of `decay_at`).
+    An absent schedule is constant."""
+    if not schedule:
+        return lr
+    if step <= schedule.get("warmup_steps", 0):
+        return schedule["warmup_lr"]
+    # Rust's f64::round rounds halves away from zero (Python's round would round them to even).
+    passed = sum(1 for at in schedule.get("decay_at", []) if step > math.floor(at * steps + 0.5))
+    return lr if passed == 0 else lr * schedule.get("decay_factor", 0.1) ** passed
 
 
 def tail_start(steps):
@@ -112,6 +128,9 @@ def evaluate(net, split, chunk):
 def train_run(run, export):
     """One run, returning its RunRecord as a dict."""
     config, model = run.config, run.config["model"]
+    if config.get("family", "mlp") != "mlp":
+        raise ExportError(f"{run.dir / 'run.json'}: family `{config['family']}`: the peer trains MLPs only")
+    schedule = config.get("lr_schedule")
     started = time.perf_counter()
     init_gen = torch.Generator().manual_seed(config["seed"] * 2 + INIT_STREAM)
     shuffle_gen = torch.Generator().manual_seed(config["seed"] * 2 + SHUFFLE_STREAM)
@@ -142,6 +161,8 @@ def train_run(run, export):
             diverged_at = step
             break
         loss.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(schedule, config["optimizer"]["lr"], step, steps)
         optimizer.step()
         interval.append(value)
         if step in checkpoints:
@@ -184,6 +205,7 @@ def train_run(run, export):
         "lr": opt["lr"],
         "momentum": opt.get("momentum", 0.0),
         "weight_decay": opt.get("weight_decay", 0.0),
+        **({"lr_schedule": schedule} if schedule else {}),
         "batch_size": batch,
         "steps": steps,
         "seed": config["seed"],
@@ -221,6 +243,10 @@ def run_all(args):
     (out / "machine.json").write_text(json.dumps(machine, indent=2) + "\n")
     (out / "experiment.toml").write_text(export.experiment_text)
     runs = list(export.runs())
+    if args.shard is not None:
+        # As `sweep --shard I/N`: the runs whose position in run-id order is I mod N.
+        index, count = args.shard
+        runs = sorted(runs, key=lambda run: run.run_id)[index::count]
     with open(out / "runs.jsonl", "w") as lines:
         for i, run in enumerate(runs, 1):
             record = train_run(run, export)
