@@ -49,8 +49,8 @@
 //! Measured values are printed with `cargo test --test theory -- --nocapture`.
 
 use degradation_bench::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
-use degradation_bench::train::loss::BatchTargets;
 use degradation_bench::model::{Mlp, Mode};
+use degradation_bench::train::loss::BatchTargets;
 use degradation_bench::train::probe::probe;
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};

@@ -9,10 +9,10 @@
 //! Measured values are printed with `cargo test --release --test theory_gradients -- --nocapture`.
 
 use degradation_bench::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
-use degradation_bench::train::loss::BatchTargets;
 use degradation_bench::model::Mlp;
-use degradation_bench::train::probe::probe;
 use degradation_bench::theory::{relu_layer_log_gain, residual_relu_profile, BATCHNORM_RELU_GRADIENT_GROWTH};
+use degradation_bench::train::loss::BatchTargets;
+use degradation_bench::train::probe::probe;
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};
 use ndarray_rand::rand_distr::StandardNormal;

@@ -81,6 +81,8 @@ impl ResidualScale {
     }
 }
 
+// `named_enum!` writes the derives of every enum above, so the default is spelled out here.
+#[allow(clippy::derivable_impls)]
 impl Default for Family {
     fn default() -> Self {
         Family::Mlp
