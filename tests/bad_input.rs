@@ -3,8 +3,8 @@
 //! additionally name the file and the line of the offending key.
 
 use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Experiment, Family, Init, LrSchedule, MechanismProbes, ModelConfig,
-    Norm, OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
+    conv, Activation, Arch, DatasetKind, DatasetOptions, Experiment, Family, Init, LrSchedule, MechanismProbes,
+    ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
 };
 use degradation_bench::data::{self, Split};
 use degradation_bench::model::Mlp;
@@ -368,4 +368,191 @@ fn experiment_file_missing_keys_name_the_file_and_the_key() {
         .unwrap_err()
         .to_string();
     assert!(message.starts_with("x.toml:14:1:") && message.contains("`lr`"), "{message}");
+}
+
+/// A valid conv experiment: the paper's recipe on the digits.
+const CONV_EXPERIMENT: &str = r#"name = "c"
+dataset = "digits"
+family = "conv"
+archs = ["plain", "residual"]
+depths = [8, 20]
+seeds = [0]
+steps = 10
+batch_size = 8
+
+[optimizer]
+kind = "sgd"
+lr = 0.1
+momentum = 0.9
+lr_decay_at = [0.5, 0.75]
+"#;
+
+/// [`CONV_EXPERIMENT`] with the first `from` replaced by `to` must be refused with a message
+/// naming x.toml, the line `line` and every one of `names`.
+#[track_caller]
+fn conv_experiment_rejects(from: &str, to: &str, line: usize, names: &[&str]) {
+    assert!(CONV_EXPERIMENT.contains(from), "{from}");
+    let text = CONV_EXPERIMENT.replacen(from, to, 1);
+    file_rejects(&text, &format!("x.toml:{line}:"), names);
+}
+
+#[test]
+fn conv_experiment_baseline_is_accepted() {
+    let experiment = Experiment::from_toml_str(CONV_EXPERIMENT, Path::new("x.toml")).unwrap();
+    assert_eq!((experiment.family, experiment.base_channels), (Family::Conv, None));
+    // The MLP axes may also be written out, as long as they state the paper's values.
+    let explicit = CONV_EXPERIMENT.replace(
+        "seeds = [0]",
+        "seeds = [0]\nactivations = [\"relu\"]\nnorms = [\"batch\"]\ninits = [\"he\"]\nresidual_scales = [\"one\"]\nblock_layers = 2\nbase_channels = 8",
+    );
+    assert!(Experiment::from_toml_str(&explicit, Path::new("x.toml")).is_ok());
+}
+
+#[test]
+fn conv_experiment_bad_values_name_their_key_and_line() {
+    conv_experiment_rejects("depths = [8, 20]", "depths = [8, 21]", 5, &["`depths`", "21", "6n + 2", "depths[1]"]);
+    conv_experiment_rejects("depths = [8, 20]", "depths = [2]", 5, &["`depths`", "2", "6n + 2"]);
+    conv_experiment_rejects(r#"dataset = "digits""#, r#"dataset = "spirals""#, 2, &["`dataset`", "spirals", "images"]);
+    conv_experiment_rejects(r#"family = "conv""#, r#"family = "cnn""#, 3, &["`family`", "cnn"]);
+    let after_seeds = |extra: &str| format!("seeds = [0]\n{extra}");
+    conv_experiment_rejects("seeds = [0]", &after_seeds("widths = [16]"), 7, &["`widths`", "16", "base_channels"]);
+    conv_experiment_rejects("seeds = [0]", &after_seeds("base_channels = 5"), 7, &["`base_channels`", "5", "even"]);
+    conv_experiment_rejects(
+        "seeds = [0]",
+        &after_seeds(r#"activations = ["relu", "tanh"]"#),
+        7,
+        &["`activations`", "tanh", "relu", "activations[1]"],
+    );
+    conv_experiment_rejects("seeds = [0]", &after_seeds(r#"norms = ["none"]"#), 7, &["`norms`", "none", "batch"]);
+    conv_experiment_rejects("seeds = [0]", &after_seeds(r#"inits = ["xavier"]"#), 7, &["`inits`", "xavier"]);
+    conv_experiment_rejects(
+        "seeds = [0]",
+        &after_seeds(r#"residual_scales = ["inv_sqrt_blocks"]"#),
+        7,
+        &["`residual_scales`", "inv_sqrt_blocks"],
+    );
+    conv_experiment_rejects("seeds = [0]", &after_seeds("block_layers = 1"), 7, &["`block_layers`", "1", "two convs"]);
+    conv_experiment_rejects("seeds = [0]", &after_seeds("lesion = true"), 7, &["`lesion`", "true"]);
+}
+
+#[test]
+fn conv_options_in_an_mlp_experiment_are_refused() {
+    let text = EXPERIMENT.replace("seeds = [0]", "seeds = [0]\nbase_channels = 16");
+    file_rejects(&text, "x.toml:11:", &["`base_channels`", "16", "conv"]);
+    // An MLP experiment still needs its axes.
+    let text = EXPERIMENT.replace("widths = [16]\n", "");
+    file_rejects(&text, "x.toml: ", &["`widths`", "[]"]);
+}
+
+#[test]
+fn schedule_bad_values_name_their_key_and_line() {
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        "lr_decay_at = [0.5, 1.5]",
+        14,
+        &["`optimizer.lr_decay_at`", "1.5"],
+    );
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        "lr_decay_at = [0.75, 0.5]",
+        14,
+        &["`optimizer.lr_decay_at`", "0.5"],
+    );
+    let add = |extra: &str| format!("lr_decay_at = [0.5, 0.75]\n{extra}");
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        &add("lr_decay_factor = 1.5"),
+        15,
+        &["`optimizer.lr_decay_factor`", "1.5"],
+    );
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        &add("warmup_lr = 0.01"),
+        15,
+        &["`optimizer.warmup_lr`", "0.01", "warmup_steps"],
+    );
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        &add("warmup_min_depth = 110"),
+        15,
+        &["`optimizer.warmup_min_depth`", "110", "warmup_steps"],
+    );
+    // A warm-up without its rate: the line of the optimizer table.
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        &add("warmup_steps = 40"),
+        10,
+        &["`optimizer.warmup_lr`", "missing"],
+    );
+    conv_experiment_rejects(
+        "lr_decay_at = [0.5, 0.75]",
+        &add("warmup_steps = 40\nwarmup_lr = -0.01"),
+        16,
+        &["`optimizer.warmup_lr`", "-0.01"],
+    );
+    // A factor without decay points would do nothing.
+    let text = EXPERIMENT.replace("lr = 0.001", "lr = 0.001\nlr_decay_factor = 0.5");
+    file_rejects(&text, "x.toml:17:", &["`optimizer.lr_decay_factor`", "0.5", "lr_decay_at"]);
+    // Inside the second of two [[optimizers]] tables.
+    let list = EXPERIMENT.replace(
+        OPTIMIZER_TABLE,
+        "[[optimizers]]\nkind = \"adam\"\nlr = 0.001\n[[optimizers]]\nkind = \"sgd\"\nlr = 0.1\nlr_decay_at = [0.0]\n",
+    );
+    file_rejects(&list, "x.toml:20:", &["`optimizer.lr_decay_at`", "0", "optimizers[1]"]);
+}
+
+#[test]
+fn bad_conv_run_configurations() {
+    let split = digits();
+    let conv_config =
+        || RunConfig { family: Family::Conv, model: conv::model(Arch::Residual, 8, 8, 64, 10), ..config() };
+    assert!(train(&RunConfig { steps: 1, ..conv_config() }, split).is_ok());
+    let mut c = conv_config();
+    c.model.depth = 9;
+    rejects(&c, split, "depth", "9");
+    let mut c = conv_config();
+    c.model.width = 7;
+    rejects(&c, split, "width", "7");
+    let mut c = conv_config();
+    c.model.norm = Norm::None;
+    rejects(&c, split, "norm", "none");
+    let mut c = conv_config();
+    c.model.activation = Activation::Gelu;
+    rejects(&c, split, "activation", "gelu");
+    let mut c = conv_config();
+    c.model.residual_scale = ResidualScale::Rezero;
+    rejects(&c, split, "residual_scale", "rezero");
+    let mut c = conv_config();
+    c.probes.lesion = true;
+    rejects(&c, split, "lesion", "true");
+    let mut c = conv_config();
+    c.dataset = DatasetKind::Teacher;
+    rejects(&c, split, "dataset", "teacher");
+    // The schedule of a run.
+    let mut c = config();
+    c.lr_schedule = LrSchedule { decay_at: vec![2.0], ..LrSchedule::default() };
+    rejects(&c, split, "lr_schedule.decay_at", "2");
+    let mut c = config();
+    c.lr_schedule = LrSchedule { warmup_steps: 3, ..LrSchedule::default() };
+    rejects(&c, split, "lr_schedule.warmup_lr", "0");
+}
+
+#[test]
+fn exclusions_that_exclude_nothing_or_everything_are_refused() {
+    let with = |tables: &str| format!("{CONV_EXPERIMENT}{tables}");
+    let plain_20 = "\n[[exclude]]\narch = \"plain\"\ndepth = 20\n";
+    let experiment = Experiment::from_toml_str(&with(plain_20), Path::new("x.toml")).unwrap();
+    assert!(experiment.excludes(Arch::Plain, 20) && !experiment.excludes(Arch::Residual, 20));
+    file_rejects(
+        &with("\n[[exclude]]\narch = \"plain\"\ndepth = 14\n"),
+        "x.toml:16:",
+        &["`exclude`", "14", "matches no"],
+    );
+    file_rejects(&with("\n[[exclude]]\n"), "x.toml:16:", &["`exclude`", "arch"]);
+    file_rejects(
+        &with("\n[[exclude]]\ndepth = 8\n[[exclude]]\ndepth = 20\n"),
+        "x.toml",
+        &["`exclude`", "nothing to run"],
+    );
+    file_rejects(&with("\n[[exclude]]\nwidth = 8\n"), "x.toml:17:", &["`width`"]);
 }

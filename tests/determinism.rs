@@ -1,10 +1,11 @@
 //! Reproducibility: the same RunConfig and seed give a bit-identical
 //! TrainResult (loss curve, final losses, probes, mechanism probes) on the same machine,
 //! whether the run is alone or other trainings run at the same time on other threads
-//! (std threads and rayon); a different seed gives a different result.
+//! (std threads and rayon); a different seed gives a different result. MLPs and conv nets
+//! alike, with and without a learning-rate schedule.
 
 use degradation_bench::config::{
-    Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
+    conv, Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
     OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
 };
 use degradation_bench::data::{self, Split};
@@ -61,7 +62,7 @@ fn sgd(lr: f64) -> OptimizerConfig {
 }
 
 /// Runs covering both archs, every norm, several activations, both optimizers, all three
-/// data sets (so both losses) and the mechanism probes.
+/// data sets (so both losses), the mechanism probes, a conv net and a schedule.
 fn runs(seed: u64) -> Vec<RunConfig> {
     let digits = (64, 10);
     let teacher = (DatasetOptions::default().input_dim, DatasetOptions::default().output_dim);
@@ -72,8 +73,14 @@ fn runs(seed: u64) -> Vec<RunConfig> {
         seed,
     );
     with_probes.probes = MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true };
+    let mut conv_net = run(DatasetKind::Digits, conv::model(Arch::Residual, 8, 4, 64, 10), sgd(0.05), seed);
+    conv_net.family = Family::Conv;
+    conv_net.lr_schedule =
+        LrSchedule { decay_at: vec![0.5, 0.75], warmup_steps: 5, warmup_lr: 0.01, ..LrSchedule::default() };
+    conv_net.probes = MechanismProbes { shattered_gradients: true, lesion: false, perturbation: true };
     vec![
         with_probes,
+        conv_net,
         run(
             DatasetKind::Digits,
             model(Arch::Residual, Activation::Gelu, Norm::Layer, ResidualScale::Rezero, digits),

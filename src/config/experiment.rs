@@ -72,6 +72,26 @@ pub struct Experiment {
     /// Record how a one-ulp perturbation of the initial weights grows (see `sensitivity`).
     #[serde(default)]
     pub perturbation: bool,
+    /// Points of the grid not to run (`[[exclude]]` tables), e.g. the paper's Fig. 6, which
+    /// trains ResNet-110 but no plain-110.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<Exclusion>,
+}
+
+/// An `[[exclude]]` table: the runs whose arch and depth match every field it gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exclusion {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<Arch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<usize>,
+}
+
+impl Exclusion {
+    pub fn matches(&self, arch: Arch, depth: usize) -> bool {
+        self.arch.is_none_or(|a| a == arch) && self.depth.is_none_or(|d| d == depth)
+    }
 }
 
 fn default_block_layers() -> usize {
@@ -273,7 +293,34 @@ impl Experiment {
             }
         }
         self.dataset_options.validate(self.dataset).map_err(at_field)?;
-        self.validate_depths()
+        self.validate_depths()?;
+        self.validate_exclusions()
+    }
+
+    /// Whether the grid point (`arch`, `depth`) is excluded.
+    pub fn excludes(&self, arch: Arch, depth: usize) -> bool {
+        self.exclude.iter().any(|exclusion| exclusion.matches(arch, depth))
+    }
+
+    /// Each `[[exclude]]` names something and removes some of the grid, and not all of it: one
+    /// that matches nothing is most likely a typo, and silently running what it meant to
+    /// exclude would cost hours.
+    fn validate_exclusions(&self) -> std::result::Result<(), (Error, TomlPath)> {
+        let points = || self.archs.iter().flat_map(|&arch| self.depths.iter().map(move |&depth| (arch, depth)));
+        for (index, exclusion) in self.exclude.iter().enumerate() {
+            let at = TomlPath::field("exclude").index(index);
+            let shown = serde_json::to_string(exclusion).unwrap_or_default();
+            if exclusion.arch.is_none() && exclusion.depth.is_none() {
+                return Err((Error::invalid("exclude", shown, "give an arch, a depth or both"), at));
+            }
+            if !points().any(|(arch, depth)| exclusion.matches(arch, depth)) {
+                return Err((Error::invalid("exclude", shown, "matches no arch and depth of the grid"), at));
+            }
+        }
+        if points().all(|(arch, depth)| self.excludes(arch, depth)) {
+            return Err(at_field(Error::invalid("exclude", "every grid point", "leaves nothing to run")));
+        }
+        Ok(())
     }
 
     /// What only an MLP experiment checks: its residual scales, and no conv option.

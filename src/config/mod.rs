@@ -17,7 +17,7 @@ mod schedule;
 mod spans;
 
 pub use enums::{Activation, Arch, DatasetKind, Family, Init, Norm, OptimizerKind, ResidualScale};
-pub use experiment::{Experiment, OptimizerSpec};
+pub use experiment::{Exclusion, Experiment, OptimizerSpec};
 pub use schedule::{LrSchedule, DEFAULT_DECAY_FACTOR};
 
 /// The network's shape and variant. Depth counts hidden w×w weight layers only. A conv run

@@ -103,7 +103,7 @@ pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
 
 /// The networks of the grid: for MLPs every arch × depth × width × activation × norm ×
 /// (residual scale, residual runs only) × init; for conv nets arch × depth, with the paper's
-/// fixed choices (`config::conv`).
+/// fixed choices (`config::conv`); less the `[[exclude]]`d archs and depths.
 fn models(experiment: &Experiment, data: DataShape) -> Vec<ModelConfig> {
     let mut models = Vec::new();
     for &arch in &experiment.archs {
@@ -149,6 +149,7 @@ fn models(experiment: &Experiment, data: DataShape) -> Vec<ModelConfig> {
             }
         }
     }
+    models.retain(|model| !experiment.excludes(model.arch, model.depth));
     models
 }
 
@@ -262,5 +263,88 @@ mod tests {
         assert_eq!(ids[0], "plain-d128-w64-s0-9e1c205f7b");
         assert_eq!(ids[1], "plain-d128-w64-s1-d70207541f");
         assert_eq!(ids[41], "residual-d8-w64-s2-71004f02e9");
+    }
+
+    /// The JSON the id of the committed run `plain-d128-w64-s1-d70207541f`
+    /// (reports/data/fcada670a40e/degradation) hashed, before conv nets and schedules existed.
+    const DEGRADATION_PLAIN_128_SEED_1: &str = concat!(
+        r#"{"experiment":"degradation","dataset":"digits","dataset_options":{"samples":1000,"test_samples":250,"#,
+        r#""turns":2.0,"noise":0.05,"input_dim":16,"output_dim":4,"teacher_depth":4,"teacher_width":32,"data_seed":0},"#,
+        r#""model":{"arch":"plain","depth":128,"width":64,"input_dim":64,"output_dim":10,"activation":"relu","#,
+        r#""norm":"none","residual_scale":"one","block_layers":1,"init":"he"},"#,
+        r#""optimizer":{"kind":"adam","lr":0.001,"momentum":0.9,"weight_decay":0.0},"#,
+        r#""batch_size":64,"steps":1500,"checkpoints":30,"seed":1,"probes":{"shattered_gradients":false,"lesion":false}}"#
+    );
+
+    #[test]
+    fn an_mlp_run_serialises_and_is_identified_as_before_conv_nets_and_schedules() {
+        let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/data/fcada670a40e/degradation/experiment.toml");
+        let experiment = Experiment::from_file(&toml).unwrap();
+        let runs = expand(&experiment, DIGITS);
+        let run = runs.iter().find(|r| r.run_id == "plain-d128-w64-s1-d70207541f").expect("the committed run id");
+        assert_eq!(serde_json::to_string(&run.config).unwrap(), DEGRADATION_PLAIN_128_SEED_1);
+        // And the JSON reads back into the same configuration: absent family = mlp, absent
+        // schedule = constant.
+        let read: RunConfig = serde_json::from_str(DEGRADATION_PLAIN_128_SEED_1).unwrap();
+        assert_eq!(read, run.config);
+        assert_eq!((read.family, read.lr_schedule.is_constant()), (Family::Mlp, true));
+    }
+
+    #[test]
+    fn conv_runs_and_schedules_are_written_into_the_config_and_change_the_id() {
+        let toml = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/data/fcada670a40e/degradation/experiment.toml");
+        let experiment = Experiment::from_file(&toml).unwrap();
+        let mlp = expand(&experiment, DIGITS).into_iter().find(|r| r.run_id == "plain-d128-w64-s1-d70207541f").unwrap();
+        let scheduled = RunConfig {
+            lr_schedule: crate::config::LrSchedule { decay_at: vec![0.5], ..Default::default() },
+            ..mlp.config.clone()
+        };
+        let json = serde_json::to_string(&scheduled).unwrap();
+        assert!(json.contains(r#","lr_schedule":{"decay_at":[0.5],"decay_factor":0.1},"batch_size""#), "{json}");
+        assert_ne!(run_id(&scheduled), mlp.run_id);
+        let conv =
+            RunConfig { family: Family::Conv, model: conv::model(Arch::Plain, 20, 16, 64, 10), ..mlp.config.clone() };
+        let json = serde_json::to_string(&conv).unwrap();
+        assert!(json.contains(r#""family":"conv","model":{"arch":"plain","depth":20,"width":16,"#), "{json}");
+        assert!(run_id(&conv).starts_with("plain-d20-w16-s1-"));
+        assert_eq!(serde_json::from_str::<RunConfig>(&json).unwrap(), conv);
+    }
+
+    #[test]
+    fn conv_flops_follow_the_network_and_mlp_flops_are_unchanged() {
+        let experiment = Experiment::from_toml_str(
+            "name = \"c\"\ndataset = \"fashion_mnist\"\nfamily = \"conv\"\narchs = [\"residual\"]\ndepths = [20, 56]\n\
+             seeds = [0]\nsteps = 100\nbatch_size = 128\ncheckpoints = 10\n[optimizer]\nkind = \"sgd\"\nlr = 0.1\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let fashion =
+            DataShape { input_dim: 784, output_dim: 10, train_len: 0, test_len: 0, image_shape: Some([1, 28, 28]) };
+        let runs = expand(&experiment, fashion);
+        let step = |depth: usize| {
+            let run = runs.iter().find(|r| r.config.model.depth == depth).unwrap();
+            3.0 * run_forward_flops(&run.config, fashion) * 128.0 / 1e9
+        };
+        // DESIGN: 23.7 and 73.6 GFLOP per training step of 128 images.
+        assert!((step(20) - 23.67).abs() < 0.01, "{}", step(20));
+        assert!((step(56) - 73.6).abs() < 0.1, "{}", step(56));
+        // No data sizes here, so a run is its steps and probes: 100 + 2 steps' worth.
+        let run = &runs[0];
+        let per_step = 3.0 * run_forward_flops(&run.config, fashion) * 128.0;
+        assert!((run.flops / per_step - 102.0).abs() < 1e-9);
+        // An MLP's cost is its weight layers, as before.
+        let model = ModelConfig {
+            arch: Arch::Plain,
+            depth: 4,
+            width: 8,
+            input_dim: 3,
+            output_dim: 2,
+            activation: crate::config::Activation::Relu,
+            norm: crate::config::Norm::None,
+            residual_scale: ResidualScale::One,
+            block_layers: 1,
+            init: crate::config::Init::He,
+        };
+        assert_eq!(forward_flops_per_sample(&model), 2.0 * (4.0 * 64.0 + 24.0 + 16.0));
     }
 }
