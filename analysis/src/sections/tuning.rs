@@ -31,6 +31,18 @@ fn untuned(variant: &Variant) -> Variant {
     Variant { lr: 0.0, ..variant.clone() }
 }
 
+/// A tuned variant as a reader says it: the usual label without the learning rate, the optimiser
+/// named by its settings where optimisers differ.
+fn label(variant: &Variant, axes: &VaryingAxes) -> String {
+    let optimizer_varies = axes.optimizer || axes.momentum || axes.weight_decay;
+    let base = variant.label(&VaryingAxes { optimizer: false, momentum: false, weight_decay: false, ..*axes });
+    if optimizer_varies {
+        format!("{base}, {}", variant.optimizer_settings())
+    } else {
+        base
+    }
+}
+
 /// The best grid point of one tuned variant at one depth.
 #[derive(Debug, Clone)]
 struct Best {
@@ -221,7 +233,7 @@ fn depth_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
         for deeper in mine.iter().filter(|b| b.depth > top.depth) {
             if let Some(test) = mann_whitney_u(&deeper.losses, &top.losses) {
                 out.push(Comparison {
-                    what: variant.label(axes),
+                    what: label(variant, axes),
                     depth: deeper.depth,
                     reference: format!("depth {}", top.depth),
                     test,
@@ -243,9 +255,9 @@ fn arch_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
         for residual in residuals {
             if let Some(test) = mann_whitney_u(&plain.losses, &residual.losses) {
                 out.push(Comparison {
-                    what: plain.tuned.label(axes),
+                    what: label(&plain.tuned, axes),
                     depth: plain.depth,
-                    reference: residual.tuned.label(axes),
+                    reference: label(&residual.tuned, axes),
                     test,
                     ratio: median_of(&plain.losses) / median_of(&residual.losses),
                 });
@@ -288,7 +300,7 @@ fn findings(best: &[Best], depth_tests: &[Comparison], arch_tests: &[Comparison]
     let mut variants: Vec<&Variant> = best.iter().map(|b| &b.tuned).collect();
     variants.dedup();
     for variant in variants {
-        let label = variant.label(axes);
+        let label = label(variant, axes);
         let mine: Vec<&Best> = best.iter().filter(|b| b.tuned == *variant).collect();
         let Some(top) = mine.iter().min_by(|a, b| a.loss_median.total_cmp(&b.loss_median).then(a.depth.cmp(&b.depth)))
         else {
@@ -323,25 +335,28 @@ fn findings(best: &[Best], depth_tests: &[Comparison], arch_tests: &[Comparison]
             format_sig(top.loss_median, 3)
         ));
     }
-    let higher: Vec<String> = arch_tests
-        .iter()
-        .filter(|c| c.higher())
-        .map(|c| format!("{} (p = {})", c.depth, format_sig(c.test.p_value, 2)))
-        .collect();
-    if !arch_tests.is_empty() {
+    let mut plains: Vec<&str> = arch_tests.iter().map(|c| c.what.as_str()).collect();
+    plains.dedup();
+    for plain in plains {
+        let mine: Vec<&Comparison> = arch_tests.iter().filter(|c| c.what == plain).collect();
+        let higher: Vec<String> = mine
+            .iter()
+            .filter(|c| c.higher())
+            .map(|c| format!("{} (p = {})", c.depth, format_sig(c.test.p_value, 2)))
+            .collect();
         out.push(format!(
-            "At their best learning rates, plain nets reach a significantly higher loss than residual nets at {} of {} \
-             depths{}.",
+            "{plain} against {}, each at its best learning rate: plain's loss is significantly higher at {} of {} depths{}.",
+            mine[0].reference,
             higher.len(),
-            arch_tests.len(),
-            if higher.is_empty() { String::new() } else { format!(": depth {}", higher.join(", ")) }
+            mine.len(),
+            if higher.is_empty() { String::new() } else { format!(" (depth {})", higher.join(", ")) }
         ));
     }
     for b in best {
         if let Some(edge) = b.on_edge() {
             out.push(format!(
                 "Grid too narrow: for {} at depth {} the best learning rate, {}, is the {edge} of its grid ({}–{}).",
-                b.tuned.label(axes),
+                label(&b.tuned, axes),
                 b.depth,
                 format_sig(b.lr, 3),
                 format_sig(b.grid[0], 3),
@@ -365,7 +380,7 @@ fn best_table(best: &[Best], axes: &VaryingAxes) -> Result<Table> {
             .join(", ")
     };
     let frame = DataFrame::new_infer_height(vec![
-        Column::new("variant".into(), best.iter().map(|b| b.tuned.label(axes)).collect::<Vec<_>>()),
+        Column::new("variant".into(), best.iter().map(|b| label(&b.tuned, axes)).collect::<Vec<_>>()),
         Column::new("depth".into(), best.iter().map(|b| b.depth as u64).collect::<Vec<_>>()),
         Column::new("best_lr".into(), best.iter().map(|b| b.lr).collect::<Vec<_>>()),
         Column::new("grid_edge".into(), best.iter().map(|b| b.on_edge().unwrap_or("")).collect::<Vec<_>>()),
@@ -495,7 +510,7 @@ fn sensitivity_charts(grid: &DataFrame, tuned: &[Variant], axes: &VaryingAxes) -
                 })
                 .collect();
             panels.push(Panel {
-                title: tuned[member].line_label(axes),
+                title: tuned[member].arch_label(),
                 x: x.clone(),
                 y: y.clone(),
                 x_label: "learning rate (log scale)".into(),
@@ -503,12 +518,10 @@ fn sensitivity_charts(grid: &DataFrame, tuned: &[Variant], axes: &VaryingAxes) -
                 body: PanelBody::Lines(lines),
             });
         }
-        let facet = context.facet_label(axes);
-        let title = if facet.is_empty() {
-            "Loss against learning rate".to_string()
-        } else {
-            format!("Loss against learning rate: {facet}")
-        };
+        let others = context.facet_label(&VaryingAxes { optimizer: false, momentum: false, weight_decay: false, ..*axes });
+        let facet: Vec<String> =
+            [others, context.optimizer_settings()].into_iter().filter(|part| !part.is_empty()).collect();
+        let title = format!("Loss against learning rate: {}", facet.join(", "));
         let columns = panels.len();
         charts.push(Chart {
             figure: Figure::new(title, panels, columns),

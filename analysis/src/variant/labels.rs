@@ -2,7 +2,7 @@
 //! Labels are for display only; nothing parses them back.
 
 use super::{Run, Variant};
-use degradation_bench::config::ResidualScale;
+use degradation_bench::config::{OptimizerKind, ResidualScale};
 
 impl Variant {
     /// The architecture as a reader says it: `plain`, `residual α=1/√K`, `residual ReZero`.
@@ -36,6 +36,27 @@ impl Variant {
     /// The label without the implementation: the configuration two implementations share.
     pub fn configuration_label(&self, axes: &VaryingAxes) -> String {
         self.label(&VaryingAxes { implementation: false, ..*axes })
+    }
+
+    /// The optimiser without its learning rate, as a reader says it: "Adam", "SGD (momentum 0.9,
+    /// weight decay 0.0001)"; for results tuned over a grid of learning rates.
+    pub fn optimizer_settings(&self) -> String {
+        let mut extras = Vec::new();
+        if self.optimizer == OptimizerKind::Sgd && self.momentum != 0.0 {
+            extras.push(format!("momentum {}", self.momentum));
+        }
+        if self.weight_decay != 0.0 {
+            extras.push(format!("weight decay {}", self.weight_decay));
+        }
+        let name = match self.optimizer {
+            OptimizerKind::Adam => "Adam",
+            OptimizerKind::Sgd => "SGD",
+        };
+        if extras.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name} ({})", extras.join(", "))
+        }
     }
 
     /// What distinguishes lines within one chart panel: arch, α, the normalisation and the
