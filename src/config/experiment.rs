@@ -72,6 +72,10 @@ pub struct Experiment {
     /// Record how a one-ulp perturbation of the initial weights grows (see `sensitivity`).
     #[serde(default)]
     pub perturbation: bool,
+    /// Record the instruments at every checkpoint: training and test error, per-layer
+    /// gradient norms, update ratios and distance from initialisation (`record::InstrumentPoint`).
+    #[serde(default)]
+    pub instruments: bool,
     /// Points of the grid not to run (`[[exclude]]` tables), e.g. the paper's Fig. 6, which
     /// trains ResNet-110 but no plain-110.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

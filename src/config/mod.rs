@@ -231,6 +231,10 @@ pub struct MechanismProbes {
     /// `sensitivity`). Left out of the serialised config when off, so run ids stay as they were.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub perturbation: bool,
+    /// Evaluate fit and per-layer learning at every checkpoint (`record::InstrumentPoint`).
+    /// Left out of the serialised config when off, as `perturbation`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub instruments: bool,
 }
 
 /// Everything one training run needs; a point of an [`Experiment`]'s grid.

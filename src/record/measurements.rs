@@ -38,6 +38,34 @@ pub struct PerturbationPoint {
     pub loss_difference: Option<f64>,
 }
 
+/// How many training samples the instruments evaluate at each checkpoint: the first this many
+/// (all of a smaller set). A fixed subset keeps a checkpoint's cost bounded on Fashion-MNIST's
+/// 60 000 images (10 000 images is ≈ 78 forward passes of a batch of 128) while its error
+/// still resolves 0.01 %.
+pub const INSTRUMENT_TRAIN_SAMPLES: usize = 10_000;
+
+/// The instruments at one checkpoint (Cockpit-style): how well the net fits the training and
+/// the test set, and where in depth it is still learning. Step 0 is the initial network.
+/// Recorded only for runs that ask for them (`instruments = true` in the experiment file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstrumentPoint {
+    pub step: usize,
+    /// Loss on the first [`INSTRUMENT_TRAIN_SAMPLES`] training samples, in evaluation mode
+    /// (batch norm on its running statistics); `None` when not finite.
+    pub train_loss: Option<f64>,
+    /// 1 − accuracy on those samples (classification only).
+    pub train_error: Option<f64>,
+    /// Loss and 1 − accuracy on the whole test set.
+    pub test_loss: Option<f64>,
+    pub test_error: Option<f64>,
+    /// ‖∂L/∂W_l‖ of this step's minibatch, per hidden weight layer, input side first (empty at step 0).
+    pub weight_grad_norms: Vec<f64>,
+    /// ‖ΔW_l‖ ÷ ‖W_l‖ of this step's update, per hidden weight layer (empty at step 0).
+    pub update_ratios: Vec<f64>,
+    /// ‖W_l − W_l(0)‖ ÷ ‖W_l(0)‖ per hidden weight layer.
+    pub distance_from_init: Vec<f64>,
+}
+
 /// Seconds spent in each part of one run. The parts do not overlap, and together they cover
 /// the run from the start of `train` to its end.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -57,11 +85,15 @@ pub struct TimeSplit {
     pub mechanisms: f64,
     /// The perturbed twin's steps and distances (zero unless asked for).
     pub twin: f64,
+    /// The instruments' evaluations and norms at the checkpoints (zero unless asked for; absent
+    /// from older files).
+    #[serde(default)]
+    pub instruments: f64,
 }
 
 impl TimeSplit {
     /// The parts with their names, in the order above (the names are the JSON field names).
-    pub fn parts(&self) -> [(&'static str, f64); 7] {
+    pub fn parts(&self) -> [(&'static str, f64); 8] {
         [
             ("setup", self.setup),
             ("steps", self.steps),
@@ -70,6 +102,7 @@ impl TimeSplit {
             ("probes", self.probes),
             ("mechanisms", self.mechanisms),
             ("twin", self.twin),
+            ("instruments", self.instruments),
         ]
     }
 
@@ -86,6 +119,7 @@ impl TimeSplit {
         self.probes += other.probes;
         self.mechanisms += other.mechanisms;
         self.twin += other.twin;
+        self.instruments += other.instruments;
     }
 }
 
@@ -103,12 +137,13 @@ mod tests {
             probes: 16.0,
             mechanisms: 32.0,
             twin: 64.0,
+            instruments: 128.0,
         };
         let mut sum = one;
         sum.add(&one);
         for ((name, twice), (_, once)) in sum.parts().into_iter().zip(one.parts()) {
             assert_eq!(twice, 2.0 * once, "{name}");
         }
-        assert_eq!(one.total(), 127.0);
+        assert_eq!(one.total(), 255.0);
     }
 }

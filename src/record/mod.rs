@@ -11,7 +11,9 @@ use std::path::Path;
 
 mod measurements;
 
-pub use measurements::{LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
+pub use measurements::{
+    InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit, INSTRUMENT_TRAIN_SAMPLES,
+};
 
 /// One finished training run: a line of `runs.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,6 +90,10 @@ pub struct RunRecord {
     /// from the run at each checkpoint (empty unless asked for; see `sensitivity`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub perturbation_growth: Vec<PerturbationPoint>,
+    /// Fit and per-layer learning at every checkpoint, step 0 first (empty unless asked for;
+    /// see [`InstrumentPoint`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instruments: Vec<InstrumentPoint>,
 
     /// The whole run, setup and probes included (files written before `time_split` existed
     /// counted from the first step).

@@ -89,6 +89,7 @@ pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
                         shattered_gradients: experiment.shattered_gradients,
                         lesion: experiment.lesion,
                         perturbation: experiment.perturbation,
+                        instruments: experiment.instruments,
                     },
                 };
                 let flops = run_flops(&config, data);

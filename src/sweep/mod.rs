@@ -291,6 +291,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         shattered_lines: result.shattered_lines,
         lesion_train_losses: result.lesion_train_losses.clone(),
         perturbation_growth: result.perturbation_growth.clone(),
+        instruments: result.instruments.clone(),
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
         time_split: Some(result.time_split),

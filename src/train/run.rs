@@ -10,7 +10,7 @@ use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::model::conv::ConvNet;
 use crate::model::{Mlp, Network};
-use crate::record::{LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
+use crate::record::{InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 use crate::train::eval::{evaluate, BatchBuffers};
 use crate::train::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
 use crate::train::optim::Optimizer;
@@ -49,6 +49,8 @@ pub struct TrainResult {
     pub lesion_train_losses: Vec<Option<f64>>,
     /// A perturbed twin's distance from the run at each checkpoint (see `sensitivity`).
     pub perturbation_growth: Vec<PerturbationPoint>,
+    /// The instruments at every checkpoint, step 0 first (empty unless asked for).
+    pub instruments: Vec<InstrumentPoint>,
     /// Where the run's time went; `wall_seconds` is its total.
     pub time_split: TimeSplit,
     pub wall_seconds: f64,
@@ -228,6 +230,7 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
         shattered_lines,
         lesion_train_losses: Vec::new(),
         perturbation_growth: twin.map(|t| t.points).unwrap_or_default(),
+        instruments: Vec::new(),
         time_split: TimeSplit::default(),
         wall_seconds: 0.0,
         steps_per_second: if time.steps > 0.0 { steps_done as f64 / time.steps } else { 0.0 },
