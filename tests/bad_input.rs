@@ -556,3 +556,22 @@ fn exclusions_that_exclude_nothing_or_everything_are_refused() {
     );
     file_rejects(&with("\n[[exclude]]\nwidth = 8\n"), "x.toml:17:", &["`width`"]);
 }
+
+#[test]
+fn instrument_samples_need_the_instruments_and_at_least_one_sample() {
+    let base = "name = \"i\"\ndataset = \"digits\"\narchs = [\"plain\"]\ndepths = [2]\nwidths = [8]\nactivations = [\"relu\"]\n\
+                norms = [\"none\"]\nresidual_scales = [\"one\"]\ninits = [\"he\"]\nseeds = [0]\nsteps = 10\nbatch_size = 8\n\
+                checkpoints = 2\n[optimizer]\nkind = \"sgd\"\nlr = 0.1\n";
+    let with = |extra: &str| base.replacen("seeds = [0]\n", &format!("seeds = [0]\n{extra}\n"), 1);
+    let message =
+        Experiment::from_toml_str(&with("instrument_samples = 100"), Path::new("x.toml")).unwrap_err().to_string();
+    assert!(message.contains("`instrument_samples`") && message.contains("`instruments`"), "{message}");
+    let message = Experiment::from_toml_str(&with("instruments = true\ninstrument_samples = 0"), Path::new("x.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("`instrument_samples`") && message.contains("at least 1"), "{message}");
+    let on = Experiment::from_toml_str(&with("instruments = true"), Path::new("x.toml")).unwrap();
+    assert_eq!(on.run_instrument_samples(), degradation_bench::config::DEFAULT_INSTRUMENT_SAMPLES);
+    let off = Experiment::from_toml_str(base, Path::new("x.toml")).unwrap();
+    assert_eq!(off.run_instrument_samples(), 0);
+}

@@ -73,13 +73,13 @@ fn runs(seed: u64) -> Vec<RunConfig> {
         seed,
     );
     with_probes.probes =
-        MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instruments: true };
+        MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instrument_samples: 50 };
     let mut conv_net = run(DatasetKind::Digits, conv::model(Arch::Residual, 8, 4, 64, 10), sgd(0.05), seed);
     conv_net.family = Family::Conv;
     conv_net.lr_schedule =
         LrSchedule { decay_at: vec![0.5, 0.75], warmup_steps: 5, warmup_lr: 0.01, ..LrSchedule::default() };
     conv_net.probes =
-        MechanismProbes { shattered_gradients: true, lesion: false, perturbation: true, instruments: true };
+        MechanismProbes { shattered_gradients: true, lesion: false, perturbation: true, instrument_samples: 50 };
     vec![
         with_probes,
         conv_net,

@@ -32,7 +32,7 @@ fn absurd(arch: Arch, kind: OptimizerKind, lr: f64) -> RunConfig {
         seed: 3,
         family: Family::Mlp,
         lr_schedule: LrSchedule::default(),
-        probes: MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instruments: true },
+        probes: MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instrument_samples: 50 },
     }
 }
 

@@ -29,7 +29,8 @@ fn the_parts_cover_the_run_and_only_what_it_asked_for() {
     let rate_from_steps = 400.0 / time.steps;
     assert!((plain_run.steps_per_second / rate_from_steps - 1.0).abs() < 1e-12, "the step rate counts only the steps");
 
-    let everything = MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instruments: true };
+    let everything =
+        MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instrument_samples: 50 };
     let probed = train(&config(everything), &split).unwrap();
     let time = probed.time_split;
     eprintln!("with mechanisms and twin: {time:?}");

@@ -17,7 +17,7 @@ mod schedule;
 mod spans;
 
 pub use enums::{Activation, Arch, DatasetKind, Family, Init, Norm, OptimizerKind, ResidualScale};
-pub use experiment::{Exclusion, Experiment, OptimizerSpec};
+pub use experiment::{Exclusion, Experiment, OptimizerSpec, DEFAULT_INSTRUMENT_SAMPLES};
 pub use schedule::{LrSchedule, DEFAULT_DECAY_FACTOR};
 
 /// The network's shape and variant. Depth counts hidden w×w weight layers only. A conv run
@@ -231,10 +231,11 @@ pub struct MechanismProbes {
     /// `sensitivity`). Left out of the serialised config when off, so run ids stay as they were.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub perturbation: bool,
-    /// Evaluate fit and per-layer learning at every checkpoint (`record::InstrumentPoint`).
-    /// Left out of the serialised config when off, as `perturbation`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub instruments: bool,
+    /// Evaluate fit and per-layer learning at every checkpoint (`record::InstrumentPoint`) on
+    /// the first this many training and test samples; 0 = off, and then left out of the
+    /// serialised config, as `perturbation`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub instrument_samples: usize,
 }
 
 /// Everything one training run needs; a point of an [`Experiment`]'s grid.

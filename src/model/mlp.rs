@@ -291,7 +291,14 @@ impl<T: Real> Mlp<T> {
 
     /// ‖∂L/∂W_l‖ for each hidden weight layer, input side first, from the last backward.
     pub fn weight_grad_norms(&self) -> Vec<f64> {
-        self.hidden_linears().iter().map(|l| l2_norm(&l.weight(&self.grads))).collect()
+        self.weight_norms_of(&self.grads)
+    }
+
+    /// The norm of each hidden weight layer's part of `buffer`, a vector laid out as the
+    /// parameters (see [`Network::weight_norms_of`](crate::model::Network::weight_norms_of)).
+    pub fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
+        assert_eq!(buffer.len(), self.params.len(), "a buffer in the parameters' layout");
+        self.hidden_linears().iter().map(|l| l2_norm(&l.weight(buffer))).collect()
     }
 
     /// ‖α_k v_k‖ ÷ ‖h_{k−1}‖ per residual block from the last forward (empty for plain nets):

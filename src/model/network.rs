@@ -47,6 +47,9 @@ pub trait Network<T: Real>: Sized {
     fn state_rms(&self, n: usize) -> Vec<f64>;
     /// ‖∂L/∂W_l‖ for each hidden weight layer, input side first.
     fn weight_grad_norms(&self) -> Vec<f64>;
+    /// ‖B_l‖ of the part of `buffer` (laid out as the parameters) that holds each hidden
+    /// weight layer W_l, input side first: norms of weights, of updates, of distances.
+    fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64>;
     /// ‖α_k v_k‖ ÷ ‖h_{k−1}‖ per residual block (empty where not measured).
     fn branch_ratios(&self, n: usize) -> Vec<f64>;
 
@@ -113,6 +116,10 @@ impl<T: Real> Network<T> for Mlp<T> {
 
     fn weight_grad_norms(&self) -> Vec<f64> {
         Mlp::weight_grad_norms(self)
+    }
+
+    fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
+        Mlp::weight_norms_of(self, buffer)
     }
 
     fn branch_ratios(&self, n: usize) -> Vec<f64> {
@@ -195,6 +202,10 @@ impl<T: Real> Network<T> for ConvNet<T> {
 
     fn weight_grad_norms(&self) -> Vec<f64> {
         ConvNet::weight_grad_norms(self)
+    }
+
+    fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
+        ConvNet::weight_norms_of(self, buffer)
     }
 
     /// Not measured for conv nets.

@@ -38,24 +38,18 @@ pub struct PerturbationPoint {
     pub loss_difference: Option<f64>,
 }
 
-/// How many training samples the instruments evaluate at each checkpoint: the first this many
-/// (all of a smaller set). A fixed subset keeps a checkpoint's cost bounded on Fashion-MNIST's
-/// 60 000 images (10 000 images is ≈ 78 forward passes of a batch of 128) while its error
-/// still resolves 0.01 %.
-pub const INSTRUMENT_TRAIN_SAMPLES: usize = 10_000;
-
 /// The instruments at one checkpoint (Cockpit-style): how well the net fits the training and
 /// the test set, and where in depth it is still learning. Step 0 is the initial network.
 /// Recorded only for runs that ask for them (`instruments = true` in the experiment file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstrumentPoint {
     pub step: usize,
-    /// Loss on the first [`INSTRUMENT_TRAIN_SAMPLES`] training samples, in evaluation mode
-    /// (batch norm on its running statistics); `None` when not finite.
+    /// Loss on the first `instrument_samples` training samples (all of a smaller set), in
+    /// evaluation mode (batch norm on its running statistics); `None` when not finite.
     pub train_loss: Option<f64>,
     /// 1 − accuracy on those samples (classification only).
     pub train_error: Option<f64>,
-    /// Loss and 1 − accuracy on the whole test set.
+    /// Loss and 1 − accuracy on the first `instrument_samples` test samples.
     pub test_loss: Option<f64>,
     pub test_error: Option<f64>,
     /// ‖∂L/∂W_l‖ of this step's minibatch, per hidden weight layer, input side first (empty at step 0).

@@ -11,9 +11,7 @@ use std::path::Path;
 
 mod measurements;
 
-pub use measurements::{
-    InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit, INSTRUMENT_TRAIN_SAMPLES,
-};
+pub use measurements::{InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 
 /// One finished training run: a line of `runs.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,6 +92,9 @@ pub struct RunRecord {
     /// see [`InstrumentPoint`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instruments: Vec<InstrumentPoint>,
+    /// How many training and test samples (the first ones) the instruments evaluated; 0 when off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub instrument_samples: usize,
 
     /// The whole run, setup and probes included (files written before `time_split` existed
     /// counted from the first step).

@@ -89,7 +89,7 @@ pub fn expand(experiment: &Experiment, data: DataShape) -> Vec<PlannedRun> {
                         shattered_gradients: experiment.shattered_gradients,
                         lesion: experiment.lesion,
                         perturbation: experiment.perturbation,
-                        instruments: experiment.instruments,
+                        instrument_samples: experiment.run_instrument_samples(),
                     },
                 };
                 let flops = run_flops(&config, data);
@@ -205,7 +205,15 @@ pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
         .filter(|&step| step >= crate::train::run::tail_start(config.steps))
         .count();
     let tail_evaluation = forward * (tail * data.train_len) as f64;
-    train + eval + probes + shattered + lesion + twin + tail_evaluation
+    // The instruments evaluate part of both sets at step 0 and at every checkpoint.
+    let samples = config.probes.instrument_samples;
+    let instrument_points = if samples > 0 { checkpoint_steps_count(config) + 1 } else { 0 };
+    let instruments = forward * (instrument_points * (samples.min(data.train_len) + samples.min(data.test_len))) as f64;
+    train + eval + probes + shattered + lesion + twin + tail_evaluation + instruments
+}
+
+fn checkpoint_steps_count(config: &RunConfig) -> usize {
+    crate::train::run::checkpoint_steps(config.steps, config.checkpoints).len()
 }
 
 /// The runs that belong to `shard`: positions ≡ index (mod count) in run-id order.

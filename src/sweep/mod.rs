@@ -292,6 +292,7 @@ pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineIn
         lesion_train_losses: result.lesion_train_losses.clone(),
         perturbation_growth: result.perturbation_growth.clone(),
         instruments: result.instruments.clone(),
+        instrument_samples: if result.instruments.is_empty() { 0 } else { c.probes.instrument_samples },
         wall_seconds: result.wall_seconds,
         steps_per_second: result.steps_per_second,
         time_split: Some(result.time_split),

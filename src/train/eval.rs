@@ -84,12 +84,18 @@ pub struct Evaluation {
 /// Mean loss and accuracy of `net` over all of `data`, in chunks of the network's batch
 /// capacity, with normalisation in evaluation mode.
 pub fn evaluate<T: Real, N: Network<T>>(net: &mut N, data: &Dataset) -> Evaluation {
+    evaluate_first(net, data, data.len())
+}
+
+/// [`evaluate`] over the first `samples` samples of `data` (all of them if it has fewer).
+pub fn evaluate_first<T: Real, N: Network<T>>(net: &mut N, data: &Dataset, samples: usize) -> Evaluation {
+    let len = samples.min(data.len());
     let chunk = net.max_batch();
     let mut buffers = BatchBuffers::new(data, chunk);
     let mut indices: Vec<usize> = Vec::with_capacity(chunk);
     let (mut loss_sum, mut correct) = (0.0, 0usize);
-    for start in (0..data.len()).step_by(chunk) {
-        let n = chunk.min(data.len() - start);
+    for start in (0..len).step_by(chunk) {
+        let n = chunk.min(len - start);
         indices.clear();
         indices.extend(start..start + n);
         buffers.gather(data, &indices);
@@ -98,7 +104,7 @@ pub fn evaluate<T: Real, N: Network<T>>(net: &mut N, data: &Dataset) -> Evaluati
         loss_sum += value.loss * n as f64;
         correct += value.correct.unwrap_or(0);
     }
-    let total = data.len().max(1) as f64;
+    let total = len.max(1) as f64;
     let accuracy = matches!(data.targets, Targets::Classes { .. }).then(|| correct as f64 / total);
     Evaluation { loss: loss_sum / total, accuracy }
 }

@@ -7,6 +7,7 @@
 //! module and imports nothing from it.
 
 pub mod eval;
+mod instruments;
 pub mod loss;
 pub mod mechanisms;
 pub mod optim;

@@ -12,6 +12,7 @@ use crate::model::conv::ConvNet;
 use crate::model::{Mlp, Network};
 use crate::record::{InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 use crate::train::eval::{evaluate, BatchBuffers};
+use crate::train::instruments::Instruments;
 use crate::train::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
 use crate::train::optim::Optimizer;
 use crate::train::probe::probe;
@@ -172,9 +173,18 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
     watch.charge(&mut time.setup);
     let mut twin = if config.probes.perturbation { Some(Twin::<N>::new(config, train_set)?) } else { None };
     watch.charge(if twin.is_some() { &mut time.twin } else { &mut time.setup });
+    let samples = config.probes.instrument_samples;
+    let mut instruments = (samples > 0).then(|| Instruments::start(&mut net, samples, train_set, &split.test));
+    watch.charge(if instruments.is_some() { &mut time.instruments } else { &mut time.setup });
 
     // The step rate counts only `time.steps`: whatever else the loop does charges its own part.
     for step in 1..=config.steps {
+        let at_checkpoint = next_checkpoint < checkpoints.len() && step == checkpoints[next_checkpoint];
+        if let Some(instruments) = instruments.as_mut().filter(|_| at_checkpoint) {
+            watch.charge(&mut time.steps);
+            instruments.before_step(&net);
+            watch.charge(&mut time.instruments);
+        }
         let indices = order.next_batch();
         let value = train_step.run(&mut net, Some(&mut optimizer), train_set, indices);
         if let Some(twin) = &mut twin {
@@ -192,8 +202,13 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
 
         interval_sum += value.loss;
         interval_count += 1;
-        if next_checkpoint < checkpoints.len() && step == checkpoints[next_checkpoint] {
+        if at_checkpoint {
             loss_curve.push(LossPoint { step, loss: Some(interval_sum / interval_count as f64) });
+            if let Some(instruments) = &mut instruments {
+                watch.charge(&mut time.steps);
+                instruments.checkpoint(&mut net, step, train_set, &split.test);
+                watch.charge(&mut time.instruments);
+            }
             if let Some(twin) = &mut twin {
                 watch.charge(&mut time.steps);
                 twin.checkpoint(step, &net, interval_sum / interval_count as f64, interval_count);
@@ -230,7 +245,7 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
         shattered_lines,
         lesion_train_losses: Vec::new(),
         perturbation_growth: twin.map(|t| t.points).unwrap_or_default(),
-        instruments: Vec::new(),
+        instruments: instruments.map(|i| i.points).unwrap_or_default(),
         time_split: TimeSplit::default(),
         wall_seconds: 0.0,
         steps_per_second: if time.steps > 0.0 { steps_done as f64 / time.steps } else { 0.0 },

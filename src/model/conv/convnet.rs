@@ -14,6 +14,7 @@
 //! same layout, so the crate's optimisers update a ConvNet exactly as an MLP; the backward
 //! *overwrites* every gradient. Every buffer is sized at construction for `max_batch` images.
 
+use super::batch_norm2d::BatchNorm2d;
 use super::block::{ConvBlock, ConvBn, Scratch};
 use super::conv2d::{Conv2d, InputGrad};
 use super::pool::{global_avg_pool_backward, global_avg_pool_forward};
@@ -192,10 +193,7 @@ impl<T: Real> ConvNet<T> {
             conv.weight_mut(&mut self.params).zip_mut_with(&drawn, |w, &v| *w = T::from_f64(v));
         }
         init_linear(&self.head, Init::He, &mut self.params, &mut rng);
-        let gains: Vec<(usize, usize)> = std::iter::once(&self.stem.bn)
-            .chain(self.blocks.iter().flat_map(|b| [&b.first.bn, &b.second.bn]))
-            .map(|bn| (bn.gain, bn.channels))
-            .collect();
+        let gains: Vec<(usize, usize)> = self.batch_norms().map(|bn| (bn.gain, bn.channels)).collect();
         for (gain, channels) in gains {
             self.params.slice_mut(s![gain..gain + channels]).fill(T::one());
         }
@@ -218,6 +216,11 @@ impl<T: Real> ConvNet<T> {
         let mut all = vec![self.stem.conv];
         all.extend(self.hidden_convs());
         all
+    }
+
+    /// Every BatchNorm2d, input side first: the stem's, then BN₁ and BN₂ of each block.
+    pub fn batch_norms(&self) -> impl Iterator<Item = &BatchNorm2d<T>> {
+        std::iter::once(&self.stem.bn).chain(self.blocks.iter().flat_map(|b| [&b.first.bn, &b.second.bn]))
     }
 
     /// The 6n convs inside the blocks, input side first (what the probes report).
@@ -331,7 +334,13 @@ impl<T: Real> ConvNet<T> {
 
     /// ‖∂L/∂W‖ for each of the 6n block convs, input side first, from the last backward.
     pub fn weight_grad_norms(&self) -> Vec<f64> {
-        self.hidden_convs().iter().map(|conv| l2_norm(&conv.weight(&self.grads))).collect()
+        self.weight_norms_of(&self.grads)
+    }
+
+    /// The norm of each hidden conv's weights in `buffer`, a vector laid out as the parameters.
+    pub fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
+        assert_eq!(buffer.len(), self.params.len(), "a buffer in the parameters' layout");
+        self.hidden_convs().iter().map(|conv| l2_norm(&conv.weight(buffer))).collect()
     }
 }
 
