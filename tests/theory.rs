@@ -1,5 +1,5 @@
-//! Theory at initialisation: signal propagation of the canonical networks (README,
-//! "What is measured, and how") must reproduce the textbook slopes. Every check is averaged over
+//! Theory at initialisation: signal propagation of the canonical networks (docs/method.md,
+//! "Networks") must reproduce the textbook slopes. Every check is averaged over
 //! seeds and fitted over depth, and every tolerance is derived below from the theory and the
 //! sample size; the negative controls at the end show that each tolerance discriminates.
 //!

@@ -2,8 +2,8 @@
 //! theory predicts for the probes.
 //!
 //!
-//! Theory at initialisation (infinite width, ReLU, no normalisation; the README's network
-//! definitions): a w×w layer with weight variance σ² maps the second moment of a symmetric
+//! Theory at initialisation (infinite width, ReLU, no normalisation; the network definitions
+//! of docs/method.md): a w×w layer with weight variance σ² maps the second moment of a symmetric
 //! pre-activation through ReLU by g = w·σ²/2, so g = 1 for He (σ² = 2/w) and g = ½ for Xavier
 //! (σ² = 1/w). A plain net multiplies RMS² by g per layer; a residual block of L layers adds a
 //! branch with second moment α²·g^L·RMS², so RMS² grows by (1 + α²g^L) per block (α = 1 with He

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Experiment file (TOML; see experiments/ and the README for the format).
+    /// Experiment file (TOML; see experiments/ and docs/experiments.md for the format).
     #[arg(long, conflicts_with = "preset", required_unless_present_any = ["preset", "timing_fields"])]
     config: Option<PathBuf>,
 
