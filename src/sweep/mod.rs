@@ -43,6 +43,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("fashion", include_str!("../../experiments/fashion.toml")),
     ("conv_quick", include_str!("../../experiments/conv_quick.toml")),
     ("resnet", include_str!("../../experiments/resnet.toml")),
+    ("fig6_short", include_str!("../../experiments/fig6_short.toml")),
     ("deep", include_str!("../../experiments/deep.toml")),
 ];
 
@@ -447,7 +448,19 @@ pub fn format_duration(seconds: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::makespan;
+    use super::{makespan, preset_names, preset_text, PRESETS};
+    use crate::config::Experiment;
+    use std::path::Path;
+
+    #[test]
+    fn every_preset_is_a_valid_experiment() {
+        assert_eq!(preset_names().len(), PRESETS.len());
+        for name in preset_names() {
+            let text = preset_text(name).unwrap();
+            Experiment::from_toml_str(&text, Path::new(&format!("experiments/{name}.toml")))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
 
     #[test]
     fn makespan_follows_the_longest_first_schedule() {
