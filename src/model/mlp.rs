@@ -1,4 +1,4 @@
-//! Plain and residual MLPs (the canonical definitions of the README, "What is measured, and how"):
+//! Plain and residual MLPs (the canonical definitions of docs/method.md):
 //! the loop over the stack. The layers themselves are in `plain` and `residual`.
 //!
 //! Width w, depth D hidden w×w weight layers, φ the activation, N the normalisation:

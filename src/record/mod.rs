@@ -1,6 +1,6 @@
 //! The results format: the record types the sweep writes and the analysis crate reads, and
 //! the one reader and one writer of each file (`runs.jsonl`, `machine.json`). Field names and
-//! the enums' names are a contract (see README "Results format"): the JSON written here is the
+//! the enums' names are a contract (see docs/experiments.md, "Results format"): the JSON written here is the
 //! JSON of every committed results set.
 
 use crate::config::{Activation, Arch, DatasetKind, Family, Init, LrSchedule, Norm, OptimizerKind, ResidualScale};
