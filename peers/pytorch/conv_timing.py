@@ -2,12 +2,9 @@
 """Time one train step of the ResNet paper's CIFAR nets in PyTorch, the nets and the step of the
 `conv` bench's `conv_train_step` group (benches/conv.rs), by wall clock and by thread CPU time.
 
-The nets (He et al. 2015, Sec. 4.2; as src/model/conv/): a 3x3 conv with 16 filters, BN, ReLU;
-three stages of n blocks with 16/32/64 filters, the first conv of stages 2 and 3 with stride 2;
-block = conv-BN-ReLU-conv-BN, + shortcut, ReLU (post-activation); option-A shortcut where the
-shape changes (every other pixel in each direction, new channels zero-padded half on each side);
-plain = the same net without the shortcut addition; global average pool; a 64->10 linear layer;
-Kaiming-normal conv and linear weights, no conv biases. Depth 6n + 2.
+The nets are conv_network.py's CifarNet (He et al. 2015, Sec. 4.2; as src/model/conv/) with 16
+base filters, one input channel and 10 classes: depth 6n + 2, 16/32/64 filters in the three
+stages, post-activation blocks, option-A shortcuts, global average pool, a 64->10 linear layer.
 
 The step: forward (training mode), softmax cross-entropy on fixed random labels, backward, SGD
 (lr 1e-3, momentum 0.9, weight decay 1e-4), batch 128 of fixed N(0, 1) images of one channel,
@@ -30,69 +27,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from conv_network import CifarNet
+
 CLASSES = 10
 BATCH = 128
-BASE = 16
 LR, MOMENTUM, WEIGHT_DECAY = 1e-3, 0.9, 1e-4
 # Parameter counts of the family with one input channel (DESIGN.md, round 3; the Rust ConvNet's tests).
 EXPECTED_PARAMS = {3: 269_434, 9: 852_730}
-
-
-class OptionA(nn.Module):
-    """The parameter-free shortcut where the shape changes: every other pixel, and the new
-    channels zero-padded half on each side."""
-
-    def __init__(self, c_in, c_out):
-        super().__init__()
-        self.pad = (c_out - c_in) // 2
-
-    def forward(self, x):
-        return F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-
-class Block(nn.Module):
-    """relu(BN2(conv2(relu(BN1(conv1(x))))) [+ shortcut(x)])."""
-
-    def __init__(self, c_in, c_out, stride, residual):
-        super().__init__()
-        self.residual = residual
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, stride=1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = OptionA(c_in, c_out) if stride != 1 or c_in != c_out else nn.Identity()
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.residual:
-            out = out + self.shortcut(x)
-        return F.relu(out)
-
-
-class CifarNet(nn.Module):
-    def __init__(self, arch, n, in_channels=1, classes=CLASSES):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, BASE, 3, stride=1, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(BASE)
-        blocks, c_in = [], BASE
-        for stage in range(3):
-            c_out = BASE << stage
-            for index in range(n):
-                stride = 2 if stage > 0 and index == 0 else 1
-                blocks.append(Block(c_in, c_out, stride, arch == "residual"))
-                c_in = c_out
-        self.blocks = nn.Sequential(*blocks)
-        self.fc = nn.Linear(c_in, classes)
-        for m in self.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight)
-        nn.init.zeros_(self.fc.bias)
-
-    def forward(self, x):
-        h = F.relu(self.bn(self.conv(x)))
-        h = self.blocks(h)
-        return self.fc(h.mean(dim=(2, 3)))
 
 
 def forward_flops(model, side):

@@ -123,10 +123,24 @@ class Run:
         self.config = self.meta["config"]
         self.tensors = self.meta["tensors"]
         self.trajectory = self.meta.get("trajectory")
+        # Conv runs: BatchNorm2d running statistics (offsets into buffers_step_<k>.bin) and the
+        # (C, H, W) image each input row holds.
+        self.buffers = self.meta.get("buffers", [])
+        self.image_shape = self.meta.get("image_shape")
+
+    def is_conv(self):
+        return self.config.get("family", "mlp") == "conv"
 
     def label(self):
         m, o = self.config["model"], self.config["optimizer"]
+        if self.is_conv():
+            return f"conv {m['arch']} d{m['depth']} {o['kind']}"
         return f"{m['arch']} d{m['depth']} {m['norm']} {o['kind']}"
+
+    def network_inputs(self, inputs):
+        """The split's (samples, input_dim) rows as the network takes them: (samples, C, H, W)
+        images for a conv run."""
+        return inputs.reshape(inputs.shape[0], *self.image_shape) if self.is_conv() else inputs
 
     def batches(self):
         t = self.trajectory
@@ -141,9 +155,19 @@ class Run:
     def losses(self, precision):
         return read_array(self.dir / precision / "losses.bin", "f64")
 
-    def split(self, flat):
-        """The named tensors of a flat array: {name: tensor of its shape}."""
-        return {t["name"]: flat[t["offset"] : t["offset"] + _numel(t["shape"])].reshape(t["shape"]) for t in self.tensors}
+    def split(self, flat, tensors=None):
+        """The named tensors of a flat array: {name: tensor of its shape}; `tensors` is the
+        layout (default: the parameters')."""
+        layout = self.tensors if tensors is None else tensors
+        return {t["name"]: flat[t["offset"] : t["offset"] + _numel(t["shape"])].reshape(t["shape"]) for t in layout}
+
+    def buffers_after(self, precision, step):
+        """A conv run's running statistics after `step`: {name: tensor}, or {} when not written."""
+        path = self.dir / precision / f"buffers_step_{step}.bin"
+        if not self.buffers or not path.exists():
+            return {}
+        count = sum(_numel(t["shape"]) for t in self.buffers)
+        return self.split(read_array(path, precision, count), self.buffers)
 
 
 def _numel(shape):

@@ -11,10 +11,13 @@
                                configuration, same data split) and write DIR/runs.jsonl in the
                                project's results format (peer_run.py).
 
-What `check` compares, per run:
+What `check` compares, per run (MLPs, network.py, and the ResNet paper's conv nets,
+conv_network.py):
   f64  the minibatch training loss of every step (relative difference <= 1e-4), the gradients
        of step 1 per tensor (relative norm of the difference <= 1e-10) and the parameters after
-       each exported step per tensor (<= 1e-10 after step 1, <= 1e-4 later).
+       each exported step per tensor (<= 1e-10 after step 1, <= 1e-4 later); for conv nets also
+       BatchNorm2d's running mean and variance after those steps, with the parameters'
+       tolerances (what evaluation normalises with: momentum and the unbiased variance).
   f32  the gradients of step 1 per tensor (<= 1e-4) and the loss of step 1. Not trajectories:
        two correct f32 implementations round differently (GEMM summation order), and under
        Adam such a rounding-level difference grows to an O(1) difference of the loss within
@@ -43,6 +46,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from export_files import Export, ExportError  # noqa: E402
 from network import Net, loss_fn, make_optimizer  # noqa: E402
+import conv_network  # noqa: E402
 
 TOLERANCES = {
     "loss_f64": 1e-4,
@@ -90,6 +94,13 @@ class Mismatch(Exception):
     pass
 
 
+def build_net(run):
+    """The run's network: a conv net (conv_network.py) or an MLP (network.py)."""
+    if run.is_conv():
+        return conv_network.from_config(run.config["model"], run.image_shape)
+    return Net(run.config["model"])
+
+
 class Replay:
     """One PyTorch replay of a run's exported batches from its exported starting point: the
     loss of each step, the gradients of step 1 and the parameters after the recorded steps.
@@ -99,15 +110,16 @@ class Replay:
 
     def __init__(self, run, train, precision, steps, shuffle_rows=None):
         dtype = PRECISIONS[precision]
-        net = Net(run.config["model"]).to(dtype)
+        net = build_net(run).to(dtype)
         net.train()
         load_parameters(net, run.split(run.flat(precision, "params_init")))
         self.bias_scale = {f"{name}.bias": f"{name}.weight" for name in net.linears_into_batch_norm()}
         optimizer = make_optimizer(net.parameters(), run.config["optimizer"])
-        inputs, targets = train.inputs.to(dtype), train.targets_as(dtype)
+        inputs, targets = run.network_inputs(train.inputs.to(dtype)), train.targets_as(dtype)
         batches = run.batches()
         generator = torch.Generator().manual_seed(shuffle_rows or 0)
-        self.losses, self.grads, self.params = [], {}, {}
+        buffer_names = {t["name"] for t in run.buffers}
+        self.losses, self.grads, self.params, self.buffers = [], {}, {}, {}
         for step in range(1, steps + 1):
             rows = batches[step - 1]
             if shuffle_rows is not None:
@@ -123,6 +135,8 @@ class Replay:
             optimizer.step()
             if step in run.trajectory["record_steps"]:
                 self.params[step] = {n: p.detach().clone() for n, p in net.named_parameters()}
+                if buffer_names:
+                    self.buffers[step] = {n: b.detach().clone() for n, b in net.named_buffers() if n in buffer_names}
 
 
 def loss_differences(ours, theirs):
@@ -147,18 +161,30 @@ def departure(diffs, tolerance):
 class Comparison:
     """Differences between two replays (or a replay and the Rust side's files)."""
 
-    def __init__(self, losses_a, losses_b, grads_a, grads_b, params_a, params_b, bias_scale, compare_losses_to):
-        self.loss = loss_differences(losses_a[:compare_losses_to], losses_b[:compare_losses_to])
-        self.grad = tensor_differences(grads_a, grads_b, bias_scale) if grads_a and grads_b else {}
-        self.params = {k: tensor_differences(params_a[k], params_b[k], bias_scale) for k in params_a if k in params_b}
+    def __init__(self, a, b, bias_scale, compare_losses_to):
+        """`a` and `b` are Replays or Trajectories (losses, grads, params, buffers)."""
+        self.loss = loss_differences(a.losses[:compare_losses_to], b.losses[:compare_losses_to])
+        self.grad = tensor_differences(a.grads, b.grads, bias_scale) if a.grads and b.grads else {}
+        self.params = {k: tensor_differences(a.params[k], b.params[k], bias_scale) for k in a.params if k in b.params}
+        self.buffers = {k: tensor_differences(a.buffers[k], b.buffers[k], {}) for k in a.buffers if k in b.buffers}
 
 
-def rust_side(run, precision, steps):
-    losses = [float(v) for v in run.losses(precision)[:steps]]
-    grads = run.split(run.flat(precision, "grads_step_1")) if losses and math.isfinite(losses[0]) else {}
-    recorded = [k for k in run.trajectory["record_steps"] if k <= steps and (run.dir / precision / f"params_step_{k}.bin").exists()]
-    params = {k: run.split(run.flat(precision, f"params_step_{k}")) for k in recorded}
-    return losses, grads, params
+class Trajectory:
+    """The Rust side's exported trajectory in one precision, up to `steps`."""
+
+    def __init__(self, run, precision, steps, with_params):
+        self.losses = [float(v) for v in run.losses(precision)[:steps]]
+        finite = self.losses and math.isfinite(self.losses[0])
+        self.grads = run.split(run.flat(precision, "grads_step_1")) if finite else {}
+        self.params, self.buffers = {}, {}
+        if not with_params:
+            return
+        for k in run.trajectory["record_steps"]:
+            if k <= steps and (run.dir / precision / f"params_step_{k}.bin").exists():
+                self.params[k] = run.split(run.flat(precision, f"params_step_{k}"))
+                buffers = run.buffers_after(precision, k)
+                if buffers:
+                    self.buffers[k] = buffers
 
 
 def check_precision(run, train, precision):
@@ -171,30 +197,30 @@ def check_precision(run, train, precision):
     steps = entry["steps_done"] if precision == "f64" else min(1, entry["steps_done"])
     loss_steps = steps if precision == "f64" else 1
     torch_run = Replay(run, train, precision, steps)
-    r_losses, r_grads, r_params = rust_side(run, precision, steps)
-    if precision == "f32":
-        r_params = {}
-    vs_rust = Comparison(torch_run.losses, r_losses, torch_run.grads, r_grads, torch_run.params, r_params, torch_run.bias_scale, loss_steps)
+    rust = Trajectory(run, precision, steps, with_params=precision == "f64")
+    vs_rust = Comparison(torch_run, rust, torch_run.bias_scale, loss_steps)
     tol_loss, tol_grad = TOLERANCES["loss_f64"], TOLERANCES[f"grad_{precision}"]
 
     def tol_params(k):
         return TOLERANCES["params_step_1_f64" if k == 1 else "params_later_f64"]
 
-    failures = []  # (step, what, value, tolerance)
+    failures = []  # (step, what, value, tolerance), in the order a failure is reported (see `first_of`)
     first = departure(vs_rust.loss, tol_loss)
     if first is not None:
         failures.append((first, "training loss", vs_rust.loss[first - 1], tol_loss))
     for name, d in vs_rust.grad.items():
         if not d <= tol_grad:
             failures.append((1, f"gradient of {name}", d, tol_grad))
-    for k, diffs in sorted(vs_rust.params.items()):
-        for name, d in diffs.items():
-            if not d <= tol_params(k):
-                failures.append((k, f"parameters {name} after the step", d, tol_params(k)))
+    for kind, table in (("parameters", vs_rust.params), ("buffer", vs_rust.buffers)):
+        for k, diffs in sorted(table.items()):
+            for name, d in diffs.items():
+                if not d <= tol_params(k):
+                    failures.append((k, f"{kind} {name} after the step", d, tol_params(k)))
     metrics = {
         "loss": max(vs_rust.loss, default=0.0),
         "grad": max(vs_rust.grad.values(), default=0.0),
         "params": max((max(d.values()) for d in vs_rust.params.values()), default=0.0),
+        "buffers": max((max(d.values()) for d in vs_rust.buffers.values()), default=None),
         "steps": len(torch_run.losses),
     }
     if not failures:
@@ -205,9 +231,13 @@ def check_precision(run, train, precision):
     selves = []
     for seed in SHUFFLE_SEEDS:
         shuffled = Replay(run, train, precision, steps, shuffle_rows=seed)
-        selves.append(Comparison(shuffled.losses, torch_run.losses, shuffled.grads, torch_run.grads, shuffled.params, torch_run.params, torch_run.bias_scale, loss_steps))
+        selves.append(Comparison(shuffled, torch_run, torch_run.bias_scale, loss_steps))
     own_grad = {name: max(c.grad.get(name, 0.0) for c in selves) for name in vs_rust.grad}
-    own_params = {k: {name: max(c.params.get(k, {}).get(name, 0.0) for c in selves) for name in d} for k, d in vs_rust.params.items()}
+
+    def own_of(table_of):
+        return {k: {name: max(table_of(c).get(k, {}).get(name, 0.0) for c in selves) for name in d} for k, d in table_of(vs_rust).items()}
+
+    own_after = {"parameters": own_of(lambda c: c.params), "buffer": own_of(lambda c: c.buffers)}
     metrics["self_loss"] = max(max(c.loss, default=0.0) for c in selves)
     metrics["self_grad"] = max(own_grad.values(), default=0.0)
     departures = [d for d in (departure(c.loss, tol_loss) for c in selves) if d is not None]
@@ -222,19 +252,32 @@ def check_precision(run, train, precision):
             explained = value <= ROUNDING_MARGIN * own
             context = f"PyTorch against itself: {own:.2e}"
         else:
-            name = what.split()[1]
-            own = own_params.get(step, {}).get(name, 0.0)
+            kind, name = what.split()[:2]
+            own_value = own_after[kind].get(step, {}).get(name, 0.0)
             # Where PyTorch's own first-step gradient of the tensor is already unreproducible
             # beyond the tolerance, Adam's sign-like first step makes its later values so too.
             ill_conditioned = own_grad.get(name, 0.0) > tol_grad
-            explained = value <= ROUNDING_MARGIN * own or ill_conditioned
-            context = f"PyTorch against itself: {own:.2e}"
+            explained = value <= ROUNDING_MARGIN * own_value or ill_conditioned
+            context = f"PyTorch against itself: {own_value:.2e}"
         if not explained:
             unexplained.append((step, f"{precision} step {step}: {what}: relative difference {value:.2e} > {tolerance:g} ({context})"))
     if unexplained:
-        raise Mismatch(min(unexplained)[1])
+        raise Mismatch(first_of(unexplained))
     what = sorted({f[1].split(" of ")[0].split(" ")[0] for f in failures})
     return metrics, f"{precision} {'/'.join(what)} within PyTorch's own rounding sensitivity (self-departure at step {self_departure})"
+
+
+def first_of(unexplained):
+    """The message of the earliest disagreement: the earliest step; within it the loss, then
+    the gradients, the parameters and the running statistics, each in the network's order
+    from the input side (`failures` lists them so). A loss failure names the first tensor that
+    departs at its step too; the others at that step are counted."""
+    step = min(s for s, _ in unexplained)
+    at_step = [message for s, message in unexplained if s == step]
+    first, rest = at_step[0], at_step[1:]
+    if rest and ": training loss:" in first:
+        first += f"; first tensor: {rest.pop(0).split(': ', 1)[1]}"
+    return first + (f" (and {len(rest)} more at step {step})" if rest else "")
 
 
 def check_run(run, train):
@@ -256,8 +299,9 @@ def check(args):
         raise ExportError(f"{args.export}: no run was exported with a trajectory (export --trajectory-steps N)")
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} thread(s); tolerances: {TOLERANCES}; "
           f"where PyTorch differs from itself (batch rows permuted) by more, the Rust side may differ by {ROUNDING_MARGIN}x that")
-    columns = ["configuration", "steps", "loss f64", "(self)", "grad f64", "(self)", "grad f32", "(self)", "params f64", "result"]
-    widths = [26, 5, 9, 9, 9, 9, 9, 9, 10, 6]
+    columns = ["configuration", "steps", "loss f64", "(self)", "grad f64", "(self)", "grad f32", "(self)", "params f64",
+               "BN stats", "result"]
+    widths = [26, 5, 9, 9, 9, 9, 9, 9, 10, 9, 6]
     print(" ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(columns, widths))))
     failures, notes = [], []
     started = time.perf_counter()
@@ -266,10 +310,10 @@ def check(args):
             f64, f32, run_notes = check_run(run, export.train)
             cells = [run.label(), str(f64["steps"]), fmt(f64["loss"]), fmt(f64.get("self_loss")), fmt(f64["grad"]),
                      fmt(f64.get("self_grad")), fmt(f32["grad"]), fmt(f32.get("self_grad")), fmt(f64["params"]),
-                     "ok*" if run_notes else "ok"]
+                     fmt(f64["buffers"]), "ok*" if run_notes else "ok"]
             notes += [f"{run.label()}: {n}" for n in run_notes]
         except Mismatch as e:
-            cells = [run.label()] + [""] * 8 + ["FAILED"]
+            cells = [run.label()] + [""] * 9 + ["FAILED"]
             failures.append(f"{run.run_id} ({run.label()}, width {run.config['model']['width']}): {e}")
         print(" ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))), flush=True)
     for note in notes:

@@ -16,7 +16,14 @@
 //! runs/<run_id>/run.json      RunExport: configuration, tensors, trajectory files
 //! runs/<run_id>/batches.u32   (steps, batch_size) training-set row indices, step 1 first
 //! runs/<run_id>/{f64,f32}/params_init.bin, grads_step_1.bin, params_step_<k>.bin, losses.bin
+//! runs/<run_id>/{f64,f32}/buffers_step_<k>.bin    conv runs: BatchNorm2d running statistics
 //! ```
+//!
+//! Conv-family runs (the ResNet paper's CIFAR nets, `model::conv`) are exported too: each
+//! input row is one image in (C, H, W) order (`RunExport::image_shape`), the tensors carry
+//! PyTorch's names and shapes, and the flat arrays are written in that layout (conv weights
+//! (C_out, C_in, 3, 3), permuted from the network's own buffer: [`layout::ExportLayout`]). An
+//! MLP run's files are what they were before conv runs could be exported.
 
 pub mod files;
 pub mod layout;
@@ -25,10 +32,12 @@ pub mod trajectory;
 use crate::config::{DatasetKind, Experiment, Family, RunConfig};
 use crate::data::{self, Dataset, Split, Targets};
 use crate::error::{Error, Result};
+use crate::model::conv::ConvNet;
+use crate::model::{Mlp, Real};
 use crate::sweep::{expand, DataShape};
 use crate::train::BatchOrder;
 use files::{write_floats, write_json, write_u32s, Precision};
-use layout::{named_tensors, NamedTensor};
+use layout::{ExportLayout, NamedTensor};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 pub use trajectory::TrajectoryPlan;
@@ -100,8 +109,15 @@ pub enum TargetFiles {
 pub struct RunExport {
     pub run_id: String,
     pub config: RunConfig,
+    /// Conv runs: (C, H, W) of the image each input row holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_shape: Option<[usize; 3]>,
     pub num_params: usize,
     pub tensors: Vec<NamedTensor>,
+    /// Conv runs: BatchNorm2d's running statistics (`<bn>.running_mean`, `<bn>.running_var`),
+    /// offsets into `buffers_step_<k>.bin`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buffers: Vec<NamedTensor>,
     /// Present when the export asked for trajectories.
     pub trajectory: Option<TrajectoryFiles>,
 }
@@ -179,8 +195,11 @@ pub fn export_experiment(
 
 fn export_run(run_id: &str, config: &RunConfig, split: &Split, dir: PathBuf, options: &ExportOptions) -> Result<()> {
     create_dir(&dir)?;
-    let tensors = named_tensors(&config.model);
-    let num_params = tensors.iter().map(NamedTensor::len).sum();
+    let image_shape = match config.family {
+        Family::Conv => split.train.image_shape,
+        Family::Mlp => None,
+    };
+    let layout = ExportLayout::for_run(config, image_shape)?;
     let trajectory = match options.trajectory_steps {
         None => None,
         Some(steps) => {
@@ -189,8 +208,8 @@ fn export_run(run_id: &str, config: &RunConfig, split: &Split, dir: PathBuf, opt
             let plan = TrajectoryPlan {
                 record_steps: options.record_steps.iter().copied().filter(|&k| (1..=steps).contains(&k)).collect(),
             };
-            let f64_steps = trajectory::record::<f64>(config, &split.train, &batches, &plan, &dir.join("f64"))?;
-            let f32_steps = trajectory::record::<f32>(config, &split.train, &batches, &plan, &dir.join("f32"))?;
+            let f64_steps = record::<f64>(config, &split.train, &batches, &plan, &layout, &dir.join("f64"))?;
+            let f32_steps = record::<f32>(config, &split.train, &batches, &plan, &layout, &dir.join("f32"))?;
             Some(TrajectoryFiles {
                 steps,
                 record_steps: plan.record_steps,
@@ -201,21 +220,36 @@ fn export_run(run_id: &str, config: &RunConfig, split: &Split, dir: PathBuf, opt
             })
         }
     };
-    let export = RunExport { run_id: run_id.to_string(), config: config.clone(), num_params, tensors, trajectory };
+    let export = RunExport {
+        run_id: run_id.to_string(),
+        config: config.clone(),
+        image_shape,
+        num_params: layout.num_params(),
+        tensors: layout.tensors,
+        buffers: layout.buffers,
+        trajectory,
+    };
     write_json(&dir.join("run.json"), &export)
 }
 
-/// What the export and its readers handle: MLP runs (the tensor layout, the trajectories and
-/// the PyTorch peer are the MLP's), and trajectories only at a constant learning rate (they
+/// [`trajectory::record`] with the run's network in `T`.
+fn record<T: Real>(
+    config: &RunConfig,
+    train: &Dataset,
+    batches: &[Vec<usize>],
+    plan: &TrajectoryPlan,
+    layout: &ExportLayout,
+    dir: &Path,
+) -> Result<usize> {
+    match config.family {
+        Family::Mlp => trajectory::record::<T, Mlp<T>>(config, train, batches, plan, layout, dir),
+        Family::Conv => trajectory::record::<T, ConvNet<T>>(config, train, batches, plan, layout, dir),
+    }
+}
+
+/// What the export and its readers handle: trajectories only at a constant learning rate (they
 /// replay a constant-rate optimizer, and so does `parity.py check`).
 fn exportable(config: &RunConfig, options: &ExportOptions) -> Result<()> {
-    if config.family != Family::Mlp {
-        return Err(Error::invalid(
-            "family",
-            config.family,
-            "the export writes MLP runs only (tensor layout, trajectories, the PyTorch peer)",
-        ));
-    }
     if options.trajectory_steps.is_some() && !config.lr_schedule.is_constant() {
         return Err(Error::invalid(
             "lr_schedule",
@@ -338,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn only_mlp_runs_and_constant_rate_trajectories_are_exported() {
+    fn only_constant_rate_trajectories_are_exported() {
         use crate::config::{
             Activation, Arch, DatasetOptions, Init, LrSchedule, MechanismProbes, ModelConfig, Norm, OptimizerConfig,
             OptimizerKind, ResidualScale,
@@ -373,10 +407,44 @@ mod tests {
         assert!(exportable(&mlp, &plain).is_ok());
         assert!(exportable(&mlp, &trajectories).is_ok());
         let conv = RunConfig { family: Family::Conv, ..mlp.clone() };
-        assert!(exportable(&conv, &plain).unwrap_err().to_string().contains("family"));
+        assert!(exportable(&conv, &trajectories).is_ok());
         let scheduled = RunConfig { lr_schedule: LrSchedule { decay_at: vec![0.5], ..LrSchedule::default() }, ..mlp };
         assert!(exportable(&scheduled, &plain).is_ok(), "a peer run applies the schedule");
         assert!(exportable(&scheduled, &trajectories).unwrap_err().to_string().contains("lr_schedule"));
+    }
+
+    /// A conv run end to end: its run.json says the image shape and names the running
+    /// statistics, its arrays are in the exported layout, and the trajectory has the buffers.
+    #[test]
+    fn a_conv_run_exports_images_layout_and_running_statistics() {
+        use crate::config::Arch;
+        use crate::model::conv::{ConvNetConfig, MapShape};
+        let text = "name = \"tiny_conv\"\ndataset = \"digits\"\nfamily = \"conv\"\nbase_channels = 2\n\
+                    archs = [\"residual\"]\ndepths = [8]\nseeds = [0]\nsteps = 3\nbatch_size = 4\n\
+                    checkpoints = 1\n[optimizer]\nkind = \"sgd\"\nlr = 0.1\nmomentum = 0.9\n";
+        let experiment = Experiment::from_toml_str(text, Path::new("tiny_conv.toml")).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let options = ExportOptions { trajectory_steps: Some(3), record_steps: vec![1, 3] };
+        let index = export_experiment(&experiment, text, out.path(), &options).unwrap();
+        let dir = out.path().join("runs").join(&index.runs[0]);
+        let json = std::fs::read_to_string(dir.join("run.json")).unwrap();
+        let run: RunExport = serde_json::from_str(&json).unwrap();
+        assert_eq!(run.image_shape, Some([1, 8, 8]));
+        let layout = ExportLayout::for_run(&run.config, run.image_shape).unwrap();
+        assert_eq!((&run.tensors, &run.buffers), (&layout.tensors, &layout.buffers));
+
+        let image = MapShape::new(8, 8, 1);
+        let net = ConvNetConfig { base_channels: 2, ..ConvNetConfig::paper(Arch::Residual, 1, image, 10) };
+        let initial = ConvNet::<f64>::new(&net, 4, 0).unwrap();
+        let written = std::fs::read(dir.join("f64/params_init.bin")).unwrap();
+        let expected = layout.export_order(initial.params.as_slice().unwrap());
+        assert_eq!(written, expected.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+        for (precision, bytes) in [("f64", 8), ("f32", 4)] {
+            for step in [1, 3] {
+                let buffers = std::fs::metadata(dir.join(format!("{precision}/buffers_step_{step}.bin"))).unwrap();
+                assert_eq!(buffers.len() as usize, layout.num_buffers() * bytes);
+            }
+        }
     }
 
     #[test]

@@ -58,6 +58,16 @@ impl<T: Real> BatchNorm2d<T> {
         }
     }
 
+    /// The running mean, (C), which evaluation normalises with.
+    pub fn running_mean(&self) -> &[T] {
+        &self.running_mean
+    }
+
+    /// The running variance (each batch's unbiased variance, averaged with momentum), (C).
+    pub fn running_var(&self) -> &[T] {
+        &self.running_var
+    }
+
     /// Normalises x in place (x holds x̂ on exit, which the backward reads) and writes
     /// y = γ·x̂ + β. x and y are (n, H, W, C), i.e. (rows, C).
     pub fn forward(&mut self, params: &Array1<T>, x: &mut [T], y: &mut [T], mode: Mode) {
