@@ -1,5 +1,5 @@
 //! Every run records where its time went: each part charged once, parts a run did not ask for
-//! exactly zero, the parts adding up to the run's wall time, and the step rate counting the
+//! exactly zero (mechanisms, twin, instruments), the parts adding up to the run's wall time, and the step rate counting the
 //! steps alone.
 
 mod common;
@@ -19,9 +19,9 @@ fn the_parts_cover_the_run_and_only_what_it_asked_for() {
     let plain_run = train(&config(MechanismProbes::default()), &split).unwrap();
     let time = plain_run.time_split;
     eprintln!("without mechanisms or twin: {time:?}");
-    assert_eq!((time.mechanisms, time.twin), (0.0, 0.0), "parts the run did not ask for");
+    assert_eq!((time.mechanisms, time.twin, time.instruments), (0.0, 0.0, 0.0), "parts the run did not ask for");
     for (name, seconds) in time.parts() {
-        if name != "mechanisms" && name != "twin" {
+        if !["mechanisms", "twin", "instruments"].contains(&name) {
             assert!(seconds > 0.0, "{name} was never charged: {time:?}");
         }
     }
@@ -34,7 +34,7 @@ fn the_parts_cover_the_run_and_only_what_it_asked_for() {
     let probed = train(&config(everything), &split).unwrap();
     let time = probed.time_split;
     eprintln!("with mechanisms and twin: {time:?}");
-    assert!(time.mechanisms > 0.0 && time.twin > 0.0, "{time:?}");
+    assert!(time.mechanisms > 0.0 && time.twin > 0.0 && time.instruments > 0.0, "{time:?}");
     // The twin repeats every step of the run: charged to the steps instead, it would leave its
     // own part near zero. (A wide margin: this is attribution, not a speed measurement.)
     assert!(time.twin > 0.2 * time.steps, "the twin's steps were charged elsewhere: {time:?}");

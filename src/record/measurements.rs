@@ -79,9 +79,9 @@ pub struct TimeSplit {
     pub mechanisms: f64,
     /// The perturbed twin's steps and distances (zero unless asked for).
     pub twin: f64,
-    /// The instruments' evaluations and norms at the checkpoints (zero unless asked for; absent
-    /// from older files).
-    #[serde(default)]
+    /// The instruments' evaluations and norms at the checkpoints (zero unless asked for, and
+    /// then left out of the line, so older files re-serialise unchanged).
+    #[serde(default, skip_serializing_if = "is_zero_seconds")]
     pub instruments: f64,
 }
 
@@ -115,6 +115,10 @@ impl TimeSplit {
         self.twin += other.twin;
         self.instruments += other.instruments;
     }
+}
+
+fn is_zero_seconds(seconds: &f64) -> bool {
+    *seconds == 0.0
 }
 
 #[cfg(test)]
