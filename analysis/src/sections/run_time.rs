@@ -89,8 +89,10 @@ pub fn finding(row: &TimeRow) -> String {
     let mut others: Vec<(&str, f64)> =
         row.time.parts().into_iter().filter(|(name, seconds)| *name != "steps" && *seconds > 0.0).collect();
     others.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let listed: Vec<String> =
-        others.iter().map(|(name, seconds)| format!("{} {:.1}%", name.replace('_', " "), 100.0 * row.share(*seconds))).collect();
+    let listed: Vec<String> = others
+        .iter()
+        .map(|(name, seconds)| format!("{} {:.1}%", name.replace('_', " "), 100.0 * row.share(*seconds)))
+        .collect();
     let mut line = format!(
         "`{}` on `{}`: the training steps take {:.1}% of the {:.1} s its {} runs took; the rest: {}. The most outside \
          the steps in one run: {:.1}% (`{}`).",
@@ -127,7 +129,8 @@ pub fn finding(row: &TimeRow) -> String {
 }
 
 /// One column per part of [`TimeSplit::parts`], in its order, so a new part shows without
-/// touching this table.
+/// touching this table; a part that no run of the table spent time in (mechanisms, twin or
+/// instruments nobody asked for) is left out.
 pub fn table(rows: &[TimeRow]) -> Result<Table> {
     let names = TimeSplit::default().parts().map(|(name, _)| name);
     let mut columns = vec![
@@ -143,6 +146,9 @@ pub fn table(rows: &[TimeRow]) -> Result<Table> {
         spec("run_seconds", "run time (s, summed)", Format::Sig(3)),
     ];
     for (i, name) in names.into_iter().enumerate() {
+        if rows.iter().all(|r| r.time.parts()[i].1 == 0.0) {
+            continue;
+        }
         let shares: Vec<f64> = rows.iter().map(|r| r.share(r.time.parts()[i].1)).collect();
         columns.push(Column::new(name.into(), shares));
         specs.push(spec(name, &name.replace('_', " "), Format::Percent(1)));
@@ -198,13 +204,27 @@ mod tests {
 
     #[test]
     fn the_table_holds_shares_that_add_up_to_one() {
-        let time = TimeSplit { setup: 1.0, steps: 90.0, tail_evaluation: 4.0, final_evaluation: 3.0, probes: 2.0, ..TimeSplit::default() };
+        let time = TimeSplit {
+            setup: 1.0,
+            steps: 90.0,
+            tail_evaluation: 4.0,
+            final_evaluation: 3.0,
+            probes: 2.0,
+            ..TimeSplit::default()
+        };
         let table = table(&[row(time)]).unwrap();
-        let sum: f64 = ["steps", "tail_evaluation", "final_evaluation", "probes", "setup", "mechanisms", "twin"]
+        let sum: f64 = ["steps", "tail_evaluation", "final_evaluation", "probes", "setup"]
             .iter()
             .map(|c| table.frame.column(c).unwrap().f64().unwrap().get(0).unwrap())
             .sum();
         assert!((sum - 1.0).abs() < 1e-12, "{sum}");
         assert_eq!(table.frame.column("run_seconds").unwrap().f64().unwrap().get(0), Some(100.0));
+        // Parts no run spent time in have no column; one run's time is enough for a column.
+        for unused in ["mechanisms", "twin", "instruments"] {
+            assert!(table.frame.column(unused).is_err(), "{unused}");
+        }
+        let other = TimeSplit { instruments: 5.0, ..time };
+        let both = super::table(&[row(time), row(other)]).unwrap();
+        assert!(both.frame.column("instruments").is_ok() && both.frame.column("twin").is_err());
     }
 }
