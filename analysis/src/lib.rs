@@ -3,9 +3,10 @@
 //! plotters, and a README.md whose findings are computed from the data.
 //!
 //! Layers, arrows pointing down: [`inputs`] / [`criterion`] load files into typed values;
-//! [`variant`] types a run's variant; [`stats`], [`table`] and [`plot`] know no topic;
-//! [`sections`] (one file per question) turn inputs into [`section::Section`]s; [`report`]
-//! renders a list of sections and writes the directory. Sections never use the report.
+//! [`variant`] types a run's variant; [`stats`], [`instruments`], [`table`] and [`plot`] know
+//! no topic; [`sections`] (one file per question) turn inputs into [`section::Section`]s;
+//! [`report`] renders a list of sections and writes the directory. Sections never use the
+//! report.
 
 pub mod bench;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod criterion;
 pub mod error;
 pub mod fingerprint;
 pub mod inputs;
+pub mod instruments;
 pub mod interval;
 pub mod paired;
 pub mod peak;

@@ -147,6 +147,9 @@ fn draw_panel(panel: &Panel, area: &Area) -> DrawResult<()> {
                     [(c - 0.5, r - 0.5), (c + 0.5, r + 0.5)],
                     cell.fill.filled(),
                 )))?;
+                if cell.text.is_empty() {
+                    continue;
+                }
                 chart.draw_series(std::iter::once(Text::new(
                     cell.text.clone(),
                     (c, r),
@@ -195,7 +198,7 @@ type PlotContext<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Ticked, 
 fn draw_line(chart: &mut PlotContext, panel: &Panel, line: &Line) -> DrawResult<()> {
     let points: Vec<(f64, f64)> =
         line.points.iter().filter_map(|&(x, y)| Some((panel.x.to_plot(x)?, panel.y.to_plot(y)?))).collect();
-    let style = ShapeStyle { color: line.style.color.to_rgba(), filled: false, stroke_width: 2 };
+    let style = ShapeStyle { color: line.style.color.to_rgba(), filled: false, stroke_width: line.width };
     for &(x, low, high) in &line.error_bars {
         let (Some(x), Some(low), Some(high)) = (panel.x.to_plot(x), panel.y.to_plot(low), panel.y.to_plot(high)) else {
             continue;

@@ -82,15 +82,19 @@ pub struct Line {
     pub error_bars: Vec<(f64, f64, f64)>,
     /// Whether the line gets its own legend entry (theory lines share one).
     pub in_legend: bool,
+    /// Stroke width in pixels: 2 unless a chart tells thin lines (one seed each) from bold ones
+    /// (a centre); the legend's samples are always 2.
+    pub width: u32,
 }
 
 impl Line {
     pub fn new(style: LineStyle, points: Vec<(f64, f64)>) -> Self {
-        Line { style, points, error_bars: Vec::new(), in_legend: true }
+        Line { style, points, error_bars: Vec::new(), in_legend: true, width: 2 }
     }
 }
 
-/// A labelled rectangle of a heatmap panel: cell (column, row) with its colour and text.
+/// A labelled rectangle of a heatmap panel: cell (column, row) with its colour and text (none
+/// drawn when empty: dense heatmaps carry their values in the colour alone).
 #[derive(Debug, Clone)]
 pub struct Cell {
     pub column: usize,

@@ -8,7 +8,7 @@ use crate::plot::{overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyl
 use crate::section::Section;
 use crate::stats::{median, quantile};
 use crate::table::{format_ratio, format_sig, spec, Format, Table};
-use crate::variant::{groups, peer_labels, seeds_phrase, Group, Variant, VaryingAxes};
+use crate::variant::{depth_axis_label, groups, peer_labels, seeds_phrase, Group, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// More variants than this and the chart splits into panels by facet.
@@ -144,7 +144,9 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
         .filter_map(|v| deepest(rows, v))
         .map(|r| {
             let arch = r.variant.arch_label();
-            let name = arch.strip_prefix("residual ").map_or(arch.clone(), |scale| format!("residual nets ({scale})"));
+            // A conv net's arch label is its name ("ResNet"), an MLP's "residual" with its α.
+            let name =
+                arch.strip_prefix("residual ").map_or(format!("{arch}s"), |scale| format!("residual nets ({scale})"));
             format!("{name} reach {} at depth {}", loss(r), r.depth)
         })
         .collect();
@@ -324,7 +326,7 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
             title: if faceted { facet.clone() } else { format!("Median final training loss over {seeds}") },
             x: x.clone(),
             y: y.clone(),
-            x_label: "depth (hidden weight layers, log scale)".into(),
+            x_label: depth_axis_label(variants.iter().copied()),
             y_label: "final train loss (log scale)".into(),
             body: PanelBody::Lines(lines),
         });

@@ -57,7 +57,9 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LesionRow<'a>> {
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
-    let groups = groups(&runs, |r| !r.record.lesion_train_losses.is_empty() && !r.record.diverged);
+    // Lesions remove an MLP's hidden layers or blocks; conv runs never carry them (the core refuses).
+    let groups =
+        groups(&runs, |r| !r.variant.is_conv() && !r.record.lesion_train_losses.is_empty() && !r.record.diverged);
     if groups.is_empty() {
         return Ok(None);
     }

@@ -27,6 +27,8 @@ sections!(
     sensitivity,
     peers,
     curves,
+    training_curves,
+    stalls,
     gradient_flow,
     shattered,
     lesions,

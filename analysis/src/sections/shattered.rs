@@ -10,7 +10,7 @@ use crate::plot::{
 use crate::section::Section;
 use crate::stats::median;
 use crate::table::{capitalised, format_sig, spec, Format, Table};
-use crate::variant::{groups, seeds_phrase, Group, Run, Variant, VaryingAxes};
+use crate::variant::{depth_axis_label, groups, seeds_phrase, Group, Run, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// One variant at one depth: medians over seeds of ρ(1) and ρ(4).
@@ -187,7 +187,7 @@ pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str, probe: &InputPath
         title: "Lag-1 autocorrelation of ∂logit₀/∂t along an input line".into(),
         x: Axis::fit(Scale::Log2, xs)?,
         y,
-        x_label: "depth (hidden weight layers, log scale)".into(),
+        x_label: depth_axis_label(variants.iter().copied()),
         y_label: if log_y { "ρ(1) (log scale)".into() } else { "ρ(1)".into() },
         body: PanelBody::Lines(lines),
     };

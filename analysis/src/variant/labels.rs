@@ -2,16 +2,40 @@
 //! Labels are for display only; nothing parses them back.
 
 use super::{Run, Variant};
-use degradation_bench::config::{OptimizerKind, ResidualScale};
+use degradation_bench::config::{Family, LrSchedule, OptimizerKind, ResidualScale};
 
 impl Variant {
-    /// The architecture as a reader says it: `plain`, `residual α=1/√K`, `residual ReZero`.
+    /// The architecture as a reader says it: `plain`, `residual α=1/√K`, `residual ReZero`; conv
+    /// nets as the ResNet paper names them, `plain` and `ResNet` (their α is always 1).
     pub fn arch_label(&self) -> String {
+        if self.is_conv() {
+            return if self.is_plain() { "plain" } else { "ResNet" }.to_string();
+        }
         match self.residual_scale {
             None => "plain".to_string(),
             Some(ResidualScale::One) => "residual α=1".to_string(),
             Some(ResidualScale::InvSqrtBlocks) => "residual α=1/√K".to_string(),
             Some(ResidualScale::Rezero) => "residual ReZero".to_string(),
+        }
+    }
+
+    /// One net of this variant as a reader names it: `plain-20`, `ResNet-56` for conv nets (the
+    /// paper's names; depth 6n + 2 counts every weight layer), `plain at depth 16` for MLPs.
+    pub fn net_label(&self, depth: usize) -> String {
+        if self.is_conv() {
+            format!("{}-{depth}", self.arch_label())
+        } else {
+            format!("{} at depth {depth}", self.arch_label())
+        }
+    }
+
+    /// A line of one depth in a panel that already names the arch: `plain-20` / `ResNet-20` for
+    /// conv nets, as in the paper's figures, `depth 16` for MLPs.
+    pub fn depth_line_label(&self, depth: usize) -> String {
+        if self.is_conv() {
+            self.net_label(depth)
+        } else {
+            format!("depth {depth}")
         }
     }
 
@@ -59,6 +83,15 @@ impl Variant {
         }
     }
 
+    /// What the nets of one context (plain and residual, otherwise alike) share, for a chart's
+    /// title: every varying axis but the optimiser's, then the optimiser with its rate ("SGD
+    /// (momentum 0.9) lr 0.1").
+    pub fn setting_label(&self, axes: &VaryingAxes) -> String {
+        let others = self.facet_label(&VaryingAxes { optimizer: false, momentum: false, weight_decay: false, ..*axes });
+        let optimizer = format!("{} lr {}", self.optimizer_settings(), self.lr);
+        [others, optimizer].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(", ")
+    }
+
     /// What distinguishes lines within one chart panel: arch, α, the normalisation and the
     /// implementation when they vary (two implementations are compared within one panel).
     pub fn line_label(&self, axes: &VaryingAxes) -> String {
@@ -80,6 +113,12 @@ impl Variant {
 
     fn facet_parts(&self, axes: &VaryingAxes) -> Vec<String> {
         let mut parts = Vec::new();
+        if axes.family {
+            parts.push(match self.family {
+                Family::Mlp => "MLP".to_string(),
+                Family::Conv => "conv".to_string(),
+            });
+        }
         if axes.experiment {
             parts.push(self.experiment.clone());
         }
@@ -96,7 +135,10 @@ impl Variant {
             parts.push(format!("{}-layer blocks", self.block_layers));
         }
         if axes.width {
-            parts.push(format!("w={}", self.width));
+            parts.push(match self.family {
+                Family::Mlp => format!("w={}", self.width),
+                Family::Conv => format!("{} base channels", self.width),
+            });
         }
         if axes.optimizer || axes.momentum || axes.weight_decay {
             let mut optimizer = format!("{} lr={}", self.optimizer, self.lr);
@@ -108,6 +150,9 @@ impl Variant {
             }
             parts.push(optimizer);
         }
+        if axes.lr_schedule {
+            parts.push(schedule_label(&self.lr_schedule));
+        }
         if axes.steps {
             parts.push(format!("{} steps", self.steps));
         }
@@ -116,6 +161,38 @@ impl Variant {
         }
         parts
     }
+}
+
+/// A learning-rate schedule as a reader says it: "constant lr", "lr ×0.1 at 50% and 75% of
+/// steps, warm-up 400 steps at 0.01".
+pub fn schedule_label(schedule: &LrSchedule) -> String {
+    if schedule.is_constant() {
+        return "constant lr".to_string();
+    }
+    let mut parts = Vec::new();
+    if !schedule.decay_at.is_empty() {
+        let mut points: Vec<String> =
+            schedule.decay_at.iter().map(|f| format!("{}%", (f * 1e4).round() / 100.0)).collect();
+        let last = points.pop().unwrap_or_default();
+        let points = if points.is_empty() { last } else { format!("{} and {last}", points.join(", ")) };
+        parts.push(format!("lr ×{} at {points} of steps", schedule.decay_factor));
+    }
+    if schedule.warmup_steps > 0 {
+        parts.push(format!("warm-up {} steps at {}", schedule.warmup_steps, schedule.warmup_lr));
+    }
+    parts.join(", ")
+}
+
+/// The depth axis of a chart of `variants` (log scale): an MLP's depth counts its hidden weight
+/// layers, a conv net's every weight layer, stem and classifier included (6n + 2).
+pub fn depth_axis_label<'a>(variants: impl IntoIterator<Item = &'a Variant>) -> String {
+    let families: Vec<Family> = variants.into_iter().map(|v| v.family).collect();
+    let label = match (families.contains(&Family::Mlp), families.contains(&Family::Conv)) {
+        (_, false) => "depth (hidden weight layers, log scale)",
+        (false, true) => "depth (weight layers, 6n + 2, log scale)",
+        (true, true) => "depth (MLP: hidden weight layers; conv: all weight layers; log scale)",
+    };
+    label.to_string()
 }
 
 /// The readable names of the peer implementations among `variants` (this crate's own are left
@@ -135,6 +212,8 @@ pub fn peer_labels<'a>(variants: impl IntoIterator<Item = &'a Variant>) -> Vec<S
 /// labels, so labels stay short (`plain`, `residual α=1/√K`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VaryingAxes {
+    /// MLP against conv nets.
+    pub family: bool,
     pub machine: bool,
     pub experiment: bool,
     pub dataset: bool,
@@ -147,6 +226,7 @@ pub struct VaryingAxes {
     pub optimizer: bool,
     pub momentum: bool,
     pub weight_decay: bool,
+    pub lr_schedule: bool,
     pub steps: bool,
     pub implementation: bool,
 }
@@ -163,6 +243,7 @@ impl VaryingAxes {
         }
         let residual: Vec<&Variant> = variants.iter().copied().filter(|v| !v.is_plain()).collect();
         VaryingAxes {
+            family: varies(&variants, |v| v.family),
             machine: varies(&variants, |v| v.machine_id.clone()),
             experiment: varies(&variants, |v| v.experiment.clone()),
             dataset: varies(&variants, |v| v.dataset),
@@ -174,6 +255,7 @@ impl VaryingAxes {
             optimizer: varies(&variants, |v| (v.optimizer, v.lr.to_bits())),
             momentum: varies(&variants, |v| v.momentum.to_bits()),
             weight_decay: varies(&variants, |v| v.weight_decay.to_bits()),
+            lr_schedule: varies(&variants, |v| v.lr_schedule.clone()),
             steps: varies(&variants, |v| v.steps),
             implementation: varies(&variants, |v| v.implementation.clone()),
         }

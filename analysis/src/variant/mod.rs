@@ -3,21 +3,26 @@
 //! typed values: everything else compares enums (`variant.arch == Arch::Plain`), and labels are
 //! for display only (never parsed back).
 //!
-//! Order is natural: plain before residual, α in the core's order (1, 1/√K, ReZero), widths and
-//! learning rates as numbers.
+//! Order is natural: MLPs before conv nets, plain before residual, α in the core's order (1,
+//! 1/√K, ReZero), widths and learning rates as numbers.
 
-use degradation_bench::config::{Activation, Arch, DatasetKind, Init, Norm, OptimizerKind, ResidualScale};
+use degradation_bench::config::{
+    conv, Activation, Arch, DatasetKind, Family, Init, LrSchedule, Norm, OptimizerKind, ResidualScale,
+};
 use degradation_bench::record::{MachineInfo, RunRecord};
 use std::cmp::Ordering;
 
 mod labels;
 
-pub use labels::{peer_labels, VaryingAxes};
+pub use labels::{depth_axis_label, peer_labels, schedule_label, VaryingAxes};
 
 /// Everything that defines a run except its depth and seed: runs of one variant at one depth
 /// differ only by seed, so they are summarised together.
 #[derive(Debug, Clone)]
 pub struct Variant {
+    /// MLP or the ResNet paper's conv nets: a conv plain-20 and an MLP plain net of depth 20
+    /// are different nets (a conv run's depth counts all weight layers, 6n + 2).
+    pub family: Family,
     pub arch: Arch,
     /// `None` for plain nets.
     pub residual_scale: Option<ResidualScale>,
@@ -29,6 +34,11 @@ pub struct Variant {
     pub width: usize,
     pub optimizer: OptimizerKind,
     pub lr: f64,
+    /// The learning rate's decays (He et al. 2015, Sec. 4.2), constant for every MLP sweep so
+    /// far. The warm-up is left out: an experiment gives it to its depths from
+    /// `warmup_min_depth` on (the paper warms up ResNet-110 only), so within a variant it is a
+    /// property of a depth, and ResNet-110 stays one of the ResNets. Records keep it.
+    pub lr_schedule: LrSchedule,
     pub momentum: f64,
     pub weight_decay: f64,
     pub batch_size: usize,
@@ -67,7 +77,14 @@ impl Variant {
                 return Err(UnknownValue { field: "residual_scale", value: "null (a residual run needs α)".into() })
             }
         };
+        if run.family == Family::Conv && conv::blocks_per_stage(run.depth).is_none() {
+            return Err(UnknownValue {
+                field: "depth",
+                value: format!("{} (a conv net's depth is 6n + 2)", run.depth),
+            });
+        }
         Ok(Variant {
+            family: run.family,
             arch,
             residual_scale,
             block_layers: if arch == Arch::Plain { 0 } else { run.block_layers },
@@ -77,6 +94,7 @@ impl Variant {
             width: run.width,
             optimizer: run.optimizer,
             lr: run.lr,
+            lr_schedule: LrSchedule { warmup_steps: 0, warmup_lr: 0.0, ..run.lr_schedule.clone() },
             // Adam does not read `momentum` (its β₁ is fixed): runs that differ only there train
             // identically and are one variant.
             momentum: if run.optimizer == OptimizerKind::Adam { 0.0 } else { run.momentum },
@@ -100,9 +118,18 @@ impl Variant {
         self.arch == Arch::Plain
     }
 
-    /// Hidden states after the stem, K: the depth for plain nets, the number of blocks otherwise.
+    /// Hidden states after the stem, K: for MLPs the depth for plain nets, the number of blocks
+    /// otherwise; for conv nets the 3n two-conv blocks of both archs (three stages of n, depth
+    /// 6n + 2; the probes record one state per block).
     pub fn blocks(&self, depth: usize) -> usize {
-        degradation_bench::config::blocks(self.arch, depth, self.block_layers)
+        match self.family {
+            Family::Mlp => degradation_bench::config::blocks(self.arch, depth, self.block_layers),
+            Family::Conv => 3 * conv::blocks_per_stage(depth).unwrap_or(0),
+        }
+    }
+
+    pub fn is_conv(&self) -> bool {
+        self.family == Family::Conv
     }
 
     /// α at initialisation for a residual net of this depth (ReZero's learnable α starts at 0).
@@ -128,16 +155,23 @@ impl Variant {
     fn key(
         &self,
     ) -> (
-        (Arch, Option<ResidualScale>, usize, Norm, Init, Activation),
-        (usize, OptimizerKind, (u64, u64, u64), usize, usize, DatasetKind, &str, &str, Option<&str>),
+        (Family, Arch, Option<ResidualScale>, usize, Norm, Init, Activation),
+        (usize, OptimizerKind, (u64, u64, u64), ScheduleKey, usize, usize, DatasetKind, &str, &str, Option<&str>),
     ) {
+        let schedule = &self.lr_schedule;
         (
-            (self.arch, self.residual_scale, self.block_layers, self.norm, self.init, self.activation),
+            (self.family, self.arch, self.residual_scale, self.block_layers, self.norm, self.init, self.activation),
             (
                 self.width,
                 self.optimizer,
                 // Non-negative floats: their bit patterns order as the numbers do.
                 (self.lr.to_bits(), self.momentum.to_bits(), self.weight_decay.to_bits()),
+                (
+                    schedule.decay_at.iter().map(|f| f.to_bits()).collect(),
+                    schedule.decay_factor.to_bits(),
+                    schedule.warmup_steps,
+                    schedule.warmup_lr.to_bits(),
+                ),
                 self.batch_size,
                 self.steps,
                 self.dataset,
@@ -148,6 +182,9 @@ impl Variant {
         )
     }
 }
+
+/// An lr schedule as an ordered key: decay points, factor, warm-up steps and rate (as bits).
+type ScheduleKey = (Vec<u64>, u64, usize, u64);
 
 impl PartialEq for Variant {
     fn eq(&self, other: &Self) -> bool {
@@ -201,6 +238,15 @@ pub fn groups<'a>(runs: &'a [Run], keep: impl Fn(&Run) -> bool) -> Vec<Group<'a>
         }
     }
     out.sort_by(|a, b| a.variant.cmp(b.variant).then(a.depth.cmp(&b.depth)));
+    out
+}
+
+/// Distinct contexts ([`Variant::context`]: a variant with its architecture taken out) among the
+/// groups, in order: the settings in which plain and residual nets are compared.
+pub fn contexts_of(groups: &[Group]) -> Vec<Variant> {
+    let mut out: Vec<Variant> = groups.iter().map(|g| g.variant.context()).collect();
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -266,6 +312,32 @@ pub(crate) mod tests {
         .expect("a valid run record")
     }
 
+    /// A synthetic conv run of the paper's CIFAR family (depth 6n + 2, 16 base channels, batch
+    /// norm, α = 1, SGD with the rate ÷10 after 50% and 75% of the steps), its probes one state
+    /// per block (3n + 1) and one weight gradient per block conv (6n).
+    pub fn synthetic_conv_run(arch: &str, depth: usize, seed: u64, final_loss: Option<f64>) -> RunRecord {
+        let n = conv::blocks_per_stage(depth).expect("a depth 6n + 2");
+        let mut run = synthetic_run(arch, depth, seed, final_loss);
+        run.family = Family::Conv;
+        (run.width, run.block_layers, run.norm) = (conv::DEFAULT_BASE_CHANNELS, conv::BLOCK_LAYERS, conv::NORM);
+        run.residual_scale = (arch != "plain").then_some(conv::RESIDUAL_SCALE);
+        (run.optimizer, run.lr, run.momentum, run.weight_decay) = (OptimizerKind::Sgd, 0.1, 0.9, 1e-4);
+        run.lr_schedule = LrSchedule { decay_at: vec![0.5, 0.75], ..LrSchedule::default() };
+        run.dataset = DatasetKind::FashionMnist;
+        run.run_id = format!("conv-{arch}-d{depth}-s{seed}");
+        for states in [
+            &mut run.state_rms_init,
+            &mut run.state_grad_norms_init,
+            &mut run.state_rms_final,
+            &mut run.state_grad_norms_final,
+        ] {
+            states.resize(3 * n + 1, 1.0);
+        }
+        run.weight_grad_norms_init = vec![1.0; 6 * n];
+        run.weight_grad_norms_final = vec![1.0; 6 * n];
+        run
+    }
+
     /// The fingerprint synthetic runs are recorded on.
     pub fn test_machine() -> MachineInfo {
         serde_json::from_value(serde_json::json!({
@@ -285,6 +357,50 @@ pub(crate) mod tests {
     pub fn typed(record: RunRecord) -> Run {
         let variant = Variant::of(&record, &test_machine()).expect("a known variant");
         Run { record, variant }
+    }
+
+    #[test]
+    fn a_conv_net_and_an_mlp_of_the_same_depth_are_different_groups() {
+        let runs = vec![
+            synthetic("plain", 20, 0, Some(0.1)),
+            typed(synthetic_conv_run("plain", 20, 0, Some(0.1))),
+            typed(synthetic_conv_run("plain", 20, 1, Some(0.1))),
+        ];
+        let g = groups(&runs, |_| true);
+        let shape: Vec<(bool, usize, usize)> = g.iter().map(|g| (g.variant.is_conv(), g.depth, g.seeds())).collect();
+        assert_eq!(shape, [(false, 20, 1), (true, 20, 2)], "MLPs first, then conv nets; never pooled");
+        let axes = VaryingAxes::of_runs(&runs);
+        assert!(axes.family && axes.lr_schedule);
+        assert_eq!(g[0].variant.facet_label(&axes).split(", ").next(), Some("MLP"));
+        assert_eq!(
+            g[1].variant.label(&axes),
+            "plain, norm=batch, conv, 16 base channels, sgd lr=0.1 momentum=0.9 wd=0.0001, lr ×0.1 at 50% and 75% of steps, \
+             fashion_mnist"
+        );
+        assert_eq!(contexts_of(&g).len(), 2);
+    }
+
+    #[test]
+    fn conv_nets_are_named_as_the_paper_names_them() {
+        let plain = typed(synthetic_conv_run("plain", 20, 0, Some(0.1))).variant;
+        let resnet = typed(synthetic_conv_run("residual", 20, 0, Some(0.1))).variant;
+        let axes = VaryingAxes::of([&plain, &resnet]);
+        assert_eq!((plain.label(&axes), resnet.label(&axes)), ("plain".to_string(), "ResNet".to_string()));
+        assert_eq!((plain.net_label(20), resnet.net_label(110)), ("plain-20".to_string(), "ResNet-110".to_string()));
+        assert_eq!(resnet.depth_line_label(56), "ResNet-56");
+        assert_eq!(synthetic("plain", 16, 0, Some(0.1)).variant.depth_line_label(16), "depth 16");
+        assert_eq!(synthetic("plain", 16, 0, Some(0.1)).variant.net_label(16), "plain at depth 16");
+        // K: the 3n two-conv blocks of both archs; α is the paper's 1.
+        assert_eq!((plain.blocks(20), resnet.blocks(20), resnet.blocks(56)), (9, 9, 27));
+        assert_eq!((plain.alpha(20), resnet.alpha(20)), (None, Some(1.0)));
+        assert_eq!(depth_axis_label([&plain]), "depth (weight layers, 6n + 2, log scale)");
+        // The warm-up is a property of a depth (ResNet-110 only): still one variant.
+        let mut warm = synthetic_conv_run("residual", 110, 0, Some(0.1));
+        (warm.lr_schedule.warmup_steps, warm.lr_schedule.warmup_lr) = (400, 0.01);
+        assert_eq!(typed(warm).variant, resnet);
+        let mut bad = synthetic_conv_run("plain", 20, 0, Some(0.1));
+        bad.depth = 21;
+        assert_eq!(Variant::of(&bad, &test_machine()).unwrap_err().field, "depth");
     }
 
     #[test]

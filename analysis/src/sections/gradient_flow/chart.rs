@@ -3,6 +3,7 @@
 //! when it varies), one line per depth, and theory as a dashed line of the same colour where it
 //! gives a profile (see `stats::theory_log2_rms2_profile`).
 
+use super::CONV_NOTE;
 use crate::plot::{
     median_profile, overlap_sentence, palette, sequential, spread, Axis, Chart, Figure, Line, LineStyle, Marker, Panel,
     PanelBody, Scale,
@@ -164,11 +165,12 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
              stream keeps a positive mean, so theory bounds only its total growth (RMS² grows by a factor between \
              2 and e² over all blocks), and the symmetric-stream line log₂(1 + 1/K) per block does not hold. Theory \
              is for infinite width: at finite width the plain He profile drifts, more so as depth ÷ width grows \
-             (Hanin, 2018).{}{overlaps}",
+             (Hanin, 2018).{}{overlaps}{}",
             match shown_facet {
                 Some(facet) => format!(" Only the runs with {facet} are shown."),
                 None => String::new(),
-            }
+            },
+            if groups.iter().any(|g| g.variant.is_conv()) { CONV_NOTE } else { "" }
         ),
     })
 }

@@ -12,6 +12,11 @@ use crate::variant::{groups, Group, Variant, VaryingAxes};
 use chart::Probe;
 use polars::prelude::{Column, DataFrame};
 
+/// Said wherever conv runs are among the probed: their k and why no theory line applies.
+const CONV_NOTE: &str = " For conv nets (the ResNet paper's CIFAR family, depth 6n + 2) k counts the 3n two-conv \
+                         blocks in plain and residual nets alike, and batch norm after every conv puts them outside \
+                         the initialisation theory.";
+
 /// When the probe was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -97,6 +102,9 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
          first, which triples it); α = 1/√K bounds the total growth to a factor between 2 and e²."
             .into(),
     );
+    if runs.iter().any(|r| r.variant.is_conv()) {
+        section.summary.push(CONV_NOTE.trim_start().to_string());
+    }
     section.findings = findings(&rows, &axes);
     let probes = groups.iter().filter(|g| g.runs.iter().any(|r| r.record.state_rms_init.len() >= 2));
     let probed: Vec<Group> = probes.cloned().collect();
