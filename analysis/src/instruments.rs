@@ -42,14 +42,15 @@ pub fn final_errors(run: &RunRecord) -> (Option<f64>, Option<f64>) {
 }
 
 /// How many samples the runs' instruments evaluated, as a phrase to put before "training
-/// samples" or "test samples": "the first 10000", "the first 2000–10000" (several runs).
+/// samples" or "test samples": "the first (at most) 10000", "the first (at most) 2000–10000"
+/// (several runs); a set smaller than the count is evaluated whole.
 pub fn samples_phrase<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> String {
     let mut counts: Vec<usize> = runs.into_iter().map(|r| r.instrument_samples).filter(|&n| n > 0).collect();
     counts.sort_unstable();
     counts.dedup();
     match (counts.first(), counts.last()) {
-        (Some(lo), Some(hi)) if lo == hi => format!("the first {lo}"),
-        (Some(lo), Some(hi)) => format!("the first {lo}–{hi}"),
+        (Some(lo), Some(hi)) if lo == hi => format!("the first (at most) {lo}"),
+        (Some(lo), Some(hi)) => format!("the first (at most) {lo}–{hi}"),
         _ => "a fixed subset of the".to_string(),
     }
 }
