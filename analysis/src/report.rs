@@ -36,7 +36,13 @@ pub const README_TITLE: &str = "# Report: ";
 pub fn render(report: &Report) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "{README_TITLE}{}\n", report.title);
-    let lead: Vec<&str> = report.sections.iter().flat_map(|s| s.lead.iter().map(String::as_str)).collect();
+    let exclusive = report.sections.iter().any(|s| s.lead_replaces_others);
+    let lead: Vec<&str> = report
+        .sections
+        .iter()
+        .filter(|s| !exclusive || s.lead_replaces_others)
+        .flat_map(|s| s.lead.iter().map(String::as_str))
+        .collect();
     if !lead.is_empty() {
         let _ = writeln!(out, "{}\n", lead.join(" "));
     }
@@ -224,5 +230,24 @@ mod tests {
         assert!(!text.contains("## Nothing"), "an empty section is left out");
         assert!(text.contains("```\nanalyze --input x\n```"));
         assert!(text.contains("Read this.\n\n- a finding\n"));
+    }
+
+    #[test]
+    fn a_lead_that_replaces_the_others_opens_the_report_alone() {
+        let mut first = Section::new("First");
+        first.lead.push("One.".into());
+        first.findings.push("a finding".into());
+        let mut tuned = Section::new("Tuned");
+        tuned.lead.push("Best of the grid.".into());
+        tuned.lead_replaces_others = true;
+        let report = Report {
+            title: "t".into(),
+            command: "analyze --input x".into(),
+            sections: vec![first, tuned],
+            ..Report::default()
+        };
+        let text = render(&report).unwrap();
+        assert!(text.starts_with("# Report: t\n\nBest of the grid.\n"), "{text}");
+        assert!(text.contains("## First"), "the section itself still renders");
     }
 }

@@ -24,6 +24,10 @@ pub struct Section {
     /// Plain sentences carrying this section's key numbers, for the report's opening lines
     /// (rendered before everything else, in section order; keep them few and self-contained).
     pub lead: Vec<String>,
+    /// When set, the report opens with this section's `lead` alone (and that of any other
+    /// section that sets it): for an experiment whose other sections' leads would speak of
+    /// one grid point at a time.
+    pub lead_replaces_others: bool,
     /// Statements computed from the section's typed values (never hand-written, never parsed
     /// back from display labels), rendered as a list.
     pub findings: Vec<String>,

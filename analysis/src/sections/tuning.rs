@@ -108,6 +108,9 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let arch_tests = arch_comparisons(&best, &axes);
     section.findings = findings(&best, &depth_tests, &arch_tests, &axes);
     section.lead = section.findings.iter().take(2).cloned().collect();
+    // At one learning rate at a time, the other sections' opening lines compare grid points,
+    // not tuned nets: the best of the grid speaks for the experiment.
+    section.lead_replaces_others = !section.lead.is_empty();
     section.tables.push(best_table(&best, &axes)?);
     section.tables.push(tests_table(&depth_tests, &arch_tests)?);
     section.charts.extend(sensitivity_charts(&grid, &tuned, &axes)?);
@@ -311,7 +314,7 @@ fn findings(best: &[Best], depth_tests: &[Comparison], arch_tests: &[Comparison]
             .iter()
             .filter(|c| c.higher())
             .map(|c| {
-                format!("{} ({}× the loss, p = {})", c.depth, format_sig(c.ratio, 2), format_sig(c.test.p_value, 2))
+                format!("{} ({}× the loss, p = {})", c.depth, format_sig(c.ratio, 3), format_sig(c.test.p_value, 2))
             })
             .collect();
         let verdict = if worse.is_empty() {
@@ -518,7 +521,8 @@ fn sensitivity_charts(grid: &DataFrame, tuned: &[Variant], axes: &VaryingAxes) -
                 body: PanelBody::Lines(lines),
             });
         }
-        let others = context.facet_label(&VaryingAxes { optimizer: false, momentum: false, weight_decay: false, ..*axes });
+        let others =
+            context.facet_label(&VaryingAxes { optimizer: false, momentum: false, weight_decay: false, ..*axes });
         let facet: Vec<String> =
             [others, context.optimizer_settings()].into_iter().filter(|part| !part.is_empty()).collect();
         let title = format!("Loss against learning rate: {}", facet.join(", "));
