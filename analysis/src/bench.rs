@@ -46,6 +46,13 @@ pub struct BenchKey {
     pub arch: Arch,
 }
 
+impl BenchKey {
+    /// "train_step plain d16 w256".
+    pub fn describe(&self) -> String {
+        format!("{} {} d{} w{}", self.op.group(), self.arch.as_str(), self.depth, self.width)
+    }
+}
+
 /// One network benchmark on one machine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkTime {

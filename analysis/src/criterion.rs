@@ -78,6 +78,19 @@ pub struct BenchSet {
     pub peak: Option<Peak>,
 }
 
+impl BenchSet {
+    /// "AMD EPYC 9R14 (2 cores)": how a machine is named in titles, legends and tables.
+    pub fn machine_label(&self) -> String {
+        match &self.machine {
+            Some(m) => match m.physical_cores.unwrap_or(m.logical_cores) {
+                1 => format!("{} (1 core)", m.cpu_model.trim()),
+                cores => format!("{} ({cores} cores)", m.cpu_model.trim()),
+            },
+            None => self.machine_id.clone(),
+        }
+    }
+}
+
 /// Loads every benchmark under `dir`. A directory with neither estimates nor paired samples is
 /// an error.
 pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSet> {

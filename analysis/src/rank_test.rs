@@ -19,6 +19,9 @@
 /// Largest n_a·n_b for the exact distribution (its table has n_a·n_b/2 + 1 entries per (m, n)).
 pub const EXACT_LIMIT: usize = 10_000;
 
+/// Two-sided p-values below this are reported as differences; the rest are within seed noise.
+pub const SIGNIFICANCE: f64 = 0.05;
+
 /// How the p-value was computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -131,6 +134,23 @@ fn one_at_zero(size: usize) -> Vec<f64> {
     let mut row = vec![0.0; size];
     row[0] = 1.0;
     row
+}
+
+/// How a p-value was computed, in words for tables and captions.
+pub fn method_text(method: Method) -> &'static str {
+    match method {
+        Method::Exact => "exact",
+        Method::NormalApproximation => "normal approximation",
+    }
+}
+
+/// U is a whole or half count of pairs: `24`, `47.5`.
+pub fn format_u(u: f64) -> String {
+    if u.fract() == 0.0 {
+        format!("{u:.0}")
+    } else {
+        format!("{u:.1}")
+    }
 }
 
 #[cfg(test)]

@@ -225,7 +225,12 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
             marker: Marker::None,
         })
         .collect();
-    figure.legend.push(LineStyle { label: "α of that depth".into(), color: RGBColor(90, 90, 90), dashed: true, marker: Marker::None });
+    figure.legend.push(LineStyle {
+        label: "α of that depth".into(),
+        color: RGBColor(90, 90, 90),
+        dashed: true,
+        marker: Marker::None,
+    });
     figure.legend_note = Some(format!("Solid: {centre}. Dashed, same colour: the branch scale α of that depth."));
     Some(Chart {
         figure,

@@ -55,7 +55,8 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
             let points = median_curve(&steps, &curves);
             all_losses.extend(points.iter().map(|p| p.1));
             let color = sequential(depths.iter().position(|d| *d == group.depth).unwrap_or(0), depths.len());
-            let style = LineStyle { label: format!("depth {}", group.depth), color, dashed: false, marker: Marker::None };
+            let style =
+                LineStyle { label: format!("depth {}", group.depth), color, dashed: false, marker: Marker::None };
             lines.push(Line::new(style, points));
         }
         panel_lines.push((variant.label(axes), lines));
@@ -89,7 +90,8 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
     figure.legend.sort_by_key(|s| s.label.trim_start_matches("depth ").parse::<usize>().unwrap_or(0));
     let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
     figure.legend_note = Some(format!("Each line: {centre}, mean minibatch loss at each checkpoint."));
-    let steps = if step_ranges.len() > 1 { " Each panel has its own step axis (the runs differ in length)." } else { "" };
+    let steps =
+        if step_ranges.len() > 1 { " Each panel has its own step axis (the runs differ in length)." } else { "" };
     Some(Chart {
         figure,
         file: "training_curves.svg".into(),

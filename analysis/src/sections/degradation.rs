@@ -115,7 +115,11 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
     });
     let mut sentence = match best {
         Some(b) if b.depth != plain_rows[plain_rows.len() - 1].depth => {
-            format!("{name} train best at depth {} (median final training loss {}) and worse when deeper", b.depth, loss(b))
+            format!(
+                "{name} train best at depth {} (median final training loss {}) and worse when deeper",
+                b.depth,
+                loss(b)
+            )
         }
         _ => format!("{name} reach a median final training loss of {}", loss(plain_rows[plain_rows.len() - 1])),
     };

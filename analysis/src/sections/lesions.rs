@@ -190,10 +190,8 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         let panel = variants.iter().position(|v| *v == g.variant).unwrap_or(0);
         let marker = if points.len() <= MARKER_MAX_POINTS { Marker::Circle } else { Marker::None };
         ys.extend(points.iter().map(|p| p.1));
-        panel_lines[panel].push(Line::new(
-            LineStyle { label: format!("depth {}", g.depth), color, dashed: false, marker },
-            points,
-        ));
+        panel_lines[panel]
+            .push(Line::new(LineStyle { label: format!("depth {}", g.depth), color, dashed: false, marker }, points));
         if let Some(base) = median(g.runs.iter().filter_map(|r| r.record.final_train_loss)).filter(|b| *b > 0.0) {
             ys.push(base);
             let mut reference = Line::new(

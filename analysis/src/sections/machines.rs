@@ -9,7 +9,6 @@ use crate::inputs::{same_training, Inputs};
 use crate::interval::{geometric_mean, Interval};
 use crate::plot::{Axis, Cell, Chart, Figure, Panel, PanelBody};
 use crate::section::Section;
-use crate::sections::timing::{describe, machine_label};
 use crate::table::{spec, Format, Table};
 use degradation_bench::config::Arch;
 use degradation_bench::record::{MachineInfo, RunRecord};
@@ -53,9 +52,9 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     section.tables.push(machines_table(inputs)?);
     section.findings.extend(commit_findings(inputs));
     let first = MachineTimes::from_set(sets[0]);
-    let first_label = machine_label(sets[0]);
+    let first_label = sets[0].machine_label();
     for other_set in &sets[1..] {
-        let other_label = machine_label(other_set);
+        let other_label = other_set.machine_label();
         let all = speedups(&first, &MachineTimes::from_set(other_set));
         if all.is_empty() {
             continue;
@@ -105,7 +104,7 @@ pub fn speedup_findings(versus: &str, all: &[Speedup]) -> Vec<String> {
         if clearly.is_empty() {
             String::new()
         } else {
-            format!(": {}", clearly.iter().map(|s| describe(&s.key)).collect::<Vec<_>>().join(", "))
+            format!(": {}", clearly.iter().map(|s| s.key.describe()).collect::<Vec<_>>().join(", "))
         }
     ));
     out
@@ -141,7 +140,7 @@ fn machines_table(inputs: &Inputs) -> Result<Table> {
         };
         let commit = |m: Option<&MachineInfo>| m.and_then(|m| m.git_commit.clone()).unwrap_or_else(|| "–".into());
         let values = [
-            machine_label(set),
+            set.machine_label(),
             bench.machine_id.clone(),
             cores,
             widest_simd(bench),
@@ -175,9 +174,10 @@ fn machines_table(inputs: &Inputs) -> Result<Table> {
     Ok(Table {
         slug: "machines".into(),
         title: "Machines".into(),
-        note: "From the fingerprint each bench and sweep writes (machine.json). Bench threads: threads inside each GEMM \
+        note:
+            "From the fingerprint each bench and sweep writes (machine.json). Bench threads: threads inside each GEMM \
                of the criterion benches; sweep threads: runs trained in parallel by the sweep."
-            .into(),
+                .into(),
         frame,
         columns: names.iter().map(|(name, header)| spec(name, header, Format::Text)).collect(),
     })
@@ -188,12 +188,18 @@ pub fn commit_findings(inputs: &Inputs) -> Vec<String> {
     let mut seen: Vec<(String, String)> = Vec::new();
     for set in &inputs.benches {
         if let Some(m) = &set.machine {
-            seen.push((m.git_commit.clone().unwrap_or_else(|| "unknown".into()), format!("benches on {}", machine_label(set))));
+            seen.push((
+                m.git_commit.clone().unwrap_or_else(|| "unknown".into()),
+                format!("benches on {}", set.machine_label()),
+            ));
         }
     }
     for results in &inputs.results {
         let m = &results.machine;
-        seen.push((m.git_commit.clone().unwrap_or_else(|| "unknown".into()), format!("{} sweep on {}", results.experiment, m.machine_id)));
+        seen.push((
+            m.git_commit.clone().unwrap_or_else(|| "unknown".into()),
+            format!("{} sweep on {}", results.experiment, m.machine_id),
+        ));
     }
     let mut commits: Vec<&str> = seen.iter().map(|(c, _)| c.as_str()).collect();
     commits.sort_unstable();
@@ -276,7 +282,8 @@ fn speedup_table(machine_id: &str, versus: &str, all: &[Speedup]) -> Result<Tabl
     Ok(Table {
         slug: format!("speedup_{machine_id}"),
         title: format!("Speedup of {versus}"),
-        note: "The other machine's median time ÷ the first's, with a 95% interval from both criterion intervals.".into(),
+        note: "The other machine's median time ÷ the first's, with a 95% interval from both criterion intervals."
+            .into(),
         frame,
         columns: vec![
             spec("op", "operation", Format::Text),
@@ -370,7 +377,14 @@ mod tests {
                 flops: Some(1e6),
             })
             .collect();
-        BenchSet { dir: PathBuf::new(), machine: None, machine_id: machine_id.into(), rows, paired: Vec::new(), peak: None }
+        BenchSet {
+            dir: PathBuf::new(),
+            machine: None,
+            machine_id: machine_id.into(),
+            rows,
+            paired: Vec::new(),
+            peak: None,
+        }
     }
 
     /// Non-uniform speeds: B's time ÷ A's time is 2, 8, 0.5 for train_step (geometric mean
@@ -414,10 +428,16 @@ mod tests {
         assert!((forward.point - 3.0).abs() < 1e-12, "{forward:?}");
         assert_eq!(group_mean(&all, Op::Backward), None);
         let found = speedup_findings("A over B", &all);
-        assert!(found[0].starts_with("Speedup of A over B, geometric mean (95% interval): forward 3.00 ("), "{found:?}");
+        assert!(
+            found[0].starts_with("Speedup of A over B, geometric mean (95% interval): forward 3.00 ("),
+            "{found:?}"
+        );
         assert!(found[0].contains("train_step 2.00 ("), "{found:?}");
         // Overall: (2·8·0.5·1.5·6)^(1/5) = 72^(1/5).
-        assert!(found[0].contains(&format!("all 5 benchmarks {} (", crate::table::format_sig(72f64.powf(0.2), 3))), "{found:?}");
+        assert!(
+            found[0].contains(&format!("all 5 benchmarks {} (", crate::table::format_sig(72f64.powf(0.2), 3))),
+            "{found:?}"
+        );
         assert_eq!(
             found[1],
             "The first machine is slower in 1 of 5 benchmarks (1 of them beyond their intervals: train_step plain d16 w64)."

@@ -9,7 +9,6 @@ use crate::inputs::Inputs;
 use crate::interval::Interval;
 use crate::plot::{palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
-use crate::sections::timing::machine_label;
 use crate::table::{spec, Format, Table};
 use polars::prelude::{Column, DataFrame};
 
@@ -38,7 +37,7 @@ pub fn overheads(inputs: &Inputs) -> (Vec<Overhead>, Vec<Overhead>) {
     let mut paired = Vec::new();
     let mut separate = Vec::new();
     for set in &inputs.benches {
-        let machine = machine_label(set);
+        let machine = set.machine_label();
         for point in &set.paired {
             paired.push(Overhead {
                 machine: machine.clone(),

@@ -9,9 +9,8 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::rank_test::{mann_whitney_u, smallest_p, RankTest};
+use crate::rank_test::{format_u, mann_whitney_u, method_text, smallest_p, RankTest, SIGNIFICANCE};
 use crate::section::Section;
-use crate::sections::robust::{format_u, method_text, robust_losses, SIGNIFICANCE};
 use crate::stats::median;
 use crate::table::{format_ratio, format_sig, spec, Format, Table};
 use crate::variant::{groups, peer_labels, Group, Variant, VaryingAxes};
@@ -105,7 +104,7 @@ impl PeerComparison<'_> {
 /// a diverged run as +∞. `None` when a run that learned lacks the loss.
 fn losses(group: &Group, statistic: Statistic) -> Option<Vec<f64>> {
     match statistic {
-        Statistic::Robust => robust_losses(group),
+        Statistic::Robust => group.robust_losses(),
         Statistic::Final => group
             .runs
             .iter()
@@ -122,7 +121,7 @@ pub fn comparisons<'a>(groups: &[Group<'a>]) -> Vec<PeerComparison<'a>> {
         let Some(ours) = groups.iter().find(|g| *g.variant == ours_variant && g.depth == peer.depth) else {
             continue;
         };
-        let statistic = if robust_losses(peer).is_some() && robust_losses(ours).is_some() {
+        let statistic = if peer.robust_losses().is_some() && ours.robust_losses().is_some() {
             Statistic::Robust
         } else {
             Statistic::Final
@@ -282,7 +281,8 @@ fn range_text(losses: &[f64]) -> String {
     let diverged = losses.len() - finite.len();
     let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let mut text = if finite.is_empty() { String::new() } else { format!("{}–{}", format_sig(lo, 2), format_sig(hi, 2)) };
+    let mut text =
+        if finite.is_empty() { String::new() } else { format!("{}–{}", format_sig(lo, 2), format_sig(hi, 2)) };
     if diverged > 0 {
         text.push_str(&format!(" ({diverged} diverged)"));
     }
@@ -383,7 +383,12 @@ mod tests {
         let shape: Vec<(usize, Verdict)> = found.iter().map(|c| (c.depth, c.verdict())).collect();
         assert_eq!(
             shape,
-            [(2, Verdict::ApartUntestable), (4, Verdict::Agree), (8, Verdict::Differ), (16, Verdict::OverlapUntestable)]
+            [
+                (2, Verdict::ApartUntestable),
+                (4, Verdict::Agree),
+                (8, Verdict::Differ),
+                (16, Verdict::OverlapUntestable)
+            ]
         );
         let found = &found[1..];
         // Depth 4: PyTorch's 0.2, 0.4, …, 1.0 beat 1, 2, 3, 4, 5 of ours: U = 15, p = 0.69.
@@ -412,7 +417,11 @@ mod tests {
             "Seed ranges apart, but too few seeds to tell the difference from seed noise: depth 2 plain (PyTorch \
              1.13.1 lower, 0.10×; p = 0.10 is the smallest 3 against 3 seeds can give)."
         );
-        assert!(lines[0].starts_with("Depth 8, plain: PyTorch 1.13.1's loss is higher (median 2.50 against 0.120, 21×"), "{}", lines[0]);
+        assert!(
+            lines[0].starts_with("Depth 8, plain: PyTorch 1.13.1's loss is higher (median 2.50 against 0.120, 21×"),
+            "{}",
+            lines[0]
+        );
         let t = table(found, &axes).unwrap();
         assert_eq!(t.text("peer_range", 1).as_deref(), Some("1.0–4.0 (1 diverged)"));
         assert_eq!(t.text("verdict", 2).as_deref(), Some(Verdict::OverlapUntestable.text()));

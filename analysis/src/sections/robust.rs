@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::rank_test::{mann_whitney_u, smallest_p, Method, RankTest};
+use crate::rank_test::{format_u, mann_whitney_u, method_text, smallest_p, RankTest, SIGNIFICANCE};
 use crate::section::Section;
 use crate::spikes::{loss_spikes, SPIKE_FACTOR};
 use crate::stats::median;
@@ -21,9 +21,6 @@ use polars::prelude::{Column, DataFrame};
 /// 2/C(10, 5) ≈ 0.008, below [`SIGNIFICANCE`]; with 3 against 3 it is 0.1, so no difference
 /// could ever be significant.
 pub const MIN_SEEDS: usize = 5;
-
-/// Two-sided p-values below this are reported as differences; the rest are within seed noise.
-pub const SIGNIFICANCE: f64 = 0.05;
 
 /// One variant at one depth, summarised over seeds.
 #[derive(Debug, Clone)]
@@ -58,28 +55,17 @@ impl Comparison<'_> {
     }
 }
 
-/// The group's robust losses as the rank test takes them, a diverged run as +∞ (it ranks above
-/// every run that learned); `None` when a run that did not diverge has no robust loss (a record
-/// from before the field existed).
-pub fn robust_losses(group: &Group) -> Option<Vec<f64>> {
-    group
-        .runs
-        .iter()
-        .map(|r| if r.record.diverged { Some(f64::INFINITY) } else { r.record.robust_train_loss })
-        .collect()
-}
-
 /// Every plain group against every residual group of the same context and depth, where both
 /// have at least [`MIN_SEEDS`] seeds with robust losses; ordered by depth.
 pub fn comparisons<'a>(groups: &[Group<'a>]) -> Vec<Comparison<'a>> {
-    let eligible = |g: &Group| g.seeds() >= MIN_SEEDS && robust_losses(g).is_some();
+    let eligible = |g: &Group| g.seeds() >= MIN_SEEDS && g.robust_losses().is_some();
     let mut out = Vec::new();
     for plain in groups.iter().filter(|g| g.variant.is_plain() && eligible(g)) {
         let residuals = groups.iter().filter(|g| {
             !g.variant.is_plain() && g.depth == plain.depth && g.variant.context() == plain.variant.context()
         });
         for residual in residuals.filter(|g| eligible(g)) {
-            let (Some(a), Some(b)) = (robust_losses(plain), robust_losses(residual)) else { continue };
+            let (Some(a), Some(b)) = (plain.robust_losses(), residual.robust_losses()) else { continue };
             if let Some(test) = mann_whitney_u(&a, &b) {
                 out.push(Comparison { plain: plain.variant, residual: residual.variant, depth: plain.depth, test });
             }
@@ -134,13 +120,6 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     Ok(Some(section))
 }
 
-pub fn method_text(method: Method) -> &'static str {
-    match method {
-        Method::Exact => "exact",
-        Method::NormalApproximation => "normal approximation",
-    }
-}
-
 fn summary(comparisons: &[Comparison]) -> Vec<String> {
     let mut out = vec![format!(
         "The final training loss is one snapshot, and a deep plain net's loss under Adam can jump by orders of \
@@ -178,15 +157,6 @@ fn relation(c: &Comparison, axes: &VaryingAxes) -> String {
     let (direction, share) = if p_greater >= 0.5 { ("higher", p_greater) } else { ("lower", 1.0 - p_greater) };
     let pairs = if share >= 1.0 { "every pair".to_string() } else { format!("{:.0}% of pairs", 100.0 * share) };
     format!("{direction} than {}'s in {pairs}", c.residual.label(axes))
-}
-
-/// U is a whole or half count of pairs: `24`, `47.5`.
-pub fn format_u(u: f64) -> String {
-    if u.fract() == 0.0 {
-        format!("{u:.0}")
-    } else {
-        format!("{u:.1}")
-    }
 }
 
 fn statistics(c: &Comparison) -> String {
@@ -351,6 +321,7 @@ pub fn test_table(comparisons: &[Comparison], axes: &VaryingAxes) -> Result<Tabl
 mod tests {
     use super::*;
     use crate::inputs::ResultSet;
+    use crate::rank_test::Method;
     use crate::variant::tests::{synthetic_run, test_machine, typed};
     use crate::variant::Run;
     use degradation_bench::record::LossPoint;

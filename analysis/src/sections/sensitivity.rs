@@ -183,7 +183,8 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
             let points = median_curve(&steps, &profiles);
             all.extend(points.iter().copied());
             let color = sequential(depths.iter().position(|d| *d == group.depth).unwrap_or(0), depths.len());
-            let style = LineStyle { label: format!("depth {}", group.depth), color, dashed: false, marker: Marker::None };
+            let style =
+                LineStyle { label: format!("depth {}", group.depth), color, dashed: false, marker: Marker::None };
             lines.push(Line::new(style, points));
         }
         panel_lines.push((variant.label(axes), lines));

@@ -2,33 +2,21 @@
 //! criterion's confidence intervals, GFLOP/s, and efficiency against the same machine's GEMM
 //! ceiling (both intervals combined).
 
-use crate::bench::{interval_text, percent_text, BenchKey, MachineTimes, NetworkTime, Op};
-use crate::criterion::BenchSet;
-use crate::interval::Interval;
+use crate::bench::{interval_text, percent_text, MachineTimes, NetworkTime, Op};
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
+use crate::interval::Interval;
 use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::table::{spec, Format, Table};
 use degradation_bench::config::Arch;
 use polars::prelude::{Column, DataFrame};
 
-/// "AMD EPYC 9R14 (2 cores)": how a machine is named in titles, legends and tables.
-pub fn machine_label(set: &BenchSet) -> String {
-    match &set.machine {
-        Some(m) => match m.physical_cores.unwrap_or(m.logical_cores) {
-            1 => format!("{} (1 core)", m.cpu_model.trim()),
-            cores => format!("{} ({cores} cores)", m.cpu_model.trim()),
-        },
-        None => set.machine_id.clone(),
-    }
-}
-
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let machines: Vec<(String, MachineTimes)> = inputs
         .benches
         .iter()
-        .map(|set| (machine_label(set), MachineTimes::from_set(set)))
+        .map(|set| (set.machine_label(), MachineTimes::from_set(set)))
         .filter(|(_, times)| !times.networks.is_empty())
         .collect();
     if machines.is_empty() {
@@ -62,10 +50,9 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
 pub fn lead(label: &str, times: &MachineTimes) -> Vec<String> {
     let steps: Vec<&NetworkTime> = times.networks.values().filter(|n| n.key.op == Op::TrainStep).collect();
     let efficiencies: Vec<f64> = steps.iter().filter_map(|n| Some(n.efficiency?.point)).collect();
-    let (Some(lo), Some(hi)) = (
-        efficiencies.iter().copied().min_by(f64::total_cmp),
-        efficiencies.iter().copied().max_by(f64::total_cmp),
-    ) else {
+    let (Some(lo), Some(hi)) =
+        (efficiencies.iter().copied().min_by(f64::total_cmp), efficiencies.iter().copied().max_by(f64::total_cmp))
+    else {
         return Vec::new();
     };
     // "40–50%", or "50%" when both ends round alike.
@@ -85,10 +72,8 @@ pub fn lead(label: &str, times: &MachineTimes) -> Vec<String> {
     if let Some((peak, _)) = &times.peak {
         let shares: Vec<f64> = times.ceilings.values().map(|(rate, _)| rate.point / peak).collect();
         let (clo, chi) = shares.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-        sentence.push_str(&format!(
-            ", and the ceiling is {} of the core's f32 peak ({peak:.1} GFLOP/s)",
-            range(clo, chi)
-        ));
+        sentence
+            .push_str(&format!(", and the ceiling is {} of the core's f32 peak ({peak:.1} GFLOP/s)", range(clo, chi)));
     }
     sentence.push('.');
     vec![sentence]
@@ -98,13 +83,18 @@ pub fn lead(label: &str, times: &MachineTimes) -> Vec<String> {
 /// GEMMs is largest there), and an explanation for any value above 100%.
 pub fn efficiency_findings(label: &str, times: &MachineTimes) -> Vec<String> {
     let mut out = Vec::new();
-    let op = [Op::TrainStep, Op::Backward, Op::Forward].into_iter().find(|op| times.networks.keys().any(|k| k.op == *op));
+    let op =
+        [Op::TrainStep, Op::Backward, Op::Forward].into_iter().find(|op| times.networks.keys().any(|k| k.op == *op));
     let Some(op) = op else { return out };
     let widths: std::collections::BTreeSet<usize> = times.networks.keys().map(|k| k.width).collect();
     let mut parts = Vec::new();
     let mut above = Vec::new();
     for width in widths {
-        let deepest = times.networks.values().filter(|n| n.key.op == op && n.key.width == width && n.key.arch == Arch::Plain).max_by_key(|n| n.key.depth);
+        let deepest = times
+            .networks
+            .values()
+            .filter(|n| n.key.op == op && n.key.width == width && n.key.arch == Arch::Plain)
+            .max_by_key(|n| n.key.depth);
         let Some(NetworkTime { key, efficiency: Some(e), .. }) = deepest else { continue };
         parts.push(format!("{} at width {width} (depth {})", percent_text(e), key.depth));
         for arch_time in times.networks.values().filter(|n| n.key.width == width) {
@@ -122,7 +112,7 @@ pub fn efficiency_findings(label: &str, times: &MachineTimes) -> Vec<String> {
             "{label}: {} benchmark(s) show an efficiency above 100% whose interval includes 100% ({}): within noise of \
              the ceiling, not faster than it.",
             noise.len(),
-            noise.iter().map(|(k, e)| format!("{} {} {}", describe(k), "at", percent_text(e))).collect::<Vec<_>>().join("; ")
+            noise.iter().map(|(k, e)| format!("{} {} {}", k.describe(), "at", percent_text(e))).collect::<Vec<_>>().join("; ")
         ));
     }
     if !real.is_empty() {
@@ -132,22 +122,18 @@ pub fn efficiency_findings(label: &str, times: &MachineTimes) -> Vec<String> {
              and the ceiling was measured at another moment than the step. Timing those two products under \
              `gemm_ceiling` makes the ceiling cover them.",
             real.len(),
-            real.iter().map(|(k, e)| format!("{} at {}", describe(k), percent_text(e))).collect::<Vec<_>>().join("; ")
+            real.iter().map(|(k, e)| format!("{} at {}", k.describe(), percent_text(e))).collect::<Vec<_>>().join("; ")
         ));
     }
     out
-}
-
-/// "train_step plain d16 w256".
-pub fn describe(key: &BenchKey) -> String {
-    format!("{} {} d{} w{}", key.op.group(), key.arch.as_str(), key.depth, key.width)
 }
 
 fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
     type KeyColumns<'a> = (Vec<String>, Vec<&'a str>, Vec<&'a str>, Vec<u64>, Vec<u64>);
     let mut c: KeyColumns = Default::default();
     let mut numbers: [Vec<Option<f64>>; 9] = Default::default();
-    let (mut samples, mut time_text, mut gflops_text, mut efficiency_text) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut samples, mut time_text, mut gflops_text, mut efficiency_text) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (label, times) in machines {
         for (key, time) in &times.networks {
             c.0.push(label.clone());
@@ -169,8 +155,15 @@ fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
         }
     }
     let names = [
-        "median_ms", "median_ms_lower", "median_ms_upper", "gflops", "gflops_lower", "gflops_upper",
-        "efficiency", "efficiency_lower", "efficiency_upper",
+        "median_ms",
+        "median_ms_lower",
+        "median_ms_upper",
+        "gflops",
+        "gflops_lower",
+        "gflops_upper",
+        "efficiency",
+        "efficiency_lower",
+        "efficiency_upper",
     ];
     let mut columns = vec![
         Column::new("machine".into(), c.0),
@@ -320,8 +313,10 @@ fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
                     };
                     let mut line =
                         Line::new(style, points.iter().map(|n| (n.key.depth as f64, n.time_ns.point / 1e6)).collect());
-                    line.error_bars =
-                        points.iter().map(|n| (n.key.depth as f64, n.time_ns.lower / 1e6, n.time_ns.upper / 1e6)).collect();
+                    line.error_bars = points
+                        .iter()
+                        .map(|n| (n.key.depth as f64, n.time_ns.lower / 1e6, n.time_ns.upper / 1e6))
+                        .collect();
                     lines.push(line);
                 }
             }
@@ -344,7 +339,8 @@ fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
     }
     let mut figure = Figure::new("Time per iteration against depth, with 95% intervals", panels, 3);
     figure.panel_size = (300, 300);
-    figure.legend_note = Some("Solid, circles: plain. Dashed, triangles: residual. Colour: width. Bars: 95% CI.".into());
+    figure.legend_note =
+        Some("Solid, circles: plain. Dashed, triangles: residual. Colour: width. Bars: 95% CI.".into());
     Some(Chart {
         figure,
         file: "timing_vs_depth.svg".into(),
@@ -359,6 +355,7 @@ fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
 mod tests {
     use super::*;
     use crate::bench::tests::row;
+    use crate::criterion::BenchSet;
     use crate::peak::Peak;
     use std::path::PathBuf;
 
@@ -373,7 +370,14 @@ mod tests {
             row("train_step", "plain", 16, 64, [3_200.0, 3_000.0, 3_500.0], 32_000.0),
         ];
         let peak = Peak { machine_id: "m".into(), isa: "avx2+fma".into(), peak_gflops: 40.0 };
-        let set = BenchSet { dir: PathBuf::new(), machine: None, machine_id: "m".into(), rows, paired: Vec::new(), peak: Some(peak) };
+        let set = BenchSet {
+            dir: PathBuf::new(),
+            machine: None,
+            machine_id: "m".into(),
+            rows,
+            paired: Vec::new(),
+            peak: Some(peak),
+        };
         let times = MachineTimes::from_set(&set);
         let machines = vec![("CPU (2 cores)".to_string(), times)];
         let table = ceiling_table(&machines).unwrap();

@@ -13,15 +13,12 @@
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
-use crate::rank_test::{mann_whitney_u, smallest_p, RankTest};
+use crate::rank_test::{mann_whitney_u, smallest_p, RankTest, SIGNIFICANCE};
 use crate::section::Section;
 use crate::table::{format_sig, spec, Format, Table};
 use crate::variant::{Run, Variant, VaryingAxes};
 use degradation_bench::config::Arch;
 use polars::prelude::*;
-
-/// Two-sided p-values below this are findings; the rest are within seed noise.
-const SIGNIFICANCE: f64 = 0.05;
 
 /// Fewest learning rates for a grid: with one or two there is nothing to tune.
 const MIN_GRID: usize = 3;

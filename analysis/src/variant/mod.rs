@@ -226,6 +226,16 @@ impl Group<'_> {
         seeds.dedup();
         seeds.len()
     }
+
+    /// The group's robust losses as the rank test takes them, a diverged run as +∞ (it ranks above
+    /// every run that learned); `None` when a run that did not diverge has no robust loss (a record
+    /// from before the field existed).
+    pub fn robust_losses(&self) -> Option<Vec<f64>> {
+        self.runs
+            .iter()
+            .map(|r| if r.record.diverged { Some(f64::INFINITY) } else { r.record.robust_train_loss })
+            .collect()
+    }
 }
 
 /// The runs kept by `keep`, grouped by (variant, depth) in natural order.
