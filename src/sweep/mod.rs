@@ -44,6 +44,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("conv_quick", include_str!("../../experiments/conv_quick.toml")),
     ("resnet", include_str!("../../experiments/resnet.toml")),
     ("fig6_short", include_str!("../../experiments/fig6_short.toml")),
+    ("stalls", include_str!("../../experiments/stalls.toml")),
     ("deep", include_str!("../../experiments/deep.toml")),
 ];
 
