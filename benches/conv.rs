@@ -40,8 +40,9 @@ mod common;
 
 use common::cpu_time::{Clock, ThreadCpuTime};
 use common::criterion_home;
+use common::sampling::{configure, CliOverrides};
 use criterion::measurement::Measurement;
-use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput};
 use degradation_bench::config::{Arch, OptimizerConfig, OptimizerKind};
 use degradation_bench::machine::{fingerprint, write_machine_json};
 use degradation_bench::model::conv::conv2d::Conv2d;
@@ -56,7 +57,6 @@ use ndarray_rand::rand_distr::StandardNormal;
 use ndarray_rand::RandomExt;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
-use std::time::Duration;
 
 const BATCH: usize = 128;
 const CLASSES: usize = 10;
@@ -144,54 +144,6 @@ impl Fixture {
             optimizer.step(&mut net.params, &net.grads);
         }
         black_box(&net.params);
-    }
-}
-
-/// Criterion settings given on the command line; those win over the per-size defaults below.
-struct CliOverrides {
-    sample_size: bool,
-    warm_up_time: bool,
-    measurement_time: bool,
-    nresamples: bool,
-}
-
-impl CliOverrides {
-    fn from_args() -> Self {
-        let given = |flag: &str| std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
-        CliOverrides {
-            sample_size: given("--sample-size"),
-            warm_up_time: given("--warm-up-time"),
-            measurement_time: given("--measurement-time"),
-            nresamples: given("--nresamples"),
-        }
-    }
-}
-
-/// Sampling sized from a rough guess of one iteration, as in the `mlp` bench: ~1 s warm-up,
-/// ~2 s of measurement, 10–100 samples (flat sampling, one iteration each, for slow
-/// iterations: a ResNet-56 step at 28×28 takes about a second), 20 000 bootstrap resamples.
-fn configure<M: Measurement>(group: &mut BenchmarkGroup<'_, M>, cli: &CliOverrides, estimated_seconds: f64) {
-    const MEASUREMENT: f64 = 2.0;
-    const WARM_UP: f64 = 1.0;
-    const RESAMPLES: usize = 20_000;
-    let linear_fits = |n: f64| n * (n + 1.0) / 2.0 * estimated_seconds <= MEASUREMENT;
-    let (samples, mode) = if linear_fits(100.0) {
-        (100, SamplingMode::Linear)
-    } else {
-        ((MEASUREMENT / estimated_seconds).floor().clamp(10.0, 100.0) as usize, SamplingMode::Flat)
-    };
-    group.sampling_mode(mode);
-    if !cli.nresamples {
-        group.nresamples(RESAMPLES);
-    }
-    if !cli.sample_size {
-        group.sample_size(samples);
-    }
-    if !cli.warm_up_time {
-        group.warm_up_time(Duration::from_secs_f64(WARM_UP.max(estimated_seconds)));
-    }
-    if !cli.measurement_time {
-        group.measurement_time(Duration::from_secs_f64(MEASUREMENT.max(samples as f64 * estimated_seconds * 1.1)));
     }
 }
 

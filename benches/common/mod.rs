@@ -8,6 +8,7 @@
 #![allow(dead_code)] // each bench target uses its own subset
 
 pub mod cpu_time;
+pub mod sampling;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
