@@ -37,12 +37,17 @@ pub fn render(report: &Report) -> Result<String> {
     let mut out = String::new();
     let _ = writeln!(out, "{README_TITLE}{}\n", report.title);
     let exclusive = report.sections.iter().any(|s| s.lead_replaces_others);
-    let lead: Vec<&str> = report
+    let mut lead: Vec<&str> = report
         .sections
         .iter()
         .filter(|s| !exclusive || s.lead_replaces_others)
         .flat_map(|s| s.lead.iter().map(String::as_str))
         .collect();
+    // No section wrote an opening (an experiment at initialisation, say): the first finding
+    // of the report opens it, so a reader still meets a number before the method.
+    if lead.is_empty() {
+        lead.extend(report.sections.iter().find_map(|s| s.findings.first()).map(String::as_str));
+    }
     if !lead.is_empty() {
         let _ = writeln!(out, "{}\n", lead.join(" "));
     }
@@ -249,5 +254,10 @@ mod tests {
         let text = render(&report).unwrap();
         assert!(text.starts_with("# Report: t\n\nBest of the grid.\n"), "{text}");
         assert!(text.contains("## First"), "the section itself still renders");
+        // Without any lead, the first finding opens the report.
+        let mut quiet = Section::new("Quiet");
+        quiet.findings.push("The first finding.".into());
+        let report = Report { title: "t".into(), command: "c".into(), sections: vec![quiet], ..Report::default() };
+        assert!(render(&report).unwrap().starts_with("# Report: t\n\nThe first finding.\n"));
     }
 }

@@ -54,7 +54,9 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LossRow<'a>> {
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
-    let groups = groups(&runs, |_| true);
+    // A net that took no step has an initial loss, not a final one: a zero-step experiment
+    // (probes at initialisation) has nothing to say about degradation.
+    let groups = groups(&runs, |run| run.record.steps > 0);
     if groups.is_empty() {
         return Ok(None);
     }
