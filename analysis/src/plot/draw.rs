@@ -212,6 +212,8 @@ fn draw_line(chart: &mut PlotContext, panel: &Panel, line: &Line) -> DrawResult<
             PathElement::new(vec![(x - cap, high), (x + cap, high)], thin),
         ])?;
     }
+    let observations = line.observations.iter().filter_map(|&(x, y)| Some((panel.x.to_plot(x)?, panel.y.to_plot(y)?)));
+    chart.draw_series(observations.map(|p| Circle::new(p, 2, ShapeStyle { stroke_width: 1, ..style })))?;
     if line.style.dashed {
         chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))?;
     } else {

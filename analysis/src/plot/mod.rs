@@ -80,6 +80,9 @@ pub struct Line {
     pub points: Vec<(f64, f64)>,
     /// Vertical error bars `(x, low, high)`.
     pub error_bars: Vec<(f64, f64, f64)>,
+    /// Single observations (one seed each) drawn as small hollow circles in the line's colour:
+    /// with few seeds, every one is shown instead of a spread that would hide the worst.
+    pub observations: Vec<(f64, f64)>,
     /// Whether the line gets its own legend entry (theory lines share one).
     pub in_legend: bool,
     /// Stroke width in pixels: 2 unless a chart tells thin lines (one seed each) from bold ones
@@ -89,7 +92,7 @@ pub struct Line {
 
 impl Line {
     pub fn new(style: LineStyle, points: Vec<(f64, f64)>) -> Self {
-        Line { style, points, error_bars: Vec::new(), in_legend: true, width: 2 }
+        Line { style, points, error_bars: Vec::new(), observations: Vec::new(), in_legend: true, width: 2 }
     }
 }
 

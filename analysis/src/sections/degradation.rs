@@ -23,6 +23,8 @@ pub struct LossRow<'a> {
     pub median: Option<f64>,
     pub q25: Option<f64>,
     pub q75: Option<f64>,
+    /// Each run's final training loss (the runs that did not diverge).
+    pub losses: Vec<f64>,
     pub test_accuracy_mean: Option<f64>,
     pub runs: usize,
     pub seeds: usize,
@@ -42,6 +44,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LossRow<'a>> {
                 median: median(losses.iter().copied()),
                 q25: quantile(losses.iter().copied(), 0.25),
                 q75: quantile(losses.iter().copied(), 0.75),
+                losses: losses.clone(),
                 test_accuracy_mean: (!accuracies.is_empty())
                     .then(|| accuracies.iter().sum::<f64>() / accuracies.len() as f64),
                 runs: g.runs.len(),
@@ -277,6 +280,10 @@ pub fn table(rows: &[LossRow], axes: &VaryingAxes) -> Result<Table> {
 
 /// Final loss against depth, log–log, one line per variant with IQR bars; one panel per facet
 /// when there are too many variants for one.
+/// Fewest seeds for which a point's spread is drawn as its interquartile range; with fewer,
+/// every seed is drawn (three seeds' quartiles would hide the worst one).
+const MIN_SEEDS_FOR_SPREAD: usize = 5;
+
 pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart> {
     let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
     variants.dedup();
@@ -297,7 +304,8 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
     let chance = variants.iter().find_map(|v| v.chance_loss());
     let plotted: Vec<&LossRow> = rows.iter().filter(|r| r.median.is_some()).collect();
     let x = Axis::fit(Scale::Log2, plotted.iter().map(|r| r.depth as f64))?;
-    let ys = plotted.iter().flat_map(|r| [r.median, r.q25, r.q75]).flatten();
+    let ys =
+        plotted.iter().flat_map(|r| [r.median, r.q25, r.q75].into_iter().flatten().chain(r.losses.iter().copied()));
     let y = Axis::fit(Scale::Log10, ys.chain(chance))?;
     let mut panels = Vec::new();
     for facet in &facets {
@@ -315,7 +323,15 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
             let dashed = first.variant.implementation.is_some();
             let style = LineStyle { label: name.clone(), color: palette(colour), dashed, marker };
             let mut line = Line::new(style, mine.iter().filter_map(|r| Some((r.depth as f64, r.median?))).collect());
-            line.error_bars = mine.iter().filter_map(|r| Some((r.depth as f64, r.q25?, r.q75?))).collect();
+            // From MIN_SEEDS_FOR_SPREAD seeds a point gets its interquartile range; below, every seed.
+            let (spread, few): (Vec<&&&LossRow>, Vec<&&&LossRow>) =
+                mine.iter().partition(|r| r.seeds >= MIN_SEEDS_FOR_SPREAD);
+            line.error_bars = spread.iter().filter_map(|r| Some((r.depth as f64, r.q25?, r.q75?))).collect();
+            line.observations = few
+                .iter()
+                .filter(|r| r.seeds > 1)
+                .flat_map(|r| r.losses.iter().map(|&l| (r.depth as f64, l)))
+                .collect();
             lines.push(line);
         }
         if let Some(chance) = chance {
@@ -347,10 +363,23 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
     let overlaps = overlap_sentence(&panels);
     let columns = panels.len().min(2);
     let mut figure = Figure::new("Degradation: training loss vs depth", panels, columns);
+    let (any_few, any_spread) = (
+        plotted.iter().any(|r| r.seeds > 1 && r.seeds < MIN_SEEDS_FOR_SPREAD),
+        plotted.iter().any(|r| r.seeds >= MIN_SEEDS_FOR_SPREAD),
+    );
+    let how = match (any_few, any_spread) {
+        (true, true) => format!(
+            "small circles: each seed where a point has fewer than {MIN_SEEDS_FOR_SPREAD}; bars: the interquartile \
+             range where it has more"
+        ),
+        (true, false) => "small circles: each seed".to_string(),
+        (false, true) => "bars: the interquartile range".to_string(),
+        (false, false) => String::new(),
+    };
     let spread = if seeds == "one seed" {
         "Markers: one seed per point, so no spread is shown.".to_string()
     } else {
-        format!("Markers: median over {seeds}. Bars: interquartile range. Diverged runs excluded.")
+        format!("Markers: median over {seeds}; {how}. Diverged runs excluded.")
     };
     figure.legend_note = Some(spread);
     let split = if faceted {
@@ -370,7 +399,7 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
     let centre = if seeds == "one seed" {
         "the final loss of its one seed".to_string()
     } else {
-        format!("the median over {seeds}, with bars spanning the interquartile range")
+        format!("the median over {seeds} ({how})")
     };
     Some(Chart {
         figure,
