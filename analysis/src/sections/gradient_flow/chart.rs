@@ -60,8 +60,8 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
     let mut depths: Vec<usize> = groups.iter().map(|g| g.depth).collect();
     depths.sort_unstable();
     depths.dedup();
-    // Keep the chart readable: a handful of depths, fewer when sub-variants multiply the lines.
-    let shown = spread(&depths, if subs.len() <= 1 { 6 } else { 2 });
+    // Every depth of a usual grid (up to 8), fewer when sub-variants multiply the lines.
+    let shown = spread(&depths, if subs.len() <= 1 { 8 } else { 2 });
     groups.retain(|g| shown.contains(&g.depth));
     let panel_names = distinct(groups.iter().map(|g| panel_of(g)).collect());
 
@@ -106,19 +106,20 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
             "log₂ of the RMS of each hidden state h_k at initialisation (the forward counterpart of the gradient profile)",
         ),
     };
-    // Each panel gets its own ranges: k runs to D in plain panels but D/2 in residual ones, and
-    // a residual stream's log-RMS climbs where a plain one stays flat.
+    // Each panel gets its own k range (k runs to D in plain panels but to the number of blocks
+    // in residual ones) and all share one y range, so a flat profile looks flat beside a steep one.
+    let all_ys: Vec<f64> = panel_lines.iter().flatten().flat_map(|l| l.points.iter().map(|p| p.1)).collect();
+    let shared_y = Axis::fit(Scale::Linear, all_ys)?;
     let panels: Vec<Panel> = panel_names
         .into_iter()
         .zip(panel_lines)
         .filter_map(|(name, lines)| {
             let ks = lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
-            let ys: Vec<f64> = lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).collect();
             Some(Panel {
                 x_label: if name.starts_with("plain") { "k (layer)".into() } else { "k (block)".into() },
                 title: name,
                 x: Axis::fit(Scale::Linear, ks.chain([0.0]))?,
-                y: Axis::fit(Scale::Linear, ys)?,
+                y: shared_y.clone(),
                 y_label: y_label.into(),
                 body: PanelBody::Lines(lines),
             })
