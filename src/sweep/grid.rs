@@ -235,9 +235,19 @@ mod tests {
     const DIGITS: DataShape =
         DataShape { input_dim: 64, output_dim: 10, train_len: 0, test_len: 0, image_shape: Some([1, 8, 8]) };
 
+    const FASHION: DataShape =
+        DataShape { input_dim: 784, output_dim: 10, train_len: 0, test_len: 0, image_shape: Some([1, 28, 28]) };
+
+    /// The run ids an experiment file expands to, with its data set's shape (the ids hash the
+    /// model's input size); the committed sets are digits and Fashion-MNIST.
     fn ids_of(experiment_toml: &Path) -> Vec<String> {
         let experiment = Experiment::from_file(experiment_toml).unwrap();
-        expand(&experiment, DIGITS).into_iter().map(|r| r.run_id).collect()
+        let shape = match experiment.dataset {
+            crate::config::DatasetKind::FashionMnist => FASHION,
+            crate::config::DatasetKind::Digits => DIGITS,
+            other => panic!("{}: no shape for {other} here", experiment_toml.display()),
+        };
+        expand(&experiment, shape).into_iter().map(|r| r.run_id).collect()
     }
 
     /// Resume skips the runs whose ids are already recorded, so a change to the id (the
