@@ -22,7 +22,7 @@
 //! `conv_train_step` (forward, ∂W and ∂x; the stem's unneeded ∂x is counted all the same, as
 //! the usual "3 × forward" convention does). BN, ReLU, pooling, the shortcut, the loss and the
 //! update are timed, not counted. ResNet-20 at 28×28 counts 23.7 GFLOP per train step,
-//! ResNet-56 73.6 (DESIGN.md round 3).
+//! ResNet-56 73.6 (pinned by a test in `sweep::grid`).
 //! `gemm_ceiling_conv` counts its own 2·m·k·n.
 //!
 //! Inputs are fixed N(0, 1) images with fixed random labels; one batch every iteration. The

@@ -32,7 +32,7 @@ from conv_network import CifarNet
 CLASSES = 10
 BATCH = 128
 LR, MOMENTUM, WEIGHT_DECAY = 1e-3, 0.9, 1e-4
-# Parameter counts of the family with one input channel (DESIGN.md, round 3; the Rust ConvNet's tests).
+# Parameter counts of the family with one input channel (the Rust ConvNet's tests pin the same).
 EXPECTED_PARAMS = {3: 269_434, 9: 852_730}
 
 
