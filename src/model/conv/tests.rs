@@ -137,7 +137,7 @@ fn probes_report_one_value_per_state_and_per_hidden_conv() {
 
 #[test]
 fn forward_flops_follow_the_built_network() {
-    // ResNet-20 at 1×28×28: 3 × 128 × forward = 23.7 GFLOP per training step (DESIGN).
+    // ResNet-20 at 1×28×28: 3 × 128 × forward = 23.7 GFLOP per training step.
     let resnet20 = ConvNetConfig::paper(Arch::Residual, 3, FASHION, 10);
     let step = 3.0 * 128.0 * resnet20.forward_flops_per_sample();
     assert!((step / 1e9 - 23.67).abs() < 0.01, "{step}");
