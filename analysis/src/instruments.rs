@@ -2,6 +2,8 @@
 //! errors on the first `instrument_samples` training and test samples) as the sections read them: error curves in percent, where the training error stops
 //! improving, and per-layer values over checkpoints. Knows no section.
 
+use crate::inputs::Inputs;
+use crate::variant::Run;
 use degradation_bench::record::{InstrumentPoint, RunRecord};
 
 /// A run has stopped improving at a checkpoint when its training error falls by no more than
@@ -32,6 +34,11 @@ pub fn error_curve(run: &RunRecord) -> Vec<ErrorPoint> {
 /// Whether the run recorded a training error at two checkpoints or more: something to draw.
 pub fn has_error_curve(run: &RunRecord) -> bool {
     run.instruments.iter().filter(|p| p.train_error.is_some_and(f64::is_finite)).count() >= 2
+}
+
+/// The inputs' training runs that recorded an error curve: what the instrument sections read.
+pub fn instrumented_runs(inputs: &Inputs) -> Vec<Run> {
+    inputs.training_runs().into_iter().filter(|r| has_error_curve(&r.record)).collect()
 }
 
 /// The last checkpoint with both errors, in percent: (train, test).

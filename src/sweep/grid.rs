@@ -200,20 +200,14 @@ pub fn run_flops(config: &RunConfig, data: DataShape) -> f64 {
     let twin = if config.probes.perturbation { train } else { 0.0 };
     // Checkpoints in the last tenth of the steps evaluate the whole training set too (besides
     // the final evaluation above): on a large set this is not small.
-    let tail = crate::train::run::checkpoint_steps(config.steps, config.checkpoints)
-        .into_iter()
-        .filter(|&step| step >= crate::train::run::tail_start(config.steps))
-        .count();
+    let checkpoints = crate::train::run::checkpoint_steps(config.steps, config.checkpoints);
+    let tail = checkpoints.iter().filter(|&&step| step >= crate::train::run::tail_start(config.steps)).count();
     let tail_evaluation = forward * (tail * data.train_len) as f64;
     // The instruments evaluate part of both sets at step 0 and at every checkpoint.
     let samples = config.probes.instrument_samples;
-    let instrument_points = if samples > 0 { checkpoint_steps_count(config) + 1 } else { 0 };
+    let instrument_points = if samples > 0 { checkpoints.len() + 1 } else { 0 };
     let instruments = forward * (instrument_points * (samples.min(data.train_len) + samples.min(data.test_len))) as f64;
     train + eval + probes + shattered + lesion + twin + tail_evaluation + instruments
-}
-
-fn checkpoint_steps_count(config: &RunConfig) -> usize {
-    crate::train::run::checkpoint_steps(config.steps, config.checkpoints).len()
 }
 
 /// The runs that belong to `shard`: positions ≡ index (mod count) in run-id order.

@@ -44,12 +44,12 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LossRow<'a>> {
                 median: median(losses.iter().copied()),
                 q25: quantile(losses.iter().copied(), 0.25),
                 q75: quantile(losses.iter().copied(), 0.75),
-                losses: losses.clone(),
                 test_accuracy_mean: (!accuracies.is_empty())
                     .then(|| accuracies.iter().sum::<f64>() / accuracies.len() as f64),
                 runs: g.runs.len(),
                 seeds: g.seeds(),
                 diverged: g.runs.iter().filter(|r| r.record.diverged).count(),
+                losses,
             }
         })
         .collect()

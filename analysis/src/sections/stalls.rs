@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::instruments::{
-    has_error_curve, progress, Progress, Stall, QUIET_UPDATE_RATIO, STALL_IMPROVEMENT_PP, STALL_WINDOW,
+    instrumented_runs, progress, Progress, Stall, QUIET_UPDATE_RATIO, STALL_IMPROVEMENT_PP, STALL_WINDOW,
 };
 use crate::plot::{sequential, spread, Axis, Cell, Chart, Figure, LineStyle, Marker, Panel, PanelBody};
 use crate::section::Section;
@@ -78,7 +78,7 @@ impl Measure {
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs: Vec<Run> = inputs.training_runs().into_iter().filter(|r| has_error_curve(&r.record)).collect();
+    let runs = instrumented_runs(inputs);
     let groups = groups(&runs, |_| true);
     if groups.is_empty() {
         return Ok(None);

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::instruments::{error_curve, final_errors, has_error_curve, samples_phrase, ErrorPoint};
+use crate::instruments::{error_curve, final_errors, instrumented_runs, samples_phrase, ErrorPoint};
 use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::stats::median;
@@ -24,7 +24,7 @@ const MAX_CHARTS: usize = 8;
 const MAX_TITLE_CHARS: usize = 80;
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let runs: Vec<Run> = inputs.training_runs().into_iter().filter(|r| has_error_curve(&r.record)).collect();
+    let runs = instrumented_runs(inputs);
     let groups = groups(&runs, |_| true);
     if groups.is_empty() {
         return Ok(None);
