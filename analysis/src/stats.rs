@@ -1,5 +1,5 @@
-//! Statistics that know no topic: quantiles, least-squares slopes, and what initialisation
-//! theory predicts for the probes.
+//! Statistics that know no topic: quantiles, least-squares slopes, intervals for a sample's
+//! mean and variance, and what initialisation theory predicts for the probes.
 //!
 //!
 //! Theory at initialisation (infinite width, ReLU, no normalisation; the network definitions
@@ -11,6 +11,7 @@
 //! shrinks by the same factor per step towards the output, so the log₂‖∂L/∂h_k‖ slope is −½ of
 //! the log₂RMS² slope.
 
+use crate::interval::CONFIDENCE_LEVEL;
 use crate::variant::Variant;
 use degradation_bench::config::{Activation, Arch, Init, Norm, ResidualScale};
 
@@ -145,6 +146,164 @@ pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
     Some(v[low] + (v[high] - v[low]) * (position - low as f64))
 }
 
+/// A point estimate of either sign with its confidence interval (`lower ≤ point ≤ upper`) at
+/// [`CONFIDENCE_LEVEL`]; [`crate::interval::Interval`] is the positive-only counterpart.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Estimate {
+    pub point: f64,
+    pub lower: f64,
+    pub upper: f64,
+}
+
+impl Estimate {
+    pub fn contains(&self, value: f64) -> bool {
+        self.lower <= value && value <= self.upper
+    }
+
+    /// `self ÷ k` for an exact, non-zero `k` (a prediction): the bounds swap when k < 0.
+    pub fn divided_by(self, k: f64) -> Estimate {
+        let (a, b) = (self.lower / k, self.upper / k);
+        Estimate { point: self.point / k, lower: a.min(b), upper: a.max(b) }
+    }
+}
+
+/// The mean of n values with its Student-t interval, from the sample mean and the sample
+/// variance (n − 1 in the denominator). `None` below two values or for a non-finite input.
+pub fn mean_t_interval(mean: f64, variance: f64, n: usize) -> Option<Estimate> {
+    if n < 2 || !mean.is_finite() || !(variance.is_finite() && variance >= 0.0) {
+        return None;
+    }
+    let half = student_t_quantile(0.5 + CONFIDENCE_LEVEL / 2.0, (n - 1) as f64) * (variance / n as f64).sqrt();
+    Some(Estimate { point: mean, lower: mean - half, upper: mean + half })
+}
+
+/// The variance of n values with its chi-square interval, (n − 1)s² ÷ χ²_{n−1} at the two
+/// tail quantiles. Exact for normal values; heavier tails than normal make it too narrow.
+pub fn variance_chi_square_interval(variance: f64, n: usize) -> Option<Estimate> {
+    if n < 2 || !(variance.is_finite() && variance >= 0.0) {
+        return None;
+    }
+    let (dof, tail) = ((n - 1) as f64, (1.0 - CONFIDENCE_LEVEL) / 2.0);
+    let scaled = dof * variance;
+    Some(Estimate {
+        point: variance,
+        lower: scaled / chi_square_quantile(1.0 - tail, dof),
+        upper: scaled / chi_square_quantile(tail, dof),
+    })
+}
+
+/// The `p` quantile (0.5 < p < 1) of Student's t with `dof` degrees of freedom: bisection on
+/// P(|T| > t) = I_{ν/(ν+t²)}(ν/2, ½) = 2(1 − p).
+fn student_t_quantile(p: f64, dof: f64) -> f64 {
+    let two_sided = 2.0 * (1.0 - p);
+    let beyond = |t: f64| regularized_beta(dof / (dof + t * t), dof / 2.0, 0.5);
+    bisect(|t| beyond(t) - two_sided, 0.0, 1e4)
+}
+
+/// The `p` quantile of the chi-square distribution with `dof` degrees of freedom: bisection on
+/// its CDF, P(dof/2, x/2).
+fn chi_square_quantile(p: f64, dof: f64) -> f64 {
+    bisect(|x| p - regularized_gamma(dof / 2.0, x / 2.0), 0.0, dof + 100.0 * dof.sqrt() + 100.0)
+}
+
+/// The root of a function that is positive at `lo` and negative at `hi` (to f64 precision).
+fn bisect(f: impl Fn(f64) -> f64, mut lo: f64, mut hi: f64) -> f64 {
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if f(mid) > 0.0 {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// Below this a continued fraction's denominator is moved off zero (modified Lentz).
+const TINY: f64 = 1e-300;
+
+/// The regularised lower incomplete gamma function P(a, x): its power series below x = a + 1,
+/// one minus the continued fraction of Q(a, x) above, where each converges fast.
+fn regularized_gamma(a: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let prefactor = (a * x.ln() - x - libm::lgamma(a)).exp();
+    if x < a + 1.0 {
+        // P = e^{−x} x^a / Γ(a) · Σ_k x^k / (a (a + 1) … (a + k))
+        let (mut term, mut sum, mut denominator) = (1.0 / a, 1.0 / a, a);
+        for _ in 0..10_000 {
+            denominator += 1.0;
+            term *= x / denominator;
+            sum += term;
+            if term.abs() < sum.abs() * 1e-16 {
+                break;
+            }
+        }
+        return (prefactor * sum).min(1.0);
+    }
+    // Q = e^{−x} x^a / Γ(a) · 1/(x + 1 − a − 1·(1 − a)/(x + 3 − a − 2·(2 − a)/(x + 5 − a − …)))
+    let mut b = x + 1.0 - a;
+    let (mut c, mut d) = (1.0 / TINY, 1.0 / b);
+    let mut fraction = d;
+    for i in 1..10_000 {
+        let an = -(i as f64) * (i as f64 - a);
+        b += 2.0;
+        d = an * d + b;
+        d = if d.abs() < TINY { TINY } else { d };
+        c = b + an / c;
+        c = if c.abs() < TINY { TINY } else { c };
+        d = 1.0 / d;
+        let step = d * c;
+        fraction *= step;
+        if (step - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    (1.0 - prefactor * fraction).max(0.0)
+}
+
+/// The regularised incomplete beta function I_x(a, b), by its continued fraction on the side
+/// of x where that converges (x < (a + 1)/(a + b + 2)), through I_x(a, b) = 1 − I_{1−x}(b, a).
+fn regularized_beta(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let log_front = libm::lgamma(a + b) - libm::lgamma(a) - libm::lgamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        log_front.exp() * beta_fraction(x, a, b) / a
+    } else {
+        1.0 - log_front.exp() * beta_fraction(1.0 - x, b, a) / b
+    }
+}
+
+/// The continued fraction of I_x(a, b) (modified Lentz): coefficients d_{2m} = m(b − m)x ÷
+/// ((a + 2m − 1)(a + 2m)) and d_{2m+1} = −(a + m)(a + b + m)x ÷ ((a + 2m)(a + 2m + 1)).
+fn beta_fraction(x: f64, a: f64, b: f64) -> f64 {
+    let guard = |v: f64| if v.abs() < TINY { TINY } else { v };
+    let mut c = 1.0;
+    let mut d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0));
+    let mut fraction = d;
+    for m in 1..10_000 {
+        let m = m as f64;
+        for coefficient in [
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
+        ] {
+            d = 1.0 / guard(1.0 + coefficient * d);
+            c = guard(1.0 + coefficient / c);
+            fraction *= d * c;
+        }
+        if (d * c - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    fraction
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +393,36 @@ mod tests {
         assert_eq!(quantile(v, 0.25), Some(1.75));
         assert_eq!(quantile(v, 0.75), Some(3.25));
         assert_eq!(median([f64::NAN]), None);
+    }
+    #[test]
+    fn t_and_chi_square_quantiles_match_tables() {
+        // Closed forms at 1 and 2 degrees of freedom, printed tables elsewhere.
+        let close = |a: f64, b: f64, tol: f64| (a - b).abs() <= tol * b.abs();
+        assert!(close(student_t_quantile(0.975, 1.0), (0.475 * std::f64::consts::PI).tan(), 1e-9));
+        assert!(close(student_t_quantile(0.975, 2.0), 0.95 / (2.0f64 * 0.975 * 0.025).sqrt(), 1e-9));
+        assert!(close(student_t_quantile(0.975, 5.0), 2.570_582, 1e-6));
+        assert!(close(student_t_quantile(0.975, 29.0), 2.045_230, 1e-6));
+        assert!(close(chi_square_quantile(0.025, 2.0), -2.0 * 0.975f64.ln(), 1e-9));
+        assert!(close(chi_square_quantile(0.975, 2.0), -2.0 * 0.025f64.ln(), 1e-9));
+        assert!(close(chi_square_quantile(0.025, 29.0), 16.047_07, 1e-6));
+        assert!(close(chi_square_quantile(0.975, 29.0), 45.722_29, 1e-6));
+        assert!(close(chi_square_quantile(0.975, 1.0), 5.023_886, 1e-6));
+    }
+
+    #[test]
+    fn mean_and_variance_intervals() {
+        // 30 values, mean −2, variance 4: t half-width 2.045·2/√30; χ² bounds 29·4/45.72, 29·4/16.05.
+        let mean = mean_t_interval(-2.0, 4.0, 30).unwrap();
+        let half = 2.045_230 * 2.0 / 30f64.sqrt();
+        assert!((mean.lower - (-2.0 - half)).abs() < 1e-5 && (mean.upper - (-2.0 + half)).abs() < 1e-5, "{mean:?}");
+        let variance = variance_chi_square_interval(4.0, 30).unwrap();
+        assert!((variance.lower - 116.0 / 45.722_29).abs() < 1e-5, "{variance:?}");
+        assert!((variance.upper - 116.0 / 16.047_07).abs() < 1e-5, "{variance:?}");
+        assert_eq!(mean_t_interval(1.0, 1.0, 1), None);
+        assert_eq!(variance_chi_square_interval(f64::NAN, 10), None);
+        // Dividing by a negative prediction swaps the bounds.
+        let ratio = mean.divided_by(-4.0);
+        assert!(ratio.lower < ratio.point && ratio.point < ratio.upper && (ratio.point - 0.5).abs() < 1e-12);
+        assert!(ratio.contains(0.5) && !ratio.contains(2.0));
     }
 }
