@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod cli;
 pub mod criterion;
+pub mod equivalence;
 pub mod error;
 pub mod fingerprint;
 pub mod inputs;

@@ -108,6 +108,28 @@ fn exact_two_sided(n_a: usize, n_b: usize, u: usize) -> f64 {
     (2.0 * lower.min(upper) / total).min(1.0)
 }
 
+/// P(U ≤ u) under the null for u = 0..=n_a·n_b, with no ties: exact up to [`EXACT_LIMIT`] pairs,
+/// by the normal approximation with continuity correction beyond. For the shift intervals of
+/// [`crate::equivalence`].
+pub fn u_cumulative(n_a: usize, n_b: usize) -> Vec<f64> {
+    let pairs = n_a * n_b;
+    if pairs <= EXACT_LIMIT {
+        let counts = u_distribution(n_a, n_b);
+        let total: f64 = counts.iter().sum();
+        let mut sum = 0.0;
+        return counts
+            .iter()
+            .map(|c| {
+                sum += c;
+                sum / total
+            })
+            .collect();
+    }
+    let mean = pairs as f64 / 2.0;
+    let sd = (pairs as f64 * (n_a + n_b + 1) as f64 / 12.0).sqrt();
+    (0..=pairs).map(|u| 0.5 * libm::erfc(-(u as f64 + 0.5 - mean) / sd / std::f64::consts::SQRT_2)).collect()
+}
+
 /// N(n_a, n_b, u) for u = 0..=n_a·n_b: how many of the C(n_a + n_b, n_a) rank assignments give
 /// U = u. Built over m = 0..=n_a with rows for n = 0..=n_b; counts are exact in f64 up to 2⁵³
 /// (C(60, 30) ≈ 1.2·10¹⁷ exceeds it only in the last digits, far below what a p-value needs).
@@ -159,6 +181,23 @@ mod tests {
 
     fn close(a: f64, b: f64, relative: f64) -> bool {
         (a - b).abs() <= relative * b.abs()
+    }
+
+    #[test]
+    fn cumulative_distribution_exact_and_approximate() {
+        // Five and five: P(U ≤ 2) = 4/252, and the distribution is symmetric about 12.5.
+        let exact = u_cumulative(5, 5);
+        assert_eq!(exact.len(), 26);
+        assert!(close(exact[2], 4.0 / 252.0, 1e-12));
+        assert!(close(exact[12], 0.5, 1e-12));
+        assert!(close(exact[25], 1.0, 1e-12));
+        // Beyond the exact limit the normal approximation: 101 × 100 pairs, P(U ≤ mean) ≈ ½ and
+        // the 2.5% point about 1.96 σ below the mean.
+        let approx = u_cumulative(101, 100);
+        let (mean, sd) = (5050.0, (10_100.0_f64 * 202.0 / 12.0).sqrt());
+        assert!((approx[5050] - 0.5).abs() < 0.01);
+        let lower = (mean - 1.96 * sd) as usize;
+        assert!((approx[lower] - 0.025).abs() < 0.002, "{}", approx[lower]);
     }
 
     #[test]

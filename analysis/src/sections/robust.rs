@@ -7,6 +7,7 @@
 //! It applies only where a (context, depth) has at least [`MIN_SEEDS`] seeds of both a plain
 //! and a residual variant whose records carry the robust loss (older records do not).
 
+use crate::equivalence::holm;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::rank_test::{format_u, mann_whitney_u, method_text, smallest_p, RankTest, SIGNIFICANCE};
@@ -47,6 +48,8 @@ pub struct Comparison<'a> {
     pub depth: usize,
     /// The test of plain's robust losses (first sample) against residual's.
     pub test: RankTest,
+    /// Holm's adjusted p over every comparison of the section.
+    pub holm_p: f64,
 }
 
 impl Comparison<'_> {
@@ -67,11 +70,16 @@ pub fn comparisons<'a>(groups: &[Group<'a>]) -> Vec<Comparison<'a>> {
         for residual in residuals.filter(|g| eligible(g)) {
             let (Some(a), Some(b)) = (plain.robust_losses(), residual.robust_losses()) else { continue };
             if let Some(test) = mann_whitney_u(&a, &b) {
-                out.push(Comparison { plain: plain.variant, residual: residual.variant, depth: plain.depth, test });
+                let (plain, residual, depth) = (plain.variant, residual.variant, plain.depth);
+                out.push(Comparison { plain, residual, depth, test, holm_p: f64::NAN });
             }
         }
     }
     out.sort_by(|x, y| x.depth.cmp(&y.depth).then(x.plain.cmp(y.plain)).then(x.residual.cmp(y.residual)));
+    let adjusted = holm(&out.iter().map(|c| c.test.p_value).collect::<Vec<_>>());
+    for (c, p) in out.iter_mut().zip(adjusted) {
+        c.holm_p = p;
+    }
     out
 }
 
@@ -145,7 +153,9 @@ fn summary(comparisons: &[Comparison]) -> Vec<String> {
     }
     text.push_str(&format!(
         " Differences with p < {SIGNIFICANCE} are listed as findings; a larger p means the difference is within \
-         seed noise."
+         seed noise. The section runs {}; the table gives Holm's adjusted p, which keeps the chance of any \
+         false finding among them at 5%, and a finding whose adjusted p is not below {SIGNIFICANCE} says so.",
+        if comparisons.len() == 1 { "1 test".to_string() } else { format!("{} tests", comparisons.len()) }
     ));
     out.push(text);
     out
@@ -169,8 +179,17 @@ pub fn findings(comparisons: &[Comparison], axes: &VaryingAxes) -> Vec<String> {
         .iter()
         .filter(|c| c.significant())
         .map(|c| {
+            let holm = if c.holm_p < SIGNIFICANCE {
+                String::new()
+            } else {
+                format!(
+                    "; Holm's p = {} for {} tests, so not a finding on its own",
+                    format_sig(c.holm_p, 2),
+                    comparisons.len()
+                )
+            };
             format!(
-                "Depth {}: {}'s robust loss is {} ({}).",
+                "Depth {}: {}'s robust loss is {} ({}{holm}).",
                 c.depth,
                 c.plain.label(axes),
                 relation(c, axes),
@@ -288,6 +307,7 @@ pub fn test_table(comparisons: &[Comparison], axes: &VaryingAxes) -> Result<Tabl
         Column::new("u".into(), comparisons.iter().map(|c| c.test.u).collect::<Vec<_>>()),
         Column::new("u_shown".into(), comparisons.iter().map(|c| format_u(c.test.u)).collect::<Vec<_>>()),
         Column::new("p_value".into(), comparisons.iter().map(|c| c.test.p_value).collect::<Vec<_>>()),
+        Column::new("p_holm".into(), comparisons.iter().map(|c| c.holm_p).collect::<Vec<_>>()),
         Column::new("method".into(), comparisons.iter().map(|c| method_text(c.test.method)).collect::<Vec<_>>()),
         Column::new(
             "p_plain_greater".into(),
@@ -311,6 +331,7 @@ pub fn test_table(comparisons: &[Comparison], axes: &VaryingAxes) -> Result<Tabl
             spec("n_residual", "n residual", Format::Integer),
             spec("u_shown", "U", Format::Text),
             spec("p_value", "p (two-sided)", Format::Sig(2)),
+            spec("p_holm", "p (Holm)", Format::Sig(2)),
             spec("method", "method", Format::Text),
             spec("p_plain_greater", "P(plain > residual)", Format::Sig(2)),
         ],
@@ -381,6 +402,9 @@ mod tests {
         // P(U ≥ 24) = 2/252, so p = 4/252 = 0.0159; P(plain > residual) = 24/25.
         assert_eq!((found[1].depth, found[1].test.u, found[1].test.n_a), (8, 24.0, 5));
         assert!((found[1].test.p_value - 4.0 / 252.0).abs() < 1e-12);
+        // Holm over the two: the smaller p doubled (8/252 = 0.032, still a finding), the larger kept.
+        assert!((found[1].holm_p - 8.0 / 252.0).abs() < 1e-12);
+        assert!((found[0].holm_p - 174.0 / 252.0).abs() < 1e-12);
 
         let rows = rows(&groups, &found);
         let plain8 = rows.iter().find(|r| r.depth == 8 && r.variant.is_plain()).unwrap();

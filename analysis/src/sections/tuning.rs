@@ -10,6 +10,7 @@
 //! The grid points and the best point per (variant, depth) are polars queries over one frame
 //! of runs; the rank tests take the chosen runs' losses as columns.
 
+use crate::equivalence::holm;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
@@ -75,12 +76,44 @@ struct Comparison {
     test: RankTest,
     /// Median of the first sample over the second's.
     ratio: f64,
+    /// Holm's adjusted p within the tests of one finding line (same list, same `what`).
+    holm_p: f64,
 }
 
 impl Comparison {
     fn higher(&self) -> bool {
         self.test.p_value < SIGNIFICANCE && self.test.probability_a_greater() > 0.5
     }
+
+    /// Higher, and still below [`SIGNIFICANCE`] after Holm's correction within its line.
+    fn higher_after_holm(&self) -> bool {
+        self.higher() && self.holm_p < SIGNIFICANCE
+    }
+}
+
+/// Holm's adjustment within each line's family: the comparisons sharing `what`.
+fn adjust_per_line(comparisons: &mut [Comparison]) {
+    let mut lines: Vec<String> = comparisons.iter().map(|c| c.what.clone()).collect();
+    lines.sort();
+    lines.dedup();
+    for line in lines {
+        let members: Vec<usize> = (0..comparisons.len()).filter(|&i| comparisons[i].what == line).collect();
+        let adjusted = holm(&members.iter().map(|&i| comparisons[i].test.p_value).collect::<Vec<_>>());
+        for (i, p) in members.into_iter().zip(adjusted) {
+            comparisons[i].holm_p = p;
+        }
+    }
+}
+
+/// "; all 5 hold after Holm's correction within the line's 6 tests"
+fn holm_clause(mine: &[&Comparison]) -> String {
+    if mine.len() < 2 {
+        return String::new(); // one test: nothing to correct for
+    }
+    let (higher, holding) =
+        (mine.iter().filter(|c| c.higher()).count(), mine.iter().filter(|c| c.higher_after_holm()).count());
+    let which = if holding == higher { format!("all {holding}") } else { format!("{holding} of these {higher}") };
+    format!("; {which} hold after Holm's correction within the line's {} tests", mine.len())
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
@@ -238,10 +271,12 @@ fn depth_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
                     reference: format!("depth {}", top.depth),
                     test,
                     ratio: median_of(&deeper.losses) / median_of(&top.losses),
+                    holm_p: f64::NAN,
                 });
             }
         }
     }
+    adjust_per_line(&mut out);
     out
 }
 
@@ -260,10 +295,12 @@ fn arch_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
                     reference: label(&residual.tuned, axes),
                     test,
                     ratio: median_of(&plain.losses) / median_of(&residual.losses),
+                    holm_p: f64::NAN,
                 });
             }
         }
     }
+    adjust_per_line(&mut out);
     out
 }
 
@@ -275,8 +312,9 @@ fn summary(best: &[Best]) -> Vec<String> {
          the lowest median robust final training loss is chosen (the robust loss is the median of the \
          full-training-set losses at the checkpoints of the last 10% of steps; a diverged run counts as +∞). The \
          question is optimisation, so training loss decides; the test error of the chosen runs is shown beside it. \
-         The tests are two-sided Mann–Whitney U tests on the chosen runs' robust losses, at p < {SIGNIFICANCE}, \
-         not corrected for the number of tests (the table lists them all)."
+         The tests are two-sided Mann–Whitney U tests on the chosen runs' robust losses, at p < {SIGNIFICANCE}; \
+         each finding below rests on the tests of its own line, and says how many of them hold after Holm's \
+         correction within that line (the table gives every raw and adjusted p)."
     );
     if fewest > 0 {
         text.push_str(&format!(
@@ -322,10 +360,11 @@ fn findings(best: &[Best], depth_tests: &[Comparison], arch_tests: &[Comparison]
             }
         } else {
             format!(
-                "worse at depth {} ({} of {} deeper depths tested): degradation survives tuning",
+                "worse at depth {} ({} of {} deeper depths tested{}): degradation survives tuning",
                 worse.join(", "),
                 worse.len(),
-                tests.len()
+                tests.len(),
+                holm_clause(&tests)
             )
         };
         out.push(format!(
@@ -349,7 +388,11 @@ fn findings(best: &[Best], depth_tests: &[Comparison], arch_tests: &[Comparison]
             mine[0].reference,
             higher.len(),
             mine.len(),
-            if higher.is_empty() { String::new() } else { format!(" (depth {})", higher.join(", ")) }
+            if higher.is_empty() {
+                String::new()
+            } else {
+                format!(" (depth {}{})", higher.join(", "), holm_clause(&mine))
+            }
         ));
     }
     for b in best {
@@ -426,6 +469,7 @@ fn tests_table(depth_tests: &[Comparison], arch_tests: &[Comparison]) -> Result<
         Column::new("median_ratio".into(), all.iter().map(|(_, c)| finite(c.ratio)).collect::<Vec<_>>()),
         Column::new("u".into(), all.iter().map(|(_, c)| c.test.u).collect::<Vec<_>>()),
         Column::new("p_value".into(), all.iter().map(|(_, c)| c.test.p_value).collect::<Vec<_>>()),
+        Column::new("p_holm".into(), all.iter().map(|(_, c)| c.holm_p).collect::<Vec<_>>()),
         Column::new(
             "verdict".into(),
             all.iter()
@@ -444,7 +488,8 @@ fn tests_table(depth_tests: &[Comparison], arch_tests: &[Comparison]) -> Result<
         note: format!(
             "Two-sided Mann–Whitney U tests on the robust final training losses of the chosen runs (diverged = +∞). \
              Median ratio: the first group's median over the second's. Verdict at p < {SIGNIFICANCE}, uncorrected; \
-             {} tests in all.",
+             p (Holm): adjusted within the tests of one finding line (one variant's deeper depths, or one plain \
+             variant against residual); {} tests in all.",
             all.len()
         ),
         frame,
@@ -456,6 +501,7 @@ fn tests_table(depth_tests: &[Comparison], arch_tests: &[Comparison]) -> Result<
             spec("median_ratio", "median ratio", Format::Sig(3)),
             spec("u", "U", Format::Sig(3)),
             spec("p_value", "p", Format::Sig(2)),
+            spec("p_holm", "p (Holm)", Format::Sig(2)),
             spec("verdict", "verdict", Format::Text),
         ],
     })
@@ -539,6 +585,32 @@ fn sensitivity_charts(grid: &DataFrame, tuned: &[Variant], axes: &VaryingAxes) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rank_test::Method;
+
+    #[test]
+    fn holm_runs_within_each_finding_line() {
+        let test = |p_value: f64| RankTest { u: 25.0, p_value, method: Method::Exact, n_a: 5, n_b: 5 };
+        let comparison = |what: &str, depth: usize, p: f64| Comparison {
+            what: what.into(),
+            depth,
+            reference: "depth 2".into(),
+            test: test(p),
+            ratio: 2.0,
+            holm_p: f64::NAN,
+        };
+        let mut tests = vec![comparison("plain", 8, 0.03), comparison("plain", 16, 0.0079), comparison("residual", 8, 0.03)];
+        adjust_per_line(&mut tests);
+        // plain: 0.0079 × 2 = 0.016, then max(0.016, 0.03 × 1) = 0.03; residual alone: 0.03.
+        let adjusted: Vec<f64> = tests.iter().map(|c| c.holm_p).collect();
+        for (got, want) in adjusted.iter().zip([0.03, 0.0158, 0.03]) {
+            assert!((got - want).abs() < 1e-12, "{adjusted:?}");
+        }
+        let plain: Vec<&Comparison> = tests.iter().take(2).collect();
+        assert_eq!(holm_clause(&plain), "; all 2 hold after Holm's correction within the line's 2 tests");
+        tests[0].holm_p = 0.06; // as if a third test in the line had pushed it over
+        let plain: Vec<&Comparison> = tests.iter().take(2).collect();
+        assert_eq!(holm_clause(&plain), "; 1 of these 2 hold after Holm's correction within the line's 2 tests");
+    }
     use crate::inputs::ResultSet;
     use crate::variant::tests::{synthetic_run, test_machine, typed};
 
@@ -606,7 +678,9 @@ mod tests {
         let section = build(&inputs(runs)).unwrap().expect("a grid of three rates");
         let text = section.findings.join("\n");
         assert!(text.contains("plain: best at depth 4 (lr 0.00100"), "{text}");
-        assert!(text.contains("degradation survives tuning"), "{text}");
+        // One deeper depth, p = 2/252: Holm within the line of one test leaves it as it is.
+        assert!((plain.holm_p - plain.test.p_value).abs() < 1e-15);
+        assert!(text.contains("(1 of 1 deeper depths tested): degradation survives tuning"), "{text}");
         assert!(text.contains("no degradation detected"), "{text}");
         assert!(text.contains("Grid too narrow: for plain at depth 16"), "{text}");
         assert_eq!(section.charts.len(), 1);
