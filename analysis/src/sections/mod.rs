@@ -29,6 +29,7 @@ sections!(
     curves,
     training_curves,
     stalls,
+    drift,
     gradient_flow,
     shattered,
     lesions,
