@@ -6,8 +6,12 @@
 //! function measured at that width (today the benches time one product, the forward shape
 //! (B × w)·(w × w)ᵀ; a step also runs the two backward products, which the ceiling covers as
 //! soon as the benches time them under the same group).
+//!
+//! An efficiency is only as good as both times behind it: where the benchmark or the ceiling
+//! it is divided by is unstable ([`Stability`]), [`NetworkTime::stable_efficiency`] is `None`
+//! and [`NetworkTime::efficiency_text`] says why instead of printing a number.
 
-use crate::criterion::{BenchKind, BenchRow, BenchSet};
+use crate::criterion::{BenchKind, BenchRow, BenchSet, Stability};
 use crate::interval::Interval;
 use degradation_bench::config::Arch;
 use std::collections::BTreeMap;
@@ -60,9 +64,40 @@ pub struct NetworkTime {
     /// Median ns per iteration with criterion's interval.
     pub time_ns: Interval,
     pub gflops: Option<Interval>,
-    /// Achieved ÷ ceiling GFLOP/s, both intervals combined.
+    /// Achieved ÷ ceiling GFLOP/s, both intervals combined, whether or not the two times are
+    /// stable: print [`Self::efficiency_text`], average [`Self::stable_efficiency`].
     pub efficiency: Option<Interval>,
-    pub samples: Option<usize>,
+    pub stability: Stability,
+    /// Whether the ceiling this efficiency divides by is stable (`true` without a ceiling).
+    pub ceiling_stable: bool,
+}
+
+impl NetworkTime {
+    pub fn is_stable(&self) -> bool {
+        self.stability.is_stable()
+    }
+
+    /// The efficiency when the benchmark and its ceiling are both stable: the only one that
+    /// may be printed as a number, ranged or averaged.
+    pub fn stable_efficiency(&self) -> Option<Interval> {
+        self.efficiency.filter(|_| self.is_stable() && self.ceiling_stable)
+    }
+
+    /// For a table cell: "85% (80–90%)"; "102% (92–105%), over the ceiling" (a stable
+    /// efficiency above 100% is never a bare number); "unstable" or "ceiling unstable" in place
+    /// of a number.
+    pub fn efficiency_text(&self) -> Option<String> {
+        let efficiency = self.efficiency?;
+        Some(if !self.is_stable() {
+            "unstable".to_string()
+        } else if !self.ceiling_stable {
+            "ceiling unstable".to_string()
+        } else if efficiency.point > 1.0 {
+            format!("{}, over the ceiling", percent_text(&efficiency))
+        } else {
+            percent_text(&efficiency)
+        })
+    }
 }
 
 /// One machine's benchmarks, typed.
@@ -73,8 +108,9 @@ pub struct MachineTimes {
     pub networks: BTreeMap<BenchKey, NetworkTime>,
     /// Best GEMM rate per width: (GFLOP/s, the row it came from).
     pub ceilings: BTreeMap<usize, (Interval, BenchRow)>,
-    /// Every GEMM timed under `gemm_ceiling`, (width, kernel) → GFLOP/s: the kernels compared.
-    pub kernels: BTreeMap<(usize, String), Interval>,
+    /// Every GEMM timed under `gemm_ceiling`, (width, kernel) → GFLOP/s and the stability of
+    /// its time: the kernels compared.
+    pub kernels: BTreeMap<(usize, String), (Interval, Stability)>,
     /// The core's f32 multiply-add peak in GFLOP/s and its instruction set, when measured.
     pub peak: Option<(f64, String)>,
 }
@@ -85,7 +121,7 @@ impl MachineTimes {
         let mut kernels = BTreeMap::new();
         for row in &set.rows {
             if let (BenchKind::Ceiling { width }, Some(rate)) = (&row.kind, row.gflops()) {
-                kernels.insert((*width, row.function.clone()), rate);
+                kernels.insert((*width, row.function.clone()), (rate, row.stability.clone()));
                 let better = ceilings.get(width).is_none_or(|(best, _)| rate.point > best.point);
                 if better {
                     ceilings.insert(*width, (rate, row.clone()));
@@ -108,7 +144,15 @@ impl MachineTimes {
                 }
                 _ => None,
             };
-            let time = NetworkTime { key, time_ns: row.median, gflops: row.gflops(), efficiency, samples: row.samples };
+            let ceiling_stable = ceilings.get(width).is_none_or(|(_, ceiling)| ceiling.stability.is_stable());
+            let time = NetworkTime {
+                key,
+                time_ns: row.median,
+                gflops: row.gflops(),
+                efficiency,
+                stability: row.stability.clone(),
+                ceiling_stable,
+            };
             networks.insert(key, time);
         }
         let peak = set.peak.as_ref().map(|p| (p.peak_gflops, p.isa.clone()));
@@ -169,7 +213,8 @@ pub(crate) mod tests {
             kind,
             median: Interval::new(ns[0], ns[1], ns[2], 0.95).unwrap(),
             mean: None,
-            samples: Some(10),
+            // Stable whatever the interval, so a test sets instability on purpose.
+            stability: Stability { samples: None, spread: None, problems: Vec::new() },
             flops: Some(flops),
         }
     }
@@ -209,5 +254,47 @@ pub(crate) mod tests {
         assert_eq!(ratios.len(), 1);
         assert!((ratios[0].1.point - 1.1).abs() < 1e-12);
         assert_eq!(percent_change_text(&Interval::new(1.021, 1.013, 1.03, 0.95).unwrap()), "+2.1% (+1.3% to +3.0%)");
+    }
+
+    /// A step that would read as 131% of its ceiling: never a bare number. Unstable itself, or
+    /// divided by an unstable ceiling, it has no efficiency at all; stable, it is marked.
+    #[test]
+    fn an_efficiency_over_100_percent_is_never_a_bare_number() {
+        use crate::criterion::Instability;
+        let unstable = Stability {
+            samples: Some(10),
+            spread: Some(1.8),
+            problems: vec![Instability::TwoClusters { gap: 0.8, below: 3, above: 7 }],
+        };
+        let set = |step_unstable: bool, ceiling_unstable: bool| {
+            // Ceiling 10 GFLOP/s; the step 13.1 GFLOP/s.
+            let mut ceiling = row("gemm_ceiling", "f32", 0, 64, [100.0, 99.0, 101.0], 1_000.0);
+            let mut step = row("train_step", "plain", 4, 64, [1_000.0, 990.0, 1_010.0], 13_100.0);
+            if ceiling_unstable {
+                ceiling.stability = unstable.clone();
+            }
+            if step_unstable {
+                step.stability = unstable.clone();
+            }
+            let set = BenchSet {
+                dir: PathBuf::new(),
+                machine: None,
+                machine_id: "m".into(),
+                rows: vec![ceiling, step],
+                paired: Vec::new(),
+                peak: None,
+            };
+            let times = MachineTimes::from_set(&set);
+            times.networks.values().next().unwrap().clone()
+        };
+        let step = set(true, false);
+        assert!((step.efficiency.unwrap().point - 1.31).abs() < 1e-12);
+        assert_eq!(step.stable_efficiency(), None);
+        assert_eq!(step.efficiency_text().as_deref(), Some("unstable"));
+        let step = set(false, true);
+        assert_eq!((step.stable_efficiency(), step.efficiency_text().as_deref()), (None, Some("ceiling unstable")));
+        let step = set(false, false);
+        assert_eq!(step.efficiency_text().as_deref(), Some("131% (129–133%), over the ceiling"));
+        assert!(step.stable_efficiency().is_some());
     }
 }

@@ -5,7 +5,8 @@
 //! so they are parsed defensively: the median with its confidence interval
 //! (`median.{point_estimate, confidence_interval.{lower_bound, upper_bound, confidence_level}}`)
 //! is required, every other field optional; the ids come from `benchmark.json` when it has them
-//! and from the path otherwise; the sample count from `sample.json` when it was kept. The
+//! and from the path otherwise; the raw sample from `sample.json` when it was kept, to judge
+//! whether the time is one number at all ([`stability`]). The
 //! benches write the machine fingerprint as `<dir>/machine.json` (criterion itself records no
 //! hardware) and the paired residual-overhead samples as `<dir>/overhead.json` ([`paired`]).
 //!
@@ -15,6 +16,8 @@
 //! `plain` | `residual` and parameter `d{depth}_w{width}`; group `gemm_ceiling` with any
 //! function and parameter `w{width}`. Throughput elements are the FLOPs of one iteration.
 
+pub mod stability;
+
 use crate::error::{Error, Result, Warning};
 use crate::fingerprint::read_machine;
 use crate::interval::Interval;
@@ -22,6 +25,7 @@ use crate::paired::{load_paired, PairedPoint};
 use crate::peak::{load_peak, Peak};
 use degradation_bench::record::MachineInfo;
 use serde_json::Value;
+pub use stability::{Instability, Stability};
 use std::path::{Path, PathBuf};
 
 /// Machine id used when a criterion directory has no fingerprint beside it.
@@ -52,8 +56,9 @@ pub struct BenchRow {
     pub median: Interval,
     /// Mean time per iteration in ns, when criterion's estimate of it is usable.
     pub mean: Option<Interval>,
-    /// Samples criterion took (`sample.json`), when that file was kept beside the estimates.
-    pub samples: Option<usize>,
+    /// Whether the time is one number: judged from `sample.json` when that file was kept
+    /// beside the estimates, from the median's interval otherwise.
+    pub stability: Stability,
     /// FLOPs of one iteration (criterion's `Throughput::Elements`), when recorded.
     pub flops: Option<f64>,
 }
@@ -87,6 +92,22 @@ impl BenchSet {
                 cores => format!("{} ({cores} cores)", m.cpu_model.trim()),
             },
             None => self.machine_id.clone(),
+        }
+    }
+
+    /// "Intel Xeon (16 cores)": the label without trademark signs and the words "Processor"
+    /// and "CPU", for a chart panel's title, where the full name runs into its neighbour's.
+    pub fn machine_short_label(&self) -> String {
+        let Some(m) = &self.machine else { return self.machine_id.clone() };
+        let model: Vec<&str> = m
+            .cpu_model
+            .split_whitespace()
+            .map(|word| word.trim_end_matches("(R)").trim_end_matches("(TM)").trim_end_matches("(tm)"))
+            .filter(|word| !word.is_empty() && *word != "Processor" && *word != "CPU")
+            .collect();
+        match m.physical_cores.unwrap_or(m.logical_cores) {
+            1 => format!("{} (1 core)", model.join(" ")),
+            cores => format!("{} ({cores} cores)", model.join(" ")),
         }
     }
 }
@@ -124,7 +145,10 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
         let ids = bench_ids(dir, bench_dir)?;
         let new = bench_dir.join("new");
         let (median, mean) = read_estimates(&new.join("estimates.json"))?;
-        let samples = read_sample_count(&new.join("sample.json"))?;
+        let stability = match read_sample(&new.join("sample.json"))? {
+            Some(per_iteration) => Stability::from_sample(&per_iteration),
+            None => Stability::from_interval(&median),
+        };
         let flops = read_throughput(&new.join("benchmark.json"))?;
         if flops.is_none() {
             missing_throughput += 1;
@@ -150,7 +174,7 @@ pub fn load_criterion(dir: &Path, warnings: &mut Vec<Warning>) -> Result<BenchSe
             kind,
             median,
             mean,
-            samples,
+            stability,
             flops,
         });
     }
@@ -264,16 +288,26 @@ fn read_estimate(path: &Path, json: &Value, stat: &str) -> Result<Interval> {
         .map_err(|message| Error::field(path, &format!("{stat}.confidence_interval"), message))
 }
 
-/// Number of samples in criterion's `sample.json` (its `iters` array), when the file exists.
-pub fn read_sample_count(path: &Path) -> Result<Option<usize>> {
+/// Criterion's raw sample (`sample.json`: `iters[i]` iterations took `times[i]` ns), as ns per
+/// iteration in the order taken, when the file exists.
+pub fn read_sample(path: &Path) -> Result<Option<Vec<f64>>> {
     let Some(json) = read_json_if_present(path)? else {
         return Ok(None);
     };
-    let iters = json.get("iters").and_then(Value::as_array);
-    match iters {
-        Some(iters) if !iters.is_empty() => Ok(Some(iters.len())),
-        _ => Err(Error::field(path, "iters", "missing, empty or not an array")),
+    let numbers = |key: &str| -> Result<Vec<f64>> {
+        let values = json.get(key).and_then(Value::as_array).filter(|v| !v.is_empty());
+        let values = values.ok_or_else(|| Error::field(path, key, "missing, empty or not an array"))?;
+        values
+            .iter()
+            .map(|v| v.as_f64().filter(|x| x.is_finite() && *x > 0.0))
+            .collect::<Option<Vec<f64>>>()
+            .ok_or_else(|| Error::field(path, key, "holds a value that is not a positive number"))
+    };
+    let (iters, times) = (numbers("iters")?, numbers("times")?);
+    if iters.len() != times.len() {
+        return Err(Error::field(path, "times", format!("{} times for {} iteration counts", times.len(), iters.len())));
     }
+    Ok(Some(times.iter().zip(&iters).map(|(t, n)| t / n).collect()))
 }
 
 /// `throughput.Elements` of benchmark.json (FLOPs per iteration), when present.
@@ -373,14 +407,14 @@ mod tests {
         assert_eq!((step.median.point, step.median.lower, step.median.upper), (2_000.0, 1_800.0, 2_500.0));
         assert_eq!(step.median.level, 0.95);
         assert_eq!(step.mean.map(|m| m.point), Some(2_020.0));
-        assert_eq!(step.samples, Some(3));
+        assert_eq!(step.stability.samples, Some(3));
         // 8000 FLOPs: 4.0 GFLOP/s at the median, 3.2 at the slow end, 8000/1800 at the fast end.
         let gflops = step.gflops().unwrap();
         assert_eq!((gflops.point, gflops.lower), (4.0, 3.2));
         assert!((gflops.upper - 8_000.0 / 1_800.0).abs() < 1e-12);
         let ceiling = set.rows.iter().find(|r| r.group == "gemm_ceiling").unwrap();
         assert_eq!(ceiling.kind, BenchKind::Ceiling { width: 64 });
-        assert_eq!(ceiling.samples, None);
+        assert_eq!(ceiling.stability.samples, None);
         assert_eq!(ceiling.gflops().map(|g| g.point), Some(8.0));
         assert!(warnings.iter().any(|w| w.0.contains("machine.json")));
         assert!(warnings.iter().any(|w| w.0.contains("misc/thing/x")));
@@ -419,7 +453,11 @@ mod tests {
         assert_eq!(read_estimates(&path).unwrap().1, None);
         let samples = tmp.path().join("sample.json");
         fs::write(&samples, r#"{"times": [1.0]}"#).unwrap();
-        assert!(read_sample_count(&samples).unwrap_err().to_string().contains("`iters`"));
+        assert!(read_sample(&samples).unwrap_err().to_string().contains("`iters`"));
+        fs::write(&samples, r#"{"iters": [1.0, 2.0], "times": [10.0]}"#).unwrap();
+        assert!(read_sample(&samples).unwrap_err().to_string().contains("1 times for 2"));
+        fs::write(&samples, r#"{"iters": [1.0, 2.0], "times": [10.0, 30.0]}"#).unwrap();
+        assert_eq!(read_sample(&samples).unwrap(), Some(vec![10.0, 15.0]));
     }
 
     /// The criterion trees committed under reports/data/: every benchmark of the quick grid

@@ -1,6 +1,7 @@
 //! Point estimates with confidence intervals, and the interval arithmetic the timing questions
 //! need: ratios of two independent estimates, the median of paired ratios (bootstrap), and a
-//! geometric mean over many ratios (bootstrap). Knows no topic.
+//! geometric mean over a fixed set of ratios (their measurement uncertainty propagated). Knows
+//! no topic.
 //!
 //! Resampling uses a fixed-seed generator, so a report regenerated from the same inputs is the
 //! same to the byte.
@@ -86,7 +87,7 @@ pub fn median(values: &[f64]) -> f64 {
 }
 
 /// The `q` quantile (0 ≤ q ≤ 1) of sorted values, linear between order statistics.
-fn sorted_quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn sorted_quantile(sorted: &[f64], q: f64) -> f64 {
     let position = q * (sorted.len() - 1) as f64;
     let (below, fraction) = (position.floor() as usize, position.fract());
     match sorted.get(below + 1) {
@@ -125,69 +126,26 @@ pub fn median_paired_ratio(numerator: &[f64], denominator: &[f64]) -> Option<Int
     Some(percentile_interval(median(&ratios), replicates))
 }
 
-/// Geometric mean of ratios that each carry an interval, with a bootstrap interval that holds
-/// both sources of uncertainty: which benchmarks happen to be in the set (they are resampled
-/// with replacement) and each one's own measurement noise (its log ratio is redrawn from a
-/// normal distribution whose spread matches its interval). `None` for an empty set.
+/// Geometric mean of ratios over a fixed set, with an interval that carries only the ratios'
+/// own measurement uncertainty. The set is a designed grid (every depth × width × arch the
+/// benches time), not a random draw of benchmarks, so which benchmarks are in it is not
+/// resampled: the interval answers "how sure are we of this mean over these benchmarks", and
+/// the spread over the grid is a range to show beside it, not an uncertainty. In log space the
+/// mean is the mean of the logs; each ratio's half-widths below and above its point (ln of
+/// point ÷ lower, upper ÷ point) add in quadrature and divide by the count (delta method, the
+/// ratios measured independently), separately on each side as in [`Interval::ratio`].
+/// `None` for an empty set.
 pub fn geometric_mean(ratios: &[Interval]) -> Option<Interval> {
     if ratios.is_empty() {
         return None;
     }
-    // The standard normal quantile of the ratios' own level, to turn a half-width into σ.
-    let z = normal_quantile(0.5 + ratios[0].level / 2.0);
-    let logs: Vec<(f64, f64)> = ratios.iter().map(|r| (r.point.ln(), (r.upper / r.lower).ln() / 2.0 / z)).collect();
-    let point = (logs.iter().map(|l| l.0).sum::<f64>() / logs.len() as f64).exp();
-    let mut rng = SplitMix64::new(0x6e0_3ea7 ^ logs.len() as u64);
-    let replicates = (0..BOOTSTRAP_RESAMPLES)
-        .map(|_| {
-            let sum: f64 = (0..logs.len())
-                .map(|_| {
-                    let (log, sigma) = logs[rng.below(logs.len())];
-                    log + sigma * rng.standard_normal()
-                })
-                .sum();
-            (sum / logs.len() as f64).exp()
-        })
-        .collect();
-    Some(percentile_interval(point, replicates))
-}
-
-/// Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9), for
-/// turning an interval's level into a number of standard deviations.
-fn normal_quantile(p: f64) -> f64 {
-    const A: [f64; 6] = [
-        -3.969683028665376e1,
-        2.209460984245205e2,
-        -2.759285104469687e2,
-        1.38357751867269e2,
-        -3.066479806614716e1,
-        2.506628277459239,
-    ];
-    const B: [f64; 5] =
-        [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
-    const C: [f64; 6] = [
-        -7.784894002430293e-3,
-        -3.223964580411365e-1,
-        -2.400758277161838,
-        -2.549732539343734,
-        4.374664141464968,
-        2.938163982698783,
-    ];
-    const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
-    let tail = |q: f64| {
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    if p < 0.02425 {
-        tail((-2.0 * p.ln()).sqrt())
-    } else if p > 1.0 - 0.02425 {
-        -tail((-2.0 * (1.0 - p).ln()).sqrt())
-    } else {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    }
+    let n = ratios.len() as f64;
+    let point = (ratios.iter().map(|r| r.point.ln()).sum::<f64>() / n).exp();
+    let quadrature = |side: fn(&Interval) -> f64| ratios.iter().map(|r| side(r).powi(2)).sum::<f64>().sqrt() / n;
+    let down = quadrature(|r| (r.point / r.lower).ln());
+    let up = quadrature(|r| (r.upper / r.point).ln());
+    let level = ratios.iter().map(|r| r.level).fold(1.0, f64::min);
+    Some(Interval { point, lower: point * (-down).exp(), upper: point * up.exp(), level })
 }
 
 /// A small deterministic generator for resampling (SplitMix64): reproducible reports need a
@@ -207,21 +165,9 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    /// Uniform in [0, 1) from the top 53 bits.
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
     /// Uniform index below `n` (the modulo bias is below 2⁻⁴⁰ for any n we use).
     fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
-    }
-
-    /// Box–Muller.
-    fn standard_normal(&mut self) -> f64 {
-        let u = 1.0 - self.unit();
-        let v = self.unit();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
     }
 }
 
@@ -239,13 +185,6 @@ mod tests {
         assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
         assert_eq!(sorted_quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25), 2.0);
         assert_eq!(sorted_quantile(&[1.0, 2.0], 0.5), 1.5);
-    }
-
-    #[test]
-    fn normal_quantile_matches_tables() {
-        assert!(close(normal_quantile(0.975), 1.959_963_985, 1e-8));
-        assert!(close(normal_quantile(0.5), 0.0, 1e-12));
-        assert!(close(normal_quantile(0.005), -2.575_829_304, 1e-8));
     }
 
     #[test]
@@ -289,20 +228,23 @@ mod tests {
     }
 
     #[test]
-    fn geometric_mean_of_exact_ratios() {
-        // 1, 2, 4, 8 → (1·2·4·8)^(1/4) = 64^(1/4) = 2√2; exact inputs: the interval is the
-        // spread from resampling which benchmarks are in the set, inside [1, 8].
+    fn geometric_mean_propagates_measurement_only() {
+        // 1, 2, 4, 8 exact → (1·2·4·8)^(1/4) = 2√2, and no interval at all: the grid's spread
+        // is not an uncertainty of its mean.
         let exact = |x: f64| Interval::new(x, x, x, 0.95).unwrap();
         let g = geometric_mean(&[exact(1.0), exact(2.0), exact(4.0), exact(8.0)]).unwrap();
         assert!(close(g.point, 2.0 * 2f64.sqrt(), 1e-12), "{g:?}");
-        assert!(g.lower >= 1.0 && g.lower < g.point && g.upper > g.point && g.upper <= 8.0, "{g:?}");
-        // All equal and exact: no spread at all.
-        let g = geometric_mean(&[exact(1.5); 5]).unwrap();
-        assert!(close(g.lower, 1.5, 1e-12) && close(g.upper, 1.5, 1e-12));
-        // One ratio with measurement noise only: the interval is close to its own.
-        let noisy = Interval::new(2.0, 2.0 / 1.1, 2.0 * 1.1, 0.95).unwrap();
+        assert!(close(g.lower, g.point, 1e-12) && close(g.upper, g.point, 1e-12), "{g:?}");
+        // One ratio: its own interval.
+        let noisy = Interval::new(2.0, 2.0 / 1.1, 2.0 * 1.2, 0.95).unwrap();
         let g = geometric_mean(&[noisy]).unwrap();
-        assert!(close(g.lower, noisy.lower, 0.02) && close(g.upper, noisy.upper, 0.02), "{g:?}");
+        assert!(close(g.lower, noisy.lower, 1e-12) && close(g.upper, noisy.upper, 1e-12), "{g:?}");
+        // Four ratios each ±ln 1.1 in log space: the mean's half-width is √4 · ln 1.1 ÷ 4.
+        let four = [Interval::new(3.0, 3.0 / 1.1, 3.0 * 1.1, 0.95).unwrap(); 4];
+        let g = geometric_mean(&four).unwrap();
+        let half = 1.1f64.ln() / 2.0;
+        assert!(close(g.point, 3.0, 1e-12) && close(g.upper, 3.0 * half.exp(), 1e-12), "{g:?}");
+        assert!(close(g.lower, 3.0 * (-half).exp(), 1e-12), "{g:?}");
         assert_eq!(geometric_mean(&[]), None);
     }
 }

@@ -1,6 +1,8 @@
 //! The same benchmarks on several machines: which machines (and at which commits), how much
 //! faster the first is than each other one per benchmark and per operation (geometric mean,
-//! with intervals), and whether their training runs agree bit for bit.
+//! with intervals), and whether their training runs agree bit for bit. A benchmark unstable on
+//! either machine ([`crate::criterion::stability`]) keeps its row, labelled, and stays out of
+//! every mean, range and count.
 
 use crate::bench::{interval_text, BenchKey, MachineTimes, Op};
 use crate::criterion::BenchSet;
@@ -12,28 +14,71 @@ use crate::section::Section;
 use crate::table::{spec, Format, Table};
 use degradation_bench::config::Arch;
 use degradation_bench::record::{MachineInfo, RunRecord};
-use plotters::style::RGBColor;
+use plotters::style::{RGBColor, WHITE};
 use polars::prelude::{Column, DataFrame};
+
+mod step_rates;
 
 /// Speedup of machine A over machine B on one benchmark: B's time ÷ A's time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Speedup {
     pub key: BenchKey,
     pub ratio: Interval,
+    /// Whether the benchmark's time is stable on A and on B.
+    pub stable: (bool, bool),
+}
+
+impl Speedup {
+    /// Stable on both machines: the only speedups that enter a mean, a range or a count.
+    pub fn is_stable(&self) -> bool {
+        self.stable.0 && self.stable.1
+    }
 }
 
 /// Per benchmark both machines ran, B's time ÷ A's time (above 1: A is faster).
 pub fn speedups(a: &MachineTimes, b: &MachineTimes) -> Vec<Speedup> {
     a.networks
         .iter()
-        .filter_map(|(key, on_a)| Some(Speedup { key: *key, ratio: b.networks.get(key)?.time_ns.ratio(on_a.time_ns) }))
+        .filter_map(|(key, on_a)| {
+            let on_b = b.networks.get(key)?;
+            let stable = (on_a.is_stable(), on_b.is_stable());
+            Some(Speedup { key: *key, ratio: on_b.time_ns.ratio(on_a.time_ns), stable })
+        })
         .collect()
 }
 
-/// The geometric mean of the speedups of one operation, with its bootstrap interval.
-pub fn group_mean(speedups: &[Speedup], op: Op) -> Option<Interval> {
-    let ratios: Vec<Interval> = speedups.iter().filter(|s| s.key.op == op).map(|s| s.ratio).collect();
-    geometric_mean(&ratios)
+/// A geometric mean of speedups over a fixed set of benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupMean {
+    pub mean: Interval,
+    /// Lowest and highest speedup in the set: the spread over the grid, not an uncertainty.
+    pub range: (f64, f64),
+    pub count: usize,
+}
+
+impl GroupMean {
+    /// "1.16 (1.15–1.17)×, range 0.82–1.57×".
+    pub fn text(&self) -> String {
+        use crate::table::format_sig;
+        format!(
+            "{}×, range {}–{}×",
+            interval_text(&self.mean, 3),
+            format_sig(self.range.0, 3),
+            format_sig(self.range.1, 3)
+        )
+    }
+}
+
+/// Over the stable speedups of one operation (all operations for `None`): their geometric
+/// mean, its interval from their own measurement uncertainty (the grid held fixed:
+/// [`geometric_mean`]), their range and count.
+pub fn group_mean(speedups: &[Speedup], op: Option<Op>) -> Option<GroupMean> {
+    let stable: Vec<&Speedup> =
+        speedups.iter().filter(|s| s.is_stable() && op.is_none_or(|op| s.key.op == op)).collect();
+    let points = stable.iter().map(|s| s.ratio.point);
+    let range = (points.clone().fold(f64::INFINITY, f64::min), points.fold(f64::NEG_INFINITY, f64::max));
+    let mean = geometric_mean(&stable.iter().map(|s| s.ratio).collect::<Vec<_>>())?;
+    Some(GroupMean { mean, range, count: stable.len() })
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
@@ -45,8 +90,12 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     section.summary.push(
         "Speedup = the other machine's time ÷ the first machine's time for the same benchmark (above 1×: the first is \
          faster), each with an interval combining both machines' criterion intervals. The geometric mean per \
-         operation carries a bootstrap interval over the benchmarks and their own intervals. Every benchmark ran on \
-         one thread on every machine; the sweep's threads are listed separately."
+         operation is taken over the benchmarks stable on both machines (the timing section gives the rules); its \
+         interval carries only their measurement uncertainty (each benchmark's interval propagated in log space, the \
+         set held fixed), because the benchmarks are a designed grid of depths and widths, not a random sample whose \
+         resampling would mean anything. How much the speedup varies over the grid is the range beside it (lowest \
+         and highest benchmark). Every benchmark ran on one thread on every machine; the sweep's threads are listed \
+         separately."
             .into(),
     );
     section.tables.push(machines_table(inputs)?);
@@ -61,45 +110,69 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
         }
         let versus = format!("{first_label} over {other_label}");
         section.findings.extend(speedup_findings(&versus, &all));
-        if let Some(mean) = group_mean(&all, Op::TrainStep) {
+        if let Some(step) = group_mean(&all, Some(Op::TrainStep)) {
+            let unstable = all.iter().filter(|s| s.key.op == Op::TrainStep && !s.is_stable()).count();
+            let left_out = if unstable == 0 { String::new() } else { format!(", {unstable} unstable left out") };
             section.lead.push(format!(
-                "{first_label} runs a train step {}× as fast as {other_label} (geometric mean over {} benchmarks, one \
-                 thread each).",
-                interval_text(&mean, 3),
-                all.iter().filter(|s| s.key.op == Op::TrainStep).count()
+                "{first_label} runs a train step {}× as fast as {other_label} (geometric mean over the {} benchmarks \
+                 stable on both machines{left_out}, one thread each; 95% interval from measurement alone; over the \
+                 grid the speedup ranges {}–{}×).",
+                interval_text(&step.mean, 3),
+                step.count,
+                crate::table::format_sig(step.range.0, 3),
+                crate::table::format_sig(step.range.1, 3)
             ));
         }
-        section.tables.push(speedup_table(&other_set.machine_id, &versus, &all)?);
+        let labels = (sets[0].machine_short_label(), other_set.machine_short_label());
+        section.tables.push(speedup_table(&other_set.machine_id, &versus, &all, &labels)?);
         section.charts.extend(speedup_chart(&other_set.machine_id, &versus, &all));
     }
     section.findings.extend(sweep_findings(inputs));
+    let benches = sets.iter().map(|set| (set.machine_id.clone(), MachineTimes::from_set(set))).collect();
+    let rates = step_rates::step_rates(inputs, &benches);
+    if rates.iter().any(|r| r.sweep_ratio().is_some()) {
+        section.findings.extend(step_rates::step_rate_findings(&rates));
+        section.tables.push(step_rates::step_rate_table(&rates)?);
+    }
     Ok(Some(section))
 }
 
-/// Geometric mean per operation and overall, and on how many benchmarks A is slower.
+/// Geometric mean per operation and overall, and on how many benchmarks A is slower: over the
+/// benchmarks stable on both machines, the unstable ones named.
 pub fn speedup_findings(versus: &str, all: &[Speedup]) -> Vec<String> {
     let mut means = Vec::new();
     for op in Op::ALL {
-        if let Some(mean) = group_mean(all, op) {
-            means.push(format!("{} {}×", op.group(), interval_text(&mean, 3)));
+        if let Some(group) = group_mean(all, Some(op)) {
+            means.push(format!("{} {} ({} benchmarks)", op.group(), group.text(), group.count));
         }
     }
-    let overall = geometric_mean(&all.iter().map(|s| s.ratio).collect::<Vec<_>>());
     let mut out = Vec::new();
-    if let Some(overall) = overall {
+    if let Some(overall) = group_mean(all, None) {
         out.push(format!(
-            "Speedup of {versus}, geometric mean (95% interval): {}; all {} benchmarks {}×.",
+            "Speedup of {versus}, geometric mean (95% interval from measurement alone; range over the grid): {}; all {} \
+             stable benchmarks {}.",
             means.join(", "),
-            all.len(),
-            interval_text(&overall, 3)
+            overall.count,
+            overall.text()
         ));
     }
-    let slower: Vec<&Speedup> = all.iter().filter(|s| s.ratio.point < 1.0).collect();
-    let clearly: Vec<&&Speedup> = slower.iter().filter(|s| !s.ratio.contains(1.0)).collect();
+    let unstable: Vec<String> = all.iter().filter(|s| !s.is_stable()).map(|s| s.key.describe()).collect();
+    if !unstable.is_empty() {
+        out.push(format!(
+            "{} of {} benchmarks are unstable on at least one machine and are left out of the means, ranges and counts \
+             (their rows say where): {}.",
+            unstable.len(),
+            all.len(),
+            unstable.join(", ")
+        ));
+    }
+    let stable: Vec<&Speedup> = all.iter().filter(|s| s.is_stable()).collect();
+    let slower: Vec<&&Speedup> = stable.iter().filter(|s| s.ratio.point < 1.0).collect();
+    let clearly: Vec<&&&Speedup> = slower.iter().filter(|s| !s.ratio.contains(1.0)).collect();
     out.push(format!(
-        "The first machine is slower in {} of {} benchmarks ({} of them beyond their intervals{}).",
+        "The first machine is slower in {} of {} stable benchmarks ({} of them beyond their intervals{}).",
         slower.len(),
-        all.len(),
+        stable.len(),
         clearly.len(),
         if clearly.is_empty() {
             String::new()
@@ -228,14 +301,8 @@ pub fn sweep_findings(inputs: &Inputs) -> Vec<String> {
         }
     }
     for (id, runs, threads) in &by_machine {
-        let total: f64 = runs.iter().map(|r| r.wall_seconds).sum();
-        out.push(format!(
-            "Sweep on {id}: {} runs, {:.1} s of run time in all on {threads} thread(s) (about {:.1} s of wall clock \
-             when the runs spread evenly over the threads).",
-            runs.len(),
-            total,
-            total / (*threads).max(1) as f64
-        ));
+        let seconds: Vec<f64> = runs.iter().map(|r| r.wall_seconds).collect();
+        out.push(wall_clock_finding(id, &seconds, *threads));
     }
     if by_machine.len() >= 2 {
         let (first_id, first_runs, _) = &by_machine[0];
@@ -266,8 +333,38 @@ pub fn sweep_findings(inputs: &Inputs) -> Vec<String> {
     out
 }
 
-fn speedup_table(machine_id: &str, versus: &str, all: &[Speedup]) -> Result<Table> {
+/// One machine's sweep: its run time in all and the least wall clock it can have taken. No
+/// schedule over `threads` finishes before its longest run, nor before the total spread evenly
+/// over the threads, so the bound is the larger of the two.
+pub fn wall_clock_finding(machine_id: &str, run_seconds: &[f64], threads: usize) -> String {
+    let total: f64 = run_seconds.iter().sum();
+    let longest = run_seconds.iter().copied().fold(0.0, f64::max);
+    let even = total / threads.max(1) as f64;
+    let bound = if longest > even {
+        format!(
+            "its longest run, {longest:.1} s, is longer than the run time spread evenly over the threads ({even:.1} s)"
+        )
+    } else {
+        format!(
+            "the run time spread evenly over the threads, {even:.1} s, is longer than its longest run ({longest:.1} s)"
+        )
+    };
+    format!(
+        "Sweep on {machine_id}: {} runs, {total:.1} s of run time in all on {threads} thread(s). Its wall clock was at \
+         least {:.1} s: {bound}.",
+        run_seconds.len(),
+        longest.max(even)
+    )
+}
+
+fn speedup_table(machine_id: &str, versus: &str, all: &[Speedup], labels: &(String, String)) -> Result<Table> {
     let key = |f: fn(&BenchKey) -> String| all.iter().map(|s| f(&s.key)).collect::<Vec<String>>();
+    let stability = |s: &Speedup| match s.stable {
+        (true, true) => String::new(),
+        (false, true) => format!("unstable on {}", labels.0),
+        (true, false) => format!("unstable on {}", labels.1),
+        (false, false) => "unstable on both".to_string(),
+    };
     let frame = DataFrame::new_infer_height(vec![
         Column::new("op".into(), key(|k| k.op.group().into())),
         Column::new("arch".into(), key(|k| k.arch.as_str().into())),
@@ -277,13 +374,17 @@ fn speedup_table(machine_id: &str, versus: &str, all: &[Speedup]) -> Result<Tabl
         Column::new("speedup_lower".into(), all.iter().map(|s| s.ratio.lower).collect::<Vec<_>>()),
         Column::new("speedup_upper".into(), all.iter().map(|s| s.ratio.upper).collect::<Vec<_>>()),
         Column::new("speedup_ci".into(), all.iter().map(|s| interval_text(&s.ratio, 3)).collect::<Vec<_>>()),
+        Column::new("stable".into(), all.iter().map(Speedup::is_stable).collect::<Vec<_>>()),
+        Column::new("stability".into(), all.iter().map(stability).collect::<Vec<_>>()),
     ])
     .map_err(Error::polars("speedup"))?;
     Ok(Table {
         slug: format!("speedup_{machine_id}"),
         title: format!("Speedup of {versus}"),
-        note: "The other machine's median time ÷ the first's, with a 95% interval from both criterion intervals."
-            .into(),
+        note:
+            "The other machine's median time ÷ the first's, with a 95% interval from both criterion intervals. A row \
+               unstable on a machine compares a time that is not one number there: shown, but in no mean or count."
+                .into(),
         frame,
         columns: vec![
             spec("op", "operation", Format::Text),
@@ -291,6 +392,7 @@ fn speedup_table(machine_id: &str, versus: &str, all: &[Speedup]) -> Result<Tabl
             spec("depth", "depth", Format::Integer),
             spec("width", "width", Format::Integer),
             spec("speedup_ci", "speedup (95% CI)", Format::Text),
+            spec("stability", "stability", Format::Text),
         ],
     })
 }
@@ -321,11 +423,16 @@ fn speedup_chart(machine_id: &str, versus: &str, all: &[Speedup]) -> Option<Char
             .iter()
             .filter(|s| s.key.op == op)
             .filter_map(|s| {
+                let (fill, text) = if s.is_stable() {
+                    (speedup_colour(&s.ratio), format!("{:.2}×", s.ratio.point))
+                } else {
+                    (WHITE, format!("({:.2}×)", s.ratio.point))
+                };
                 Some(Cell {
                     column: widths.iter().position(|w| *w == s.key.width)?,
                     row: rows.iter().position(|r| *r == (s.key.depth, s.key.arch))?,
-                    fill: speedup_colour(&s.ratio),
-                    text: format!("{:.2}×", s.ratio.point),
+                    fill,
+                    text,
                 })
             })
             .collect();
@@ -337,7 +444,8 @@ fn speedup_chart(machine_id: &str, versus: &str, all: &[Speedup]) -> Option<Char
             x: Axis::categorical(widths.iter().map(|w| w.to_string()).collect()),
             y: Axis::categorical(rows.iter().map(|(d, a)| format!("d{d} {}", a.as_str())).collect()),
             x_label: "width".into(),
-            y_label: "depth, arch".into(),
+            // The row names ("d64 residual") say it; a description would sit on them.
+            y_label: String::new(),
             body: PanelBody::Heatmap { cells },
         });
     }
@@ -351,7 +459,9 @@ fn speedup_chart(machine_id: &str, versus: &str, all: &[Speedup]) -> Option<Char
         file: format!("speedup_{machine_id}.svg"),
         caption: format!(
             "Speedup of {versus} per benchmark: blue where the first machine is faster, orange where it is slower, \
-             grey where the interval includes 1× (not distinguishable). The table gives each interval."
+             grey where the interval includes 1× (not distinguishable), white with the value in \
+             brackets where the benchmark is unstable on either machine. Rows: depth and arch. The table gives each \
+             interval."
         ),
     })
 }
@@ -359,7 +469,7 @@ fn speedup_chart(machine_id: &str, versus: &str, all: &[Speedup]) -> Option<Char
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::criterion::{BenchKind, BenchRow};
+    use crate::criterion::{BenchKind, BenchRow, Stability};
     use std::path::PathBuf;
 
     fn set(machine_id: &str, times: &[(&str, &str, usize, usize, f64)]) -> BenchSet {
@@ -373,7 +483,7 @@ mod tests {
                 kind: BenchKind::Network { arch: arch.into(), depth, width },
                 median: Interval::new(ns, ns * 0.99, ns * 1.01, 0.95).unwrap(),
                 mean: None,
-                samples: None,
+                stability: Stability { samples: None, spread: None, problems: Vec::new() },
                 flops: Some(1e6),
             })
             .collect();
@@ -421,26 +531,65 @@ mod tests {
         };
         assert!((find(Op::TrainStep, Arch::Residual, 4) - 8.0).abs() < 1e-12);
         assert!((find(Op::TrainStep, Arch::Plain, 16) - 0.5).abs() < 1e-12);
-        let step = group_mean(&all, Op::TrainStep).unwrap();
-        assert!((step.point - 2.0).abs() < 1e-12, "{step:?}");
-        assert!(step.lower < 2.0 && step.upper > 2.0);
-        let forward = group_mean(&all, Op::Forward).unwrap();
-        assert!((forward.point - 3.0).abs() < 1e-12, "{forward:?}");
-        assert_eq!(group_mean(&all, Op::Backward), None);
+        let step = group_mean(&all, Some(Op::TrainStep)).unwrap();
+        assert!((step.mean.point - 2.0).abs() < 1e-12, "{step:?}");
+        assert!(step.mean.lower < 2.0 && step.mean.upper > 2.0);
+        // Measurement only: each ratio is ±1% on both machines (hypot ≈ 1.4% per ratio), so the
+        // mean of three is within ±1%, far narrower than the grid's 0.5–8 spread.
+        assert!(step.mean.upper < 2.02 && step.mean.lower > 1.98, "{step:?}");
+        assert_eq!((step.range, step.count), ((0.5, 8.0), 3));
+        let forward = group_mean(&all, Some(Op::Forward)).unwrap();
+        assert!((forward.mean.point - 3.0).abs() < 1e-12, "{forward:?}");
+        assert_eq!(group_mean(&all, Some(Op::Backward)), None);
         let found = speedup_findings("A over B", &all);
         assert!(
-            found[0].starts_with("Speedup of A over B, geometric mean (95% interval): forward 3.00 ("),
+            found[0].starts_with(
+                "Speedup of A over B, geometric mean (95% interval from measurement alone; range over the grid): \
+                 forward 3.00 ("
+            ),
             "{found:?}"
         );
         assert!(found[0].contains("train_step 2.00 ("), "{found:?}");
+        assert!(found[0].contains("×, range 0.500–8.00× (3 benchmarks)"), "{found:?}");
         // Overall: (2·8·0.5·1.5·6)^(1/5) = 72^(1/5).
         assert!(
-            found[0].contains(&format!("all 5 benchmarks {} (", crate::table::format_sig(72f64.powf(0.2), 3))),
+            found[0].contains(&format!("all 5 stable benchmarks {} (", crate::table::format_sig(72f64.powf(0.2), 3))),
             "{found:?}"
         );
         assert_eq!(
             found[1],
-            "The first machine is slower in 1 of 5 benchmarks (1 of them beyond their intervals: train_step plain d16 w64)."
+            "The first machine is slower in 1 of 5 stable benchmarks (1 of them beyond their intervals: train_step \
+             plain d16 w64)."
         );
+
+        // The 8× benchmark unstable on B: out of the mean, the range and the counts, and named.
+        let mut shaky = all.clone();
+        shaky.iter_mut().filter(|s| s.ratio.point > 7.0).for_each(|s| s.stable.1 = false);
+        let step = group_mean(&shaky, Some(Op::TrainStep)).unwrap();
+        assert_eq!((step.range, step.count), ((0.5, 2.0), 2));
+        assert!((step.mean.point - 1.0).abs() < 1e-12, "{step:?}");
+        let found = speedup_findings("A over B", &shaky);
+        assert!(found[0].contains("all 4 stable benchmarks"), "{found:?}");
+        assert_eq!(
+            found[1],
+            "1 of 5 benchmarks are unstable on at least one machine and are left out of the means, ranges and counts \
+             (their rows say where): train_step residual d4 w64."
+        );
+    }
+
+    /// 16 threads, runs of 14.7 s and 99.3 s in all: spread evenly they would need 7.1 s, but
+    /// no schedule beats the longest run.
+    #[test]
+    fn wall_clock_is_never_shorter_than_the_longest_run() {
+        let mut runs = vec![14.7];
+        runs.extend(std::iter::repeat_n(99.3 / 41.0, 41));
+        let text = wall_clock_finding("m1", &runs, 16);
+        assert!(text.starts_with("Sweep on m1: 42 runs, 114.0 s of run time in all on 16 thread(s)."), "{text}");
+        assert!(text.contains("Its wall clock was at least 14.7 s: its longest run, 14.7 s, is longer than"), "{text}");
+        assert!(text.contains("(7.1 s)"), "{text}");
+        assert!(!text.contains("at least 7.1"), "{text}");
+        // Two threads: the spread-out total (57.0 s) is the bound.
+        let text = wall_clock_finding("m2", &runs, 2);
+        assert!(text.contains("Its wall clock was at least 57.0 s: the run time spread evenly"), "{text}");
     }
 }

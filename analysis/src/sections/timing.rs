@@ -1,24 +1,29 @@
 //! What a step costs: forward, backward and train_step times by depth and width with
 //! criterion's confidence intervals, GFLOP/s, and efficiency against the same machine's GEMM
-//! ceiling (both intervals combined).
+//! ceiling (both intervals combined). A benchmark whose time is not one number (two clusters,
+//! drift, too wide a spread: [`crate::criterion::stability`]) keeps its time, labelled unstable,
+//! and gets no efficiency; no range or headline includes it.
 
 use crate::bench::{interval_text, percent_text, MachineTimes, NetworkTime, Op};
+use crate::criterion::stability::{CLUSTER_GAP, CLUSTER_SHARE, DRIFT, EDGE_POSITION, EDGE_REACH, SPREAD, WIDE};
+use crate::criterion::Stability;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::interval::Interval;
-use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::table::{spec, Format, Table};
 use degradation_bench::config::Arch;
 use polars::prelude::{Column, DataFrame};
 
+mod chart;
+
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let machines: Vec<(String, MachineTimes)> = inputs
+    let (machines, short_labels): (Vec<(String, MachineTimes)>, Vec<String>) = inputs
         .benches
         .iter()
-        .map(|set| (set.machine_label(), MachineTimes::from_set(set)))
-        .filter(|(_, times)| !times.networks.is_empty())
-        .collect();
+        .map(|set| ((set.machine_label(), MachineTimes::from_set(set)), set.machine_short_label()))
+        .filter(|((_, times), _)| !times.networks.is_empty())
+        .unzip();
     if machines.is_empty() {
         return Ok(None);
     }
@@ -32,12 +37,14 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
          benchmarks ran on one thread."
             .into(),
     );
+    section.summary.push(stability_rules());
     for (label, times) in &machines {
         section.lead.extend(lead(label, times));
+        section.findings.extend(stability_findings(label, times));
         section.findings.extend(efficiency_findings(label, times));
         section.findings.extend(peak_findings(label, times));
     }
-    section.charts.extend(time_chart(&machines));
+    section.charts.extend(chart::time_chart(&machines, &short_labels));
     section.tables.push(timing_table(&machines)?);
     if machines.iter().any(|(_, t)| !t.ceilings.is_empty()) {
         section.tables.push(ceiling_table(&machines)?);
@@ -49,7 +56,8 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
 /// GEMM ceiling's range as a share of the core's peak when that was measured.
 pub fn lead(label: &str, times: &MachineTimes) -> Vec<String> {
     let steps: Vec<&NetworkTime> = times.networks.values().filter(|n| n.key.op == Op::TrainStep).collect();
-    let efficiencies: Vec<f64> = steps.iter().filter_map(|n| Some(n.efficiency?.point)).collect();
+    let efficiencies: Vec<f64> = steps.iter().filter_map(|n| Some(n.stable_efficiency()?.point)).collect();
+    let left_out = steps.iter().filter(|n| n.efficiency.is_some() && n.stable_efficiency().is_none()).count();
     let (Some(lo), Some(hi)) =
         (efficiencies.iter().copied().min_by(f64::total_cmp), efficiencies.iter().copied().max_by(f64::total_cmp))
     else {
@@ -64,11 +72,17 @@ pub fn lead(label: &str, times: &MachineTimes) -> Vec<String> {
             format!("{lo}–{hi}%")
         }
     };
-    let mut sentence = format!(
-        "On {label}, one thread, a train step runs at {} of the GEMM ceiling over the {} points timed",
-        range(lo, hi),
-        efficiencies.len()
-    );
+    let points = if left_out == 0 {
+        format!("the {} points timed", efficiencies.len())
+    } else {
+        format!(
+            "the {} of {} points timed whose times and ceilings are stable ({left_out} left out as unstable)",
+            efficiencies.len(),
+            efficiencies.len() + left_out
+        )
+    };
+    let mut sentence =
+        format!("On {label}, one thread, a train step runs at {} of the GEMM ceiling over {points}", range(lo, hi));
     if let Some((peak, _)) = &times.peak {
         let shares: Vec<f64> = times.ceilings.values().map(|(rate, _)| rate.point / peak).collect();
         let (clo, chi) = shares.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
@@ -95,10 +109,15 @@ pub fn efficiency_findings(label: &str, times: &MachineTimes) -> Vec<String> {
             .values()
             .filter(|n| n.key.op == op && n.key.width == width && n.key.arch == Arch::Plain)
             .max_by_key(|n| n.key.depth);
-        let Some(NetworkTime { key, efficiency: Some(e), .. }) = deepest else { continue };
-        parts.push(format!("{} at width {width} (depth {})", percent_text(e), key.depth));
+        let Some(deepest) = deepest.filter(|n| n.efficiency.is_some()) else { continue };
+        let depth = deepest.key.depth;
+        parts.push(match deepest.stable_efficiency() {
+            Some(e) => format!("{} at width {width} (depth {depth})", percent_text(&e)),
+            None if !deepest.is_stable() => format!("no efficiency at width {width} (depth {depth}: unstable)"),
+            None => format!("no efficiency at width {width} (depth {depth}: its ceiling is unstable)"),
+        });
         for arch_time in times.networks.values().filter(|n| n.key.width == width) {
-            if let Some(e) = arch_time.efficiency.filter(|e| e.point > 1.0) {
+            if let Some(e) = arch_time.stable_efficiency().filter(|e| e.point > 1.0) {
                 above.push((arch_time.key, e));
             }
         }
@@ -106,6 +125,8 @@ pub fn efficiency_findings(label: &str, times: &MachineTimes) -> Vec<String> {
     if !parts.is_empty() {
         out.push(format!("{label}: plain `{}` runs at {} of the GEMM ceiling.", op.group(), parts.join(", ")));
     }
+    // Only stable benchmarks against stable ceilings reach here: an unstable one above 100% is
+    // the stability findings' business, and its efficiency is never printed.
     let (noise, real): (Vec<_>, Vec<_>) = above.iter().partition(|(_, e)| e.contains(1.0));
     if !noise.is_empty() {
         out.push(format!(
@@ -128,11 +149,89 @@ pub fn efficiency_findings(label: &str, times: &MachineTimes) -> Vec<String> {
     out
 }
 
+/// The rules [`crate::criterion::stability`] applies, with their thresholds, for the summary.
+fn stability_rules() -> String {
+    format!(
+        "A benchmark is unstable when its time is not one number. With criterion's raw sample kept (`sample.json`; \
+         time per iteration in the order taken): two clusters (sorted, two neighbouring times more than {:.0}% \
+         apart with at least {:.0}% of the samples, and at least 2, on each side), drift (the median of the last \
+         third more than {:.0}% from that of the first third) or spread (the 90th percentile above {SPREAD} × the \
+         10th). With the estimates only: the median within the outer {:.0}% of its 95% interval while the interval \
+         reaches more than {:.0}% of the median beyond it on the far side (a median that jumps between two \
+         clusters when resampled), or an interval wider than {:.0}% of the median. The mean against the median and \
+         the standard deviation against the MAD are not used: a few slow outliers move both while the median stays \
+         put. An unstable benchmark keeps its time in the table, labelled, but gets no efficiency, and no range, \
+         mean or headline includes it; nor does any efficiency divided by an unstable ceiling. A stable efficiency \
+         above 100% is marked as such: the ceiling is one product timed at another moment, not a bound.",
+        CLUSTER_GAP * 100.0,
+        CLUSTER_SHARE * 100.0,
+        DRIFT * 100.0,
+        EDGE_POSITION * 100.0,
+        EDGE_REACH * 100.0,
+        WIDE * 100.0
+    )
+}
+
+/// Which benchmarks and ceilings of one machine are unstable, and why; what that withholds.
+pub fn stability_findings(label: &str, times: &MachineTimes) -> Vec<String> {
+    let mut out = Vec::new();
+    let unstable: Vec<&NetworkTime> = times.networks.values().filter(|n| !n.is_stable()).collect();
+    if !unstable.is_empty() {
+        let listed: Vec<String> = unstable
+            .iter()
+            .map(|n| {
+                let ms = n.time_ns.scaled(1e-6);
+                let mut text =
+                    format!("{} at {} ms ({}", n.key.describe(), interval_text(&ms, 3), n.stability.evidence());
+                if let Some(e) = n.efficiency.filter(|e| e.point > 1.0) {
+                    text.push_str(&format!("; it would read as {:.0}% of the ceiling", e.point * 100.0));
+                }
+                text.push(')');
+                text
+            })
+            .collect();
+        out.push(format!(
+            "{label}: {} of {} benchmarks are unstable ({}). Their times are shown labelled; they have no efficiency \
+             and are left out of every range and mean.",
+            unstable.len(),
+            times.networks.len(),
+            listed.join("; ")
+        ));
+    }
+    for (width, (rate, row)) in times.ceilings.iter().filter(|(_, (_, row))| !row.stability.is_stable()) {
+        let ms = row.median.scaled(1e-6);
+        let affected = times.networks.values().filter(|n| n.key.width == *width && n.efficiency.is_some()).count();
+        let above =
+            times.networks.values().filter(|n| n.key.width == *width && n.efficiency.is_some_and(|e| e.point > 1.0));
+        let above: Vec<String> = above.map(|n| n.key.describe()).collect();
+        let mut text = format!(
+            "{label}: the GEMM ceiling at width {width} (`{}`, {} ms, {} GFLOP/s) is unstable ({}), so none of the {affected} \
+             benchmarks at that width gets an efficiency",
+            row.function,
+            interval_text(&ms, 3),
+            interval_text(rate, 3),
+            row.stability.evidence()
+        );
+        if !above.is_empty() {
+            text.push_str(&format!(
+                "; divided by its median, {} of them would read above 100% ({})",
+                above.len(),
+                above.join(", ")
+            ));
+        }
+        text.push('.');
+        out.push(text);
+    }
+    out
+}
+
 fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
     type KeyColumns<'a> = (Vec<String>, Vec<&'a str>, Vec<&'a str>, Vec<u64>, Vec<u64>);
     let mut c: KeyColumns = Default::default();
     let mut numbers: [Vec<Option<f64>>; 9] = Default::default();
     let (mut samples, mut time_text, mut gflops_text, mut efficiency_text) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut stable, mut spread, mut stability_text, mut stability_short) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (label, times) in machines {
         for (key, time) in &times.networks {
@@ -148,10 +247,14 @@ fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
                 numbers[3 * i + 1].push(part.map(|p| p.lower));
                 numbers[3 * i + 2].push(part.map(|p| p.upper));
             }
-            samples.push(time.samples.map(|s| s as u64));
+            samples.push(time.stability.samples.map(|s| s as u64));
+            spread.push(time.stability.spread);
+            stable.push(time.is_stable());
+            stability_text.push(time.stability.describe());
+            stability_short.push(stability_cell(time));
             time_text.push(interval_text(&ms, 3));
             gflops_text.push(time.gflops.map(|g| interval_text(&g, 3)));
-            efficiency_text.push(time.efficiency.map(|e| percent_text(&e)));
+            efficiency_text.push(time.efficiency_text());
         }
     }
     let names = [
@@ -175,7 +278,12 @@ fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
     for (name, values) in names.iter().zip(numbers) {
         columns.push(Column::new((*name).into(), values));
     }
+    let kept = samples.iter().any(Option::is_some);
     columns.push(Column::new("samples".into(), samples));
+    columns.push(Column::new("spread_q90_q10".into(), spread));
+    columns.push(Column::new("stable".into(), stable));
+    columns.push(Column::new("stability".into(), stability_text));
+    columns.push(Column::new("stability_cell".into(), stability_short));
     columns.push(Column::new("time_ms_ci".into(), time_text));
     columns.push(Column::new("gflops_ci".into(), gflops_text));
     columns.push(Column::new("efficiency_ci".into(), efficiency_text));
@@ -192,17 +300,34 @@ fn timing_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
         spec("time_ms_ci", "median ms (95% CI)", Format::Text),
         spec("gflops_ci", "GFLOP/s (95% CI)", Format::Text),
         spec("efficiency_ci", "of GEMM ceiling (95% CI)", Format::Text),
+        spec("stability_cell", if kept { "stability (samples, q90 ÷ q10)" } else { "stability" }, Format::Text),
     ]);
     Ok(Table {
         slug: "timing".into(),
         title: "Timing (criterion, one thread)".into(),
-        note: "Median ms per iteration and its 95% confidence interval from criterion; GFLOP/s and efficiency carry the \
-               same uncertainty. The CSV holds the bounds as numbers, and the sample count when criterion's sample.json \
-               was kept (the committed trees keep only the estimates)."
-            .into(),
+        note:
+            "Median ms per iteration and its 95% confidence interval from criterion; GFLOP/s and efficiency carry the \
+               same uncertainty. Stability: judged from criterion's raw sample where sample.json was kept (its count \
+               and q90 ÷ q10 in brackets), from the median's interval otherwise (rules above); an unstable benchmark, \
+               or one whose ceiling is unstable, has no efficiency. The CSV holds the bounds as numbers, the sample \
+               count and spread where kept, and the full stability verdict."
+                .into(),
         frame,
         columns: shown,
     })
+}
+
+/// "stable (100, 1.05)", "stable", "unstable: drift +12% (24, 1.15)": the table's short form.
+fn stability_cell(time: &NetworkTime) -> String {
+    let kept = match (time.stability.samples, time.stability.spread) {
+        (Some(n), Some(spread)) => format!(" ({n}, {spread:.2})"),
+        _ => String::new(),
+    };
+    if time.is_stable() {
+        return format!("stable{kept}");
+    }
+    let reasons: Vec<String> = time.stability.problems.iter().map(|p| p.describe()).collect();
+    format!("unstable: {}{kept}", reasons.join(", "))
 }
 
 /// Every GEMM kernel timed per machine and width, with its interval; the best one at a width
@@ -215,13 +340,14 @@ fn ceiling_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
         rate: &'a Interval,
         best: bool,
         of_peak: Option<f64>,
+        stability: &'a Stability,
     }
     let mut rows: Vec<Row> = Vec::new();
     for (label, times) in machines {
-        for ((width, kernel), rate) in &times.kernels {
+        for ((width, kernel), (rate, stability)) in &times.kernels {
             let best = times.ceilings.get(width).is_some_and(|(_, row)| row.function == *kernel);
             let of_peak = times.peak.as_ref().map(|(peak, _)| rate.point / peak);
-            rows.push(Row { machine: label, width: *width, kernel, rate, best, of_peak });
+            rows.push(Row { machine: label, width: *width, kernel, rate, best, of_peak, stability });
         }
     }
     let several_kernels = machines.iter().any(|(_, t)| t.kernels.len() > t.ceilings.len());
@@ -236,6 +362,8 @@ fn ceiling_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
         Column::new("gflops_upper".into(), rows.iter().map(|r| r.rate.upper).collect::<Vec<_>>()),
         Column::new("gflops_ci".into(), rows.iter().map(|r| interval_text(r.rate, 3)).collect::<Vec<_>>()),
         Column::new("of_peak".into(), rows.iter().map(|r| r.of_peak).collect::<Vec<_>>()),
+        Column::new("stable".into(), rows.iter().map(|r| r.stability.is_stable()).collect::<Vec<_>>()),
+        Column::new("stability".into(), rows.iter().map(|r| r.stability.describe()).collect::<Vec<_>>()),
     ])
     .map_err(Error::polars("gemm_ceiling"))?;
     let mut columns = vec![
@@ -247,6 +375,7 @@ fn ceiling_table(machines: &[(String, MachineTimes)]) -> Result<Table> {
         columns.push(spec("ceiling", "best", Format::Text));
     }
     columns.push(spec("gflops_ci", "GFLOP/s (95% CI)", Format::Text));
+    columns.push(spec("stability", "stability", Format::Text));
     if with_peak {
         columns.push(spec("of_peak", "÷ core peak", Format::Percent(0)));
     }
@@ -272,6 +401,7 @@ pub fn peak_findings(label: &str, times: &MachineTimes) -> Vec<String> {
             .values()
             .filter(|n| n.key.op == Op::TrainStep && n.key.width == *width && n.key.arch == Arch::Plain)
             .max_by_key(|n| n.key.depth)
+            .filter(|n| n.is_stable())
             .and_then(|n| Some((n.key.depth, n.gflops?)));
         let mut part = format!("width {width}: ceiling {:.0}% of peak", 100.0 * rate.point / peak);
         if let Some((depth, gflops)) = step {
@@ -280,75 +410,6 @@ pub fn peak_findings(label: &str, times: &MachineTimes) -> Vec<String> {
         parts.push(part);
     }
     vec![format!("{label}: one core's f32 peak is {peak:.1} GFLOP/s ({isa}); {}.", parts.join("; "))]
-}
-
-/// Time against depth, one panel per operation and machine, one colour per width, plain solid
-/// and residual dashed, each point with its confidence interval as an error bar.
-fn time_chart(machines: &[(String, MachineTimes)]) -> Option<Chart> {
-    let all: Vec<&NetworkTime> = machines.iter().flat_map(|(_, t)| t.networks.values()).collect();
-    let x = Axis::fit(Scale::Log2, all.iter().map(|n| n.key.depth as f64))?;
-    let y = Axis::fit(Scale::Log10, all.iter().flat_map(|n| [n.time_ns.lower / 1e6, n.time_ns.upper / 1e6]))?;
-    let mut widths: Vec<usize> = all.iter().map(|n| n.key.width).collect();
-    widths.sort_unstable();
-    widths.dedup();
-    let mut panels = Vec::new();
-    for (label, times) in machines {
-        for op in Op::ALL {
-            let mut lines = Vec::new();
-            for (wi, &width) in widths.iter().enumerate() {
-                for &arch in Arch::ALL {
-                    let points: Vec<&NetworkTime> = times
-                        .networks
-                        .values()
-                        .filter(|n| n.key.op == op && n.key.width == width && n.key.arch == arch)
-                        .collect();
-                    if points.is_empty() {
-                        continue;
-                    }
-                    let style = LineStyle {
-                        label: format!("width {width} {}", arch.as_str()),
-                        color: sequential(wi, widths.len()),
-                        dashed: arch == Arch::Residual,
-                        marker: if arch == Arch::Plain { Marker::Circle } else { Marker::Triangle },
-                    };
-                    let mut line =
-                        Line::new(style, points.iter().map(|n| (n.key.depth as f64, n.time_ns.point / 1e6)).collect());
-                    line.error_bars = points
-                        .iter()
-                        .map(|n| (n.key.depth as f64, n.time_ns.lower / 1e6, n.time_ns.upper / 1e6))
-                        .collect();
-                    lines.push(line);
-                }
-            }
-            if lines.is_empty() {
-                continue;
-            }
-            let title = if machines.len() > 1 { format!("{} on {label}", op.group()) } else { op.group().to_string() };
-            panels.push(Panel {
-                title,
-                x: x.clone(),
-                y: y.clone(),
-                x_label: "depth (log scale)".into(),
-                y_label: "ms per iteration (log scale)".into(),
-                body: PanelBody::Lines(lines),
-            });
-        }
-    }
-    if panels.is_empty() {
-        return None;
-    }
-    let mut figure = Figure::new("Time per iteration against depth, with 95% intervals", panels, 3);
-    figure.panel_size = (300, 300);
-    figure.legend_note =
-        Some("Solid, circles: plain. Dashed, triangles: residual. Colour: width. Bars: 95% CI.".into());
-    Some(Chart {
-        figure,
-        file: "timing_vs_depth.svg".into(),
-        caption: "Criterion's median time per iteration against depth (log–log), one colour per width, with its 95% \
-                  confidence interval as an error bar. Plain (solid) and residual (dashed) lines of one width lie on top \
-                  of each other where their times agree; the overhead section gives their ratio."
-            .into(),
-    })
 }
 
 #[cfg(test)]
