@@ -10,6 +10,11 @@
 //! Adam update, batch 128, one thread), with `iters` chosen so that a sample lasts about
 //! [`SAMPLE_TARGET`]; the network, optimizer and batch are built once and reused.
 //!
+//! Pairing cancels a disturbance that outlasts a round, not a machine busy throughout, so the
+//! file also records what the machine was doing: the 1-minute load average (`/proc/loadavg`)
+//! before and after each point, and the CPUs the process could use beside the threads it
+//! used. The analysis flags a point measured under load.
+//!
 //! Run: `cargo bench --bench overhead` (widths 64, 256, 1024 at depth 16, 100 rounds). Options
 //! after `--`: `--widths 64,256`, `--depth 16`, `--rounds 100`, `--out DIR`. Output:
 //! `DIR/overhead.json` (the paired samples) and `DIR/machine.json` (the fingerprint), where DIR
@@ -20,7 +25,7 @@
 
 mod common;
 
-use common::{filters, selected, Invocation};
+use common::{selected, Invocation};
 use degradation_bench::config::{
     Activation, Arch, Init, ModelConfig, Norm, OptimizerConfig, OptimizerKind, ResidualScale,
 };
@@ -51,6 +56,11 @@ const LEARNING_RATE: f64 = 1e-4;
 const SAMPLE_TARGET: Duration = Duration::from_millis(20);
 /// Untimed steps of each network before the first round (caches, page faults, Adam's state).
 const WARM_UP: Duration = Duration::from_millis(500);
+/// GEMM threads of every step timed here: one, as in the criterion benches' default.
+const THREADS: usize = 1;
+/// Load above [`THREADS`] by more than this is other work on the machine: the margin the
+/// analysis flags a point by (`LOAD_MARGIN` in `analysis/src/sections/overhead/conditions.rs`).
+const LOAD_MARGIN: f64 = 0.5;
 
 /// The output format, read by the analysis (`overhead.json`).
 #[derive(Serialize)]
@@ -59,6 +69,9 @@ struct OverheadFile {
     method: &'static str,
     batch: usize,
     threads: usize,
+    /// CPUs this process could run on (affinity and cgroup quota); absent where unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_cpus: Option<usize>,
     optimizer: &'static str,
     points: Vec<OverheadPoint>,
 }
@@ -69,6 +82,13 @@ struct OverheadPoint {
     width: usize,
     /// Train steps per sample.
     iters: usize,
+    /// The 1-minute load average just before the point's warm-up and just after its last
+    /// round; absent where `/proc/loadavg` cannot be read. The bench's own thread counts in it
+    /// once it has run a while.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loadavg_1min_before: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loadavg_1min_after: Option<f64>,
     /// Nanoseconds per train step, one entry per round; `plain_ns[i]` and `residual_ns[i]`
     /// were timed back to back.
     plain_ns: Vec<f64>,
@@ -129,7 +149,14 @@ fn calibrate(plain: &mut impl FnMut(), residual: &mut impl FnMut()) -> usize {
     (SAMPLE_TARGET.as_secs_f64() / (per_pair / 2.0)).ceil().max(1.0) as usize
 }
 
+/// The 1-minute load average, the first field of `/proc/loadavg` (Linux); `None` elsewhere.
+fn loadavg_1min() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 fn measure_point(depth: usize, width: usize, rounds: usize) -> OverheadPoint {
+    let loadavg_1min_before = loadavg_1min();
     let mut plain = train_step(Arch::Plain, depth, width);
     let mut residual = train_step(Arch::Residual, depth, width);
     let iters = calibrate(&mut plain, &mut residual);
@@ -147,7 +174,8 @@ fn measure_point(depth: usize, width: usize, rounds: usize) -> OverheadPoint {
         plain_ns.push(p);
         residual_ns.push(r);
     }
-    OverheadPoint { depth, width, iters, plain_ns, residual_ns }
+    let loadavg_1min_after = loadavg_1min();
+    OverheadPoint { depth, width, iters, loadavg_1min_before, loadavg_1min_after, plain_ns, residual_ns }
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -166,11 +194,21 @@ struct Options {
     rounds: usize,
     out: Option<PathBuf>,
     measuring: bool,
+    /// Positional arguments: substrings of the ids to run. Collected here rather than by
+    /// `common::filters`, which would take the values of `--widths` and `--rounds` for filters.
+    filters: Vec<String>,
 }
 
 impl Options {
     fn from_args() -> Result<Self, String> {
-        let mut options = Options { depth: 16, widths: vec![64, 256, 1024], rounds: 100, out: None, measuring: false };
+        let mut options = Options {
+            depth: 16,
+            widths: vec![64, 256, 1024],
+            rounds: 100,
+            out: None,
+            measuring: false,
+            filters: Vec::new(),
+        };
         let mut args = std::env::args().skip(1);
         let number = |flag: &str, text: Option<String>| -> Result<usize, String> {
             let text = text.ok_or_else(|| format!("{flag}: expected a value"))?;
@@ -190,9 +228,9 @@ impl Options {
                     options.widths =
                         list.split(',').map(|w| number("--widths", Some(w.to_string()))).collect::<Result<_, _>>()?;
                 }
-                // What cargo passes to every bench target, filters, and criterion's own flags
-                // (`cargo bench -- --save-baseline X` reaches every bench target): filters
-                // select points by id below; criterion's flags are criterion's, not ours.
+                filter if !filter.starts_with("--") => options.filters.push(filter.to_string()),
+                // What cargo passes to every bench target and criterion's own flags (`cargo
+                // bench -- --save-baseline X` reaches every bench target): criterion's, not ours.
                 _ => {}
             }
         }
@@ -225,11 +263,10 @@ fn main() {
         eprintln!("error: {message}");
         std::process::exit(2);
     });
-    set_gemm_threads(1);
+    set_gemm_threads(THREADS);
     // Points by id, `overhead/d{depth}_w{width}`, selected by the positional filters as in criterion.
-    let filters = filters();
     let id = |width: usize| format!("overhead/d{}_w{width}", options.depth);
-    let widths: Vec<usize> = options.widths.iter().copied().filter(|&w| selected(&id(w), &filters)).collect();
+    let widths: Vec<usize> = options.widths.iter().copied().filter(|&w| selected(&id(w), &options.filters)).collect();
     if matches!(Invocation::from_args(), Invocation::List) {
         widths.iter().for_each(|&w| println!("{}: bench", id(w)));
         return;
@@ -241,21 +278,29 @@ fn main() {
     }
     let mut points = Vec::new();
     if widths.is_empty() {
+        println!("overhead: no point matches the filters {:?}; nothing measured", options.filters);
         return;
     }
     for &width in &widths {
         let point = measure_point(options.depth, width, options.rounds);
         let mut ratios: Vec<f64> = point.plain_ns.iter().zip(&point.residual_ns).map(|(p, r)| r / p).collect();
+        let load = |reading: Option<f64>| reading.map_or_else(|| "unknown".to_string(), |l| format!("{l:.2}"));
         println!(
-            "overhead d{} w{}: residual/plain median {:.4} over {} rounds of {} steps (plain {:.3} ms/step); \
-             `analyze` gives the interval",
+            "overhead d{} w{}: residual/plain median {:.4} over {} rounds of {} steps (plain {:.3} ms/step, \
+             1-minute load {} → {}); `analyze` gives the interval",
             point.depth,
             point.width,
             median(&mut ratios),
             options.rounds,
             point.iters,
             median(&mut point.plain_ns.clone()) / 1e6,
+            load(point.loadavg_1min_before),
+            load(point.loadavg_1min_after),
         );
+        let readings = [point.loadavg_1min_before, point.loadavg_1min_after];
+        if readings.into_iter().flatten().any(|l| l > THREADS as f64 + LOAD_MARGIN) {
+            println!("  the machine was busy with other work: `analyze` flags this point as measured under load");
+        }
         points.push(point);
     }
     let file = OverheadFile {
@@ -263,12 +308,13 @@ fn main() {
             "per round, one sample of plain and one of residual train steps timed back to back, order alternating; \
                  values are ns per step",
         batch: BATCH,
-        threads: 1,
+        threads: THREADS,
+        available_cpus: std::thread::available_parallelism().ok().map(|n| n.get()),
         optimizer: "adam",
         points,
     };
     let dir = options.out_dir();
-    if let Err(e) = write_machine_json(&dir, &fingerprint(1, GEMM_BACKEND)) {
+    if let Err(e) = write_machine_json(&dir, &fingerprint(THREADS, GEMM_BACKEND)) {
         eprintln!("error: could not write the machine fingerprint into {}: {e}", dir.display());
         std::process::exit(1);
     }

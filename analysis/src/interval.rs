@@ -1,7 +1,7 @@
 //! Point estimates with confidence intervals, and the interval arithmetic the timing questions
-//! need: ratios of two independent estimates, the median of paired ratios (bootstrap), and a
-//! geometric mean over a fixed set of ratios (their measurement uncertainty propagated). Knows
-//! no topic.
+//! need: ratios of two independent estimates, a median and the median of paired ratios
+//! (bootstrap), and a geometric mean over a fixed set of ratios (their measurement uncertainty
+//! propagated). Knows no topic.
 //!
 //! Resampling uses a fixed-seed generator, so a report regenerated from the same inputs is the
 //! same to the byte.
@@ -108,22 +108,28 @@ fn percentile_interval(point: f64, mut replicates: Vec<f64>) -> Interval {
 /// Median of the paired ratios `numerator[i] ÷ denominator[i]` with a percentile bootstrap
 /// interval (pairs resampled with replacement). `None` without a usable pair.
 pub fn median_paired_ratio(numerator: &[f64], denominator: &[f64]) -> Option<Interval> {
-    let ratios: Vec<f64> =
-        numerator.iter().zip(denominator).map(|(a, b)| a / b).filter(|r| r.is_finite() && *r > 0.0).collect();
-    if ratios.is_empty() {
+    let ratios: Vec<f64> = numerator.iter().zip(denominator).map(|(a, b)| a / b).collect();
+    bootstrap_median(&ratios)
+}
+
+/// Median of the positive finite `values` with a percentile bootstrap interval (values
+/// resampled with replacement). `None` without one such value.
+pub fn bootstrap_median(values: &[f64]) -> Option<Interval> {
+    let values: Vec<f64> = values.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
+    if values.is_empty() {
         return None;
     }
-    let mut rng = SplitMix64::new(0x0bad_5eed ^ ratios.len() as u64);
-    let mut resample = vec![0.0; ratios.len()];
+    let mut rng = SplitMix64::new(0x0bad_5eed ^ values.len() as u64);
+    let mut resample = vec![0.0; values.len()];
     let replicates = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
             for slot in resample.iter_mut() {
-                *slot = ratios[rng.below(ratios.len())];
+                *slot = values[rng.below(values.len())];
             }
             median(&resample)
         })
         .collect();
-    Some(percentile_interval(median(&ratios), replicates))
+    Some(percentile_interval(median(&values), replicates))
 }
 
 /// Geometric mean of ratios over a fixed set, with an interval that carries only the ratios'
@@ -225,6 +231,16 @@ mod tests {
         // The same pairs give the same interval (fixed seed).
         assert_eq!(median_paired_ratio(&num, &den), Some(r));
         assert_eq!(median_paired_ratio(&[], &[]), None);
+    }
+
+    #[test]
+    fn median_of_values_and_its_interval() {
+        // 1, 2, …, 9 ms in ns, shuffled, and one unusable value: median 5 ms, inside the data.
+        let values = [9e6, 1e6, 5e6, 2e6, 8e6, f64::NAN, 3e6, 7e6, 4e6, 6e6];
+        let m = bootstrap_median(&values).unwrap();
+        assert_eq!(m.point, 5e6);
+        assert!(m.lower >= 1e6 && m.lower < 5e6 && m.upper > 5e6 && m.upper <= 9e6, "{m:?}");
+        assert_eq!(bootstrap_median(&[0.0, -1.0]), None);
     }
 
     #[test]
