@@ -68,6 +68,8 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     }
     let axes = VaryingAxes::of_runs(groups.iter().flat_map(|g| g.runs.iter().copied()));
     let rows = rows(&groups);
+    // A zero-step experiment has no "after training": its end probes repeat the initial ones.
+    let trained = groups.iter().any(|g| g.runs.iter().any(|r| r.record.steps > 0));
     let mut section = Section::new("Residual-branch magnitude");
     section.summary.push(
         "For each residual block k, the norm of what the branch adds (α·v_k) divided by the norm of the block's input \
@@ -77,14 +79,15 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
          to the stream."
             .into(),
     );
-    section.findings = findings(&rows, &axes);
-    section.charts.extend(chart(&groups, &axes));
-    section.tables.push(table(&rows, &axes)?);
+    section.findings = findings(&rows, &axes, trained);
+    section.charts.extend(chart(&groups, &axes, trained));
+    section.tables.push(table(&rows, &axes, trained)?);
     Ok(Some(section))
 }
 
-/// Per variant, shallowest against deepest: the ratio and the ratio ÷ α, at init and after training.
-pub fn findings(rows: &[BranchRow], axes: &VaryingAxes) -> Vec<String> {
+/// Per variant, shallowest against deepest: the ratio and the ratio ÷ α, at init and (when the
+/// runs trained) after training.
+pub fn findings(rows: &[BranchRow], axes: &VaryingAxes, trained: bool) -> Vec<String> {
     let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
     variants.dedup();
     let fmt = |v: Option<f64>| v.map_or("–".to_string(), |v| format_sig(v, 2));
@@ -93,6 +96,19 @@ pub fn findings(rows: &[BranchRow], axes: &VaryingAxes) -> Vec<String> {
         let mine: Vec<&BranchRow> = rows.iter().filter(|r| r.variant == variant).collect();
         let (Some(shallow), Some(deep)) = (mine.first(), mine.last()) else { continue };
         if shallow.depth == deep.depth {
+            continue;
+        }
+        if !trained {
+            out.push(format!(
+                "{}: median ‖α·v‖ ÷ ‖h‖ at initialisation is {} at depth {} and {} at depth {} (÷ α: {} and {}).",
+                variant.label(axes),
+                fmt(shallow.ratio_init),
+                shallow.depth,
+                fmt(deep.ratio_init),
+                deep.depth,
+                fmt(shallow.init_over_alpha()),
+                fmt(deep.init_over_alpha()),
+            ));
             continue;
         }
         out.push(format!(
@@ -114,8 +130,8 @@ pub fn findings(rows: &[BranchRow], axes: &VaryingAxes) -> Vec<String> {
     out
 }
 
-pub fn table(rows: &[BranchRow], axes: &VaryingAxes) -> Result<Table> {
-    let frame = DataFrame::new_infer_height(vec![
+pub fn table(rows: &[BranchRow], axes: &VaryingAxes, trained: bool) -> Result<Table> {
+    let mut frame = DataFrame::new_infer_height(vec![
         Column::new("variant".into(), rows.iter().map(|r| r.variant.label(axes)).collect::<Vec<_>>()),
         Column::new("arch".into(), rows.iter().map(|r| r.variant.arch.as_str()).collect::<Vec<_>>()),
         Column::new("depth".into(), rows.iter().map(|r| r.depth as u64).collect::<Vec<_>>()),
@@ -128,6 +144,21 @@ pub fn table(rows: &[BranchRow], axes: &VaryingAxes) -> Result<Table> {
         Column::new("end_over_alpha".into(), rows.iter().map(BranchRow::end_over_alpha).collect::<Vec<_>>()),
     ])
     .map_err(Error::polars("branch_ratios"))?;
+    let mut columns = vec![
+        spec("variant", "variant", Format::Text),
+        spec("depth", "depth", Format::Integer),
+        spec("blocks", "blocks K", Format::Integer),
+        spec("runs", "runs", Format::Integer),
+        spec("alpha", "α", Format::Sig(3)),
+        spec("ratio_init", "ratio at init", Format::Sig(3)),
+        spec("ratio_end", "ratio after training", Format::Sig(3)),
+        spec("init_over_alpha", "init ÷ α", Format::Sig(3)),
+        spec("end_over_alpha", "after training ÷ α", Format::Sig(3)),
+    ];
+    if !trained {
+        frame = frame.drop_many(["ratio_end", "end_over_alpha"]);
+        columns.retain(|c| !matches!(c.name.as_str(), "ratio_end" | "end_over_alpha"));
+    }
     Ok(Table {
         slug: "branch_ratios".into(),
         title: "Residual-branch magnitude: ‖α·v_k‖ ÷ ‖h_{k−1}‖".into(),
@@ -135,23 +166,13 @@ pub fn table(rows: &[BranchRow], axes: &VaryingAxes) -> Result<Table> {
                (1/√K for α=1/√K with K blocks, 1 for α=1); ÷ α removes the part of the ratio that α imposes."
             .into(),
         frame,
-        columns: vec![
-            spec("variant", "variant", Format::Text),
-            spec("depth", "depth", Format::Integer),
-            spec("blocks", "blocks K", Format::Integer),
-            spec("runs", "runs", Format::Integer),
-            spec("alpha", "α", Format::Sig(3)),
-            spec("ratio_init", "ratio at init", Format::Sig(3)),
-            spec("ratio_end", "ratio after training", Format::Sig(3)),
-            spec("init_over_alpha", "init ÷ α", Format::Sig(3)),
-            spec("end_over_alpha", "after training ÷ α", Format::Sig(3)),
-        ],
+        columns,
     })
 }
 
 /// ‖α·v_k‖ ÷ ‖h_{k−1}‖ against k/K: panels per variant × (init, after training), a line per
-/// depth, α dashed in the init panels.
-pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
+/// depth, α dashed in the init panels. Without training, the init panels only.
+pub fn chart(groups: &[Group], axes: &VaryingAxes, trained: bool) -> Option<Chart> {
     let variants = variants_of(groups);
     let mut depths: Vec<usize> = groups.iter().map(|g| g.depth).collect();
     depths.sort_unstable();
@@ -164,7 +185,8 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         let init: Vec<&[f64]> = g.runs.iter().map(|r| r.record.branch_ratios_init.as_slice()).collect();
         let end: Vec<&[f64]> =
             g.runs.iter().filter(|r| !r.record.diverged).map(|r| r.record.branch_ratios_final.as_slice()).collect();
-        for (phase, values) in [(0, init), (1, end)] {
+        let phases = if trained { vec![(0, init), (1, end)] } else { vec![(0, init)] };
+        for (phase, values) in phases {
             let profile = median_profile(&values);
             let k_max = profile.len() as f64;
             let points: Vec<(f64, f64)> = profile
@@ -237,8 +259,54 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         file: "branch_ratios.svg".into(),
         caption: format!(
             "Per residual block k, ‖α·v_k‖ ÷ ‖h_{{k−1}}‖ (log scale) against the normalised block index k/K; one line \
-             per depth ({centre}), at initialisation (left, with α dashed) and after training (right), on a shared \
-             axis. With α = 1/√K the ratio falls with depth by construction; compare each line with its α."
+             per depth ({centre}), {}, on a shared axis. With α = 1/√K the ratio falls with depth by construction; \
+             compare each line with its α.",
+            if trained {
+                "at initialisation (left, with α dashed) and after training (right)"
+            } else {
+                "at initialisation (α dashed); the runs took no step"
+            }
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::tests::{synthetic_run, typed};
+    use crate::variant::Run;
+
+    fn residual_runs(steps: usize) -> Vec<Run> {
+        let mut runs = Vec::new();
+        for depth in [8, 32] {
+            for seed in 0..3 {
+                let mut record = synthetic_run("residual", depth, seed, Some(0.1));
+                record.steps = steps;
+                record.branch_ratios_init = vec![0.5; depth / 2];
+                record.branch_ratios_final = vec![if steps == 0 { 0.5 } else { 0.25 }; depth / 2];
+                runs.push(typed(record));
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn a_zero_step_experiment_shows_initialisation_only() {
+        for (steps, trained) in [(0, false), (100, true)] {
+            let runs = residual_runs(steps);
+            let groups = groups(&runs, |_| true);
+            let axes = VaryingAxes::of_runs(&runs);
+            let rows = rows(&groups);
+            let text = findings(&rows, &axes, trained).join(" ");
+            assert_eq!(text.contains("after training"), trained, "{text}");
+            let expected = if trained { "after training is 0.25 at depth 8" } else { "initialisation is 0.50 at depth 8" };
+            assert!(text.contains(expected), "{text}");
+            let table = table(&rows, &axes, trained).unwrap();
+            assert_eq!(table.columns.iter().any(|c| c.name == "ratio_end"), trained);
+            assert_eq!(table.frame.column("end_over_alpha").is_ok(), trained);
+            let chart = chart(&groups, &axes, trained).unwrap();
+            assert_eq!(chart.figure.panels.len(), if trained { 2 } else { 1 });
+            assert_eq!(chart.caption.contains("after training"), trained);
+        }
+    }
 }
