@@ -109,7 +109,7 @@ fn compares_two_machines_with_non_uniform_speeds() {
     assert!(readme.contains("forward 3.00 ("), "{readme}");
     assert!(
         readme.contains(
-            "The first machine is slower in 1 of 8 benchmarks (1 of them beyond their intervals: train_step plain d16 w64)."
+            "The first machine is slower in 1 of 8 stable benchmarks (1 of them beyond their intervals: train_step plain d16 w64)."
         ),
         "{readme}"
     );
