@@ -214,7 +214,9 @@ fn draw_line(chart: &mut PlotContext, panel: &Panel, line: &Line) -> DrawResult<
     }
     let observations = line.observations.iter().filter_map(|&(x, y)| Some((panel.x.to_plot(x)?, panel.y.to_plot(y)?)));
     chart.draw_series(observations.map(|p| Circle::new(p, 2, ShapeStyle { stroke_width: 1, ..style })))?;
-    if line.style.dashed {
+    if line.style.marker == Marker::Ring {
+        // Flags only: no line joins them.
+    } else if line.style.dashed {
         chart.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))?;
     } else {
         chart.draw_series(LineSeries::new(points.clone(), style))?;
@@ -223,6 +225,9 @@ fn draw_line(chart: &mut PlotContext, panel: &Panel, line: &Line) -> DrawResult<
         Marker::None => {}
         Marker::Circle => {
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, line.style.color.filled())))?;
+        }
+        Marker::Ring => {
+            chart.draw_series(points.iter().map(|&p| Circle::new(p, 8, style)))?;
         }
         Marker::Triangle => {
             chart.draw_series(points.iter().map(|&p| TriangleMarker::new(p, 5, line.style.color.filled())))?;
@@ -248,7 +253,9 @@ fn draw_legend(entries: &[LineStyle], layout: &LegendLayout, area: &Area) -> Dra
         let x = (20 + column * layout.entry_width) as i32;
         let style = ShapeStyle { color: entry.color.to_rgba(), filled: false, stroke_width: 2 };
         let (x0, x1) = (x, x + 36);
-        if entry.dashed {
+        if entry.marker == Marker::Ring {
+            // A ring flags points: its sample has no line either.
+        } else if entry.dashed {
             area.draw(&DashedPathElement::new(vec![(x0, y), (x1, y)], 6, 4, style))?;
         } else {
             area.draw(&PathElement::new(vec![(x0, y), (x1, y)], style))?;
@@ -257,6 +264,7 @@ fn draw_legend(entries: &[LineStyle], layout: &LegendLayout, area: &Area) -> Dra
             Marker::None => {}
             Marker::Circle => area.draw(&Circle::new((x + 18, y), 4, entry.color.filled()))?,
             Marker::Triangle => area.draw(&TriangleMarker::new((x + 18, y), 5, entry.color.filled()))?,
+            Marker::Ring => area.draw(&Circle::new((x + 18, y), 8, style))?,
         }
         area.draw(&Text::new(entry.label.clone(), (x + 44, y - 8), font.clone()))?;
     }

@@ -62,6 +62,9 @@ pub enum Marker {
     None,
     Circle,
     Triangle,
+    /// A hollow ring around each point and no line between them: flags points of other lines
+    /// (an unstable benchmark, say) without hiding them.
+    Ring,
 }
 
 /// How one line looks; also its legend entry.

@@ -3,6 +3,10 @@
 use crate::bench::{MachineTimes, NetworkTime, Op};
 use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use degradation_bench::config::Arch;
+use plotters::style::RGBColor;
+
+/// Rings around unstable benchmarks, in a red the viridis width colours never take.
+const UNSTABLE: RGBColor = RGBColor(214, 39, 40);
 
 /// Time against depth, one panel per operation and machine, one colour per width, plain solid
 /// and residual dashed, each point with its confidence interval as an error bar.
@@ -14,6 +18,7 @@ pub(super) fn time_chart(machines: &[(String, MachineTimes)], short_labels: &[St
     widths.sort_unstable();
     widths.dedup();
     let mut panels = Vec::new();
+    let mut any_unstable = false;
     for ((_, times), label) in machines.iter().zip(short_labels) {
         for op in Op::ALL {
             let mut lines = Vec::new();
@@ -45,6 +50,22 @@ pub(super) fn time_chart(machines: &[(String, MachineTimes)], short_labels: &[St
             if lines.is_empty() {
                 continue;
             }
+            let unstable: Vec<(f64, f64)> = times
+                .networks
+                .values()
+                .filter(|n| n.key.op == op && !n.is_stable())
+                .map(|n| (n.key.depth as f64, n.time_ns.point / 1e6))
+                .collect();
+            if !unstable.is_empty() {
+                any_unstable = true;
+                let style = LineStyle {
+                    label: "unstable benchmark (see the table)".into(),
+                    color: UNSTABLE,
+                    dashed: false,
+                    marker: Marker::Ring,
+                };
+                lines.push(Line::new(style, unstable));
+            }
             let title = if machines.len() > 1 { format!("{}, {label}", op.group()) } else { op.group().to_string() };
             panels.push(Panel {
                 title,
@@ -66,9 +87,16 @@ pub(super) fn time_chart(machines: &[(String, MachineTimes)], short_labels: &[St
     Some(Chart {
         figure,
         file: "timing_vs_depth.svg".into(),
-        caption: "Criterion's median time per iteration against depth (log–log), one colour per width, with its 95% \
-                  confidence interval as an error bar. Plain (solid) and residual (dashed) lines of one width lie on top \
-                  of each other where their times agree; the overhead section gives their ratio."
-            .into(),
+        caption: format!(
+            "Criterion's median time per iteration against depth (log–log), one colour per width, with its 95% \
+             confidence interval as an error bar. Plain (solid) and residual (dashed) lines of one width lie on top of \
+             each other where their times agree; the overhead section gives their ratio.{}",
+            if any_unstable {
+                " A red ring marks a benchmark the stability check found unstable (two clusters, drift or a wide \
+                 spread): its median is shown but is not a reliable time."
+            } else {
+                ""
+            }
+        ),
     })
 }
