@@ -14,7 +14,13 @@ unbiased variance, which is what PyTorch's layer does with these settings.
 
 Parameter names are those of the export's conv layout (`conv.weight`, `bn.bias`,
 `blocks.4.conv1.weight`, `blocks.4.bn2.running_var`, `fc.weight`), so an export loads by name.
+
+`initialise` draws the same distributions from a given generator instead of the global one, so
+that a peer run (peer_run.py) is reproducible from its seed.
 """
+import math
+
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -81,15 +87,42 @@ class CifarNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight)
         nn.init.zeros_(self.fc.bias)
 
-    def forward(self, x):
+    def forward(self, x, keep=None):
+        """Logits; if `keep` is a dict it receives `states`, the hidden states h_0..h_K (the
+        stem's output, then each block's, after its ReLU), and `branches`, empty: the probes
+        measure no branch ratios for conv nets, as src/model/conv/ measures none."""
         h = F.relu(self.bn(self.conv(x)))
-        h = self.blocks(h)
+        states = [h]
+        for block in self.blocks:
+            h = block(h)
+            states.append(h)
+        if keep is not None:
+            keep["states"], keep["branches"] = states, []
         return self.fc(h.mean(dim=(2, 3)))
+
+    def hidden_convs(self):
+        """The 6n convs inside the blocks, input side first: the layers the probes report."""
+        return [conv for block in self.blocks for conv in (block.conv1, block.conv2)]
 
     def linears_into_batch_norm(self):
         """None: every conv feeds a BatchNorm, and no conv has a bias (parity.py asks the MLP
         the same question)."""
         return []
+
+
+def initialise(net, generator):
+    """He initialisation drawn from `generator`: conv weights N(0, 2/(9 C_in)), the classifier's
+    N(0, 2/fan_in) (what kaiming_normal_ draws in its default fan-in mode), drawn in f64; BN
+    gains 1 and shifts 0, classifier bias 0; running statistics reset (mean 0, variance 1)."""
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                fan_in = module.weight[0].numel()
+                noise = torch.randn(module.weight.shape, generator=generator, dtype=torch.float64)
+                module.weight.copy_(noise * math.sqrt(2.0 / fan_in))
+            elif isinstance(module, nn.BatchNorm2d):
+                module.reset_parameters()
+        net.fc.bias.zero_()
 
 
 def from_config(model, image_shape):

@@ -200,7 +200,7 @@ fn findings(groups: &[Group], summary: &[Summary], axes: &VaryingAxes) -> Vec<St
             continue;
         }
         let net = group.variant.net_label(group.depth);
-        let facet = group.variant.facet_label(axes);
+        let facet = group.variant.facet_and_implementation_label(axes);
         let net = if facet.is_empty() { net } else { format!("{net} ({facet})") };
         if s.stalled == 0 {
             out.push(format!(

@@ -208,7 +208,7 @@ fn findings(groups: &[Group], contexts: &[Variant], axes: &VaryingAxes) -> Vec<S
     let mut out = Vec::new();
     for context in contexts {
         let members: Vec<&Group> = groups.iter().filter(|g| g.variant.context() == *context).collect();
-        let prefix = match context.facet_label(axes) {
+        let prefix = match context.facet_and_implementation_label(axes) {
             facet if facet.is_empty() => String::new(),
             facet => format!("{facet}: "),
         };

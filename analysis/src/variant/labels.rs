@@ -85,11 +85,28 @@ impl Variant {
 
     /// What the nets of one context (plain and residual, otherwise alike) share, for a chart's
     /// title: every varying axis but the optimiser's, then the optimiser with its rate ("SGD
-    /// (momentum 0.9) lr 0.1").
+    /// (momentum 0.9) lr 0.1"), then who trained them when two implementations are shown (a
+    /// context holds one implementation's runs, so its chart names it).
     pub fn setting_label(&self, axes: &VaryingAxes) -> String {
         let others = self.facet_label(&VaryingAxes { optimizer: false, momentum: false, weight_decay: false, ..*axes });
         let optimizer = format!("{} lr {}", self.optimizer_settings(), self.lr);
-        [others, optimizer].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(", ")
+        let setting = [others, optimizer].into_iter().filter(|part| !part.is_empty()).collect::<Vec<_>>().join(", ");
+        if axes.implementation {
+            format!("{setting}, trained by {}", self.implementation_label())
+        } else {
+            setting
+        }
+    }
+
+    /// [`Self::facet_label`] and, when two implementations are shown, who trained the runs: for
+    /// statements about one context's runs, which the line label (holding the implementation)
+    /// does not precede.
+    pub fn facet_and_implementation_label(&self, axes: &VaryingAxes) -> String {
+        let mut parts = self.facet_parts(axes);
+        if axes.implementation {
+            parts.push(self.implementation_label());
+        }
+        parts.join(", ")
     }
 
     /// What distinguishes lines within one chart panel: arch, α, the normalisation and the
