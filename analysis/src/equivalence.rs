@@ -16,6 +16,7 @@
 //! c = 1 fails (3 against 3 at 95%), no finite interval exists and the bounds are infinite.
 
 use crate::rank_test::u_cumulative;
+use crate::stats::median_with_infinities;
 
 /// Level of each one-sided test of the equivalence check: the (1 − 2α) = 90% interval decides.
 pub const EQUIVALENCE_ALPHA: f64 = 0.05;
@@ -52,11 +53,7 @@ pub fn shift_interval(a: &[f64], b: &[f64], confidence: f64) -> Option<Shift> {
     let mut differences: Vec<f64> = a.iter().flat_map(|x| b.iter().map(move |y| x - y)).collect();
     differences.sort_by(|x, y| x.partial_cmp(y).expect("finite"));
     let pairs = differences.len();
-    let estimate = if pairs % 2 == 1 {
-        differences[pairs / 2]
-    } else {
-        (differences[pairs / 2 - 1] + differences[pairs / 2]) / 2.0
-    };
+    let estimate = median_with_infinities(differences.iter().copied()).expect("finite differences");
     let tail = (1.0 - confidence) / 2.0;
     let cumulative = u_cumulative(a.len(), b.len());
     // c = number of differences cut from each end; the largest with P(U ≤ c − 1) ≤ tail.

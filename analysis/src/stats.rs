@@ -115,14 +115,35 @@ pub fn theory_log2_grad_profile(variant: &Variant, depth: usize) -> Option<Vec<f
     Some(rms2.iter().map(|&s| 0.5 * (last - s)).collect())
 }
 
-/// Median of the finite values; `None` if there are none.
+/// Median of the finite values by the linear rule of [`quantile`]; `None` if there are none.
 pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     quantile(values, 0.5)
 }
 
+/// The `q` quantile (0 ≤ q ≤ 1) of the finite values, linear between order statistics; `None`
+/// if there are none. See [`sorted_quantile`] for the rule.
+pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    sorted_quantile(&v, q)
+}
+
+/// The `q` quantile of values sorted ascending, all of them taken: at position p = q·(n − 1),
+/// `lower + (upper − lower)·(p − ⌊p⌋)`. This is polars' `QuantileMethod::Linear` (and its
+/// `median`) to the bit, operation for operation, so a table aggregated in polars and a number
+/// computed here agree exactly. `None` for no values.
+pub fn sorted_quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    let position = q * sorted.len().checked_sub(1)? as f64;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    Some(sorted[low] + (sorted[high] - sorted[low]) * (position - low as f64))
+}
+
 /// Median in which infinities are values like any other (a run that never reached a threshold
 /// enters as +∞, so when most runs never did, the median is +∞); `None` if there are no values
-/// or one is NaN. An even count averages the middle two.
+/// or one is NaN. An even count averages the middle two as (a + b) ÷ 2, the midpoint rule: it
+/// keeps two infinite middle values infinite (the linear rule's ∞ − ∞ would be NaN), and it is
+/// the rule of the bootstrap medians, the Hodges–Lehmann shift and the median ratios the
+/// reports print, whose last bits can differ from the linear rule's.
 pub fn median_with_infinities(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     let mut v: Vec<f64> = values.into_iter().collect();
     if v.is_empty() || v.iter().any(|x| x.is_nan()) {
@@ -131,19 +152,6 @@ pub fn median_with_infinities(values: impl IntoIterator<Item = f64>) -> Option<f
     v.sort_by(f64::total_cmp);
     let middle = v.len() / 2;
     Some(if v.len() % 2 == 1 { v[middle] } else { (v[middle - 1] + v[middle]) / 2.0 })
-}
-
-/// Linear-interpolation quantile (the same rule as polars' `QuantileMethod::Linear`).
-pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let position = q * (v.len() - 1) as f64;
-    let low = position.floor() as usize;
-    let high = position.ceil() as usize;
-    Some(v[low] + (v[high] - v[low]) * (position - low as f64))
 }
 
 /// A point estimate of either sign with its confidence interval (`lower ≤ point ≤ upper`) at
@@ -393,6 +401,20 @@ mod tests {
         assert_eq!(quantile(v, 0.25), Some(1.75));
         assert_eq!(quantile(v, 0.75), Some(3.25));
         assert_eq!(median([f64::NAN]), None);
+        assert_eq!(sorted_quantile(&[1.0, 2.0, 3.0, 4.0, 5.0], 0.25), Some(2.0));
+        assert_eq!(sorted_quantile(&[1.0, 2.0], 0.5), Some(1.5));
+        assert_eq!(sorted_quantile(&[7.0], 0.9), Some(7.0));
+        assert_eq!(sorted_quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn the_midpoint_rule_keeps_its_own_last_bits() {
+        // (a + b) ÷ 2 and a + (b − a)·½ round differently here: both rules stay, each where it
+        // was used, so no report changes by a bit.
+        let (a, b) = (0.1, 0.7);
+        assert_ne!((a + b) / 2.0, a + (b - a) * 0.5);
+        assert_eq!(median_with_infinities([b, a]), Some((a + b) / 2.0));
+        assert_eq!(median([b, a]), Some(a + (b - a) * 0.5));
     }
     #[test]
     fn t_and_chi_square_quantiles_match_tables() {

@@ -22,7 +22,8 @@
 //! slow outliers (an interrupt, a page fault) move both a long way while the median, which the
 //! reports use, stays put.
 
-use crate::interval::{median, sorted_quantile, Interval};
+use crate::interval::Interval;
+use crate::stats::{median_with_infinities, sorted_quantile};
 
 /// Two neighbouring sorted times further apart than this (upper ÷ lower − 1) split two clusters.
 pub const CLUSTER_GAP: f64 = 0.10;
@@ -139,12 +140,13 @@ impl Stability {
         }
         if n >= DRIFT_MIN_SAMPLES {
             let third = n / 3;
+            let median = |times: &[f64]| median_with_infinities(times.iter().copied()).unwrap_or(f64::NAN);
             let ratio = median(&per_iteration[n - third..]) / median(&per_iteration[..third]);
             if (ratio - 1.0).abs() > DRIFT {
                 problems.push(Instability::Drift { ratio });
             }
         }
-        let spread = (n > 0).then(|| sorted_quantile(&sorted, 0.9) / sorted_quantile(&sorted, 0.1));
+        let spread = sorted_quantile(&sorted, 0.9).zip(sorted_quantile(&sorted, 0.1)).map(|(q90, q10)| q90 / q10);
         if let Some(q90_over_q10) = spread.filter(|s| *s > SPREAD) {
             problems.push(Instability::Spread { q90_over_q10 });
         }

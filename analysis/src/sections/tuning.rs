@@ -16,6 +16,7 @@ use crate::inputs::Inputs;
 use crate::plot::{sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::rank_test::{mann_whitney_u, smallest_p, RankTest, SIGNIFICANCE};
 use crate::section::Section;
+use crate::stats::median_with_infinities;
 use crate::table::{format_sig, spec, Format, Table};
 use crate::variant::{Run, Variant, VaryingAxes};
 use degradation_bench::config::Arch;
@@ -239,17 +240,10 @@ fn robust_loss(run: &Run) -> f64 {
     }
 }
 
-fn median_of(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        0.5 * (sorted[n / 2 - 1] + sorted[n / 2])
-    }
+/// The median of `a` over the median of `b`, diverged runs (+∞) counted as values.
+fn median_ratio(a: &[f64], b: &[f64]) -> f64 {
+    let median = |v: &[f64]| median_with_infinities(v.iter().copied()).unwrap_or(f64::NAN);
+    median(a) / median(b)
 }
 
 /// For each tuned variant: every depth deeper than its best depth against the best depth.
@@ -270,7 +264,7 @@ fn depth_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
                     depth: deeper.depth,
                     reference: format!("depth {}", top.depth),
                     test,
-                    ratio: median_of(&deeper.losses) / median_of(&top.losses),
+                    ratio: median_ratio(&deeper.losses, &top.losses),
                     holm_p: f64::NAN,
                 });
             }
@@ -294,7 +288,7 @@ fn arch_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
                     depth: plain.depth,
                     reference: label(&residual.tuned, axes),
                     test,
-                    ratio: median_of(&plain.losses) / median_of(&residual.losses),
+                    ratio: median_ratio(&plain.losses, &residual.losses),
                     holm_p: f64::NAN,
                 });
             }
@@ -598,7 +592,8 @@ mod tests {
             ratio: 2.0,
             holm_p: f64::NAN,
         };
-        let mut tests = vec![comparison("plain", 8, 0.03), comparison("plain", 16, 0.0079), comparison("residual", 8, 0.03)];
+        let mut tests =
+            vec![comparison("plain", 8, 0.03), comparison("plain", 16, 0.0079), comparison("residual", 8, 0.03)];
         adjust_per_line(&mut tests);
         // plain: 0.0079 × 2 = 0.016, then max(0.016, 0.03 × 1) = 0.03; residual alone: 0.03.
         let adjusted: Vec<f64> = tests.iter().map(|c| c.holm_p).collect();

@@ -272,12 +272,6 @@ pub fn check_svg(path: &Path, texts: &[&str]) {
     }
 }
 
-pub fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
+pub fn median(values: Vec<f64>) -> f64 {
+    degradation_analysis::stats::median_with_infinities(values).expect("values, none NaN")
 }

@@ -9,7 +9,7 @@
 use crate::bench::{BenchKey, MachineTimes, Op};
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::interval::median;
+use crate::stats::median_with_infinities;
 use crate::table::{format_sig, spec, Format, Table};
 use degradation_bench::config::{Arch, Family};
 use polars::prelude::{Column, DataFrame};
@@ -86,7 +86,11 @@ pub fn step_rates(inputs: &Inputs, benches: &BTreeMap<String, MachineTimes>) -> 
     for set in &inputs.results {
         for run in &set.runs {
             let r = &run.record;
-            if r.family != Family::Mlp || r.implementation.is_some() || r.steps_per_second.is_nan() || r.steps_per_second <= 0.0 {
+            if r.family != Family::Mlp
+                || r.implementation.is_some()
+                || r.steps_per_second.is_nan()
+                || r.steps_per_second <= 0.0
+            {
                 continue;
             }
             let key = (r.machine_id.clone(), r.width, r.depth, r.batch_size);
@@ -102,11 +106,11 @@ pub fn step_rates(inputs: &Inputs, benches: &BTreeMap<String, MachineTimes>) -> 
         let rates: Vec<f64> = runs.iter().map(|r| r.0).collect();
         let losses: Vec<f64> = runs.iter().filter_map(|r| r.1).collect();
         Some(SweepRate {
-            median: median(&rates),
+            median: median_with_infinities(rates.iter().copied())?,
             lowest: rates.iter().copied().fold(f64::INFINITY, f64::min),
             highest: rates.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             runs: rates.len(),
-            final_loss: (!losses.is_empty()).then(|| median(&losses)),
+            final_loss: median_with_infinities(losses),
         })
     };
     groups
