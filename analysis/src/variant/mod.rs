@@ -273,7 +273,12 @@ pub fn variants_of<'a>(groups: &[Group<'a>]) -> Vec<&'a Variant> {
 
 /// Seed counts over groups as a caption phrase: "one seed", "3 seeds", "1–3 seeds".
 pub fn seeds_phrase(groups: &[Group]) -> String {
-    let counts: Vec<usize> = groups.iter().map(Group::seeds).collect();
+    seeds_phrase_of(groups.iter().map(Group::seeds))
+}
+
+/// [`seeds_phrase`] from each group's count of seeds.
+pub fn seeds_phrase_of(counts: impl IntoIterator<Item = usize>) -> String {
+    let counts: Vec<usize> = counts.into_iter().collect();
     let (lo, hi) = (counts.iter().copied().min().unwrap_or(0), counts.iter().copied().max().unwrap_or(0));
     match (lo, hi) {
         (1, 1) => "one seed".to_string(),
