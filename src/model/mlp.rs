@@ -224,7 +224,25 @@ impl<T: Real> Mlp<T> {
         &mut self,
         inputs: ArrayView2<'_, T>,
         dlogits: ArrayView2<'_, T>,
-        mut state_grad_norms: Option<&mut Vec<f64>>,
+        state_grad_norms: Option<&mut Vec<f64>>,
+    ) {
+        match state_grad_norms {
+            None => self.backward_visiting(inputs, dlogits, |_, _| {}),
+            Some(norms) => {
+                norms.clear();
+                norms.resize(self.states_len(), 0.0);
+                self.backward_visiting(inputs, dlogits, |k, grad| norms[k] = l2_norm(&grad));
+            }
+        }
+    }
+
+    /// [`backward`](Self::backward), showing `visit` each ∂L/∂h_k ((n, width), k = K down to 0)
+    /// as soon as it is complete: what the probes measure of the backward's signal.
+    pub fn backward_visiting(
+        &mut self,
+        inputs: ArrayView2<'_, T>,
+        dlogits: ArrayView2<'_, T>,
+        mut visit: impl FnMut(usize, ArrayView2<'_, T>),
     ) {
         let n = inputs.nrows();
         assert!(n <= self.max_batch, "batch of {n} rows exceeds the {} the network was built for", self.max_batch);
@@ -232,19 +250,7 @@ impl<T: Real> Mlp<T> {
         let act = self.config.activation;
         let Mlp { params, grads, stem, body, head, grad_state, grad_a, grad_b, .. } = self;
         let params: &Array1<T> = params;
-        let layers = match body {
-            Body::Plain { layers } => layers.len(),
-            Body::Residual { blocks, .. } => blocks.len(),
-        };
-        if let Some(norms) = state_grad_norms.as_deref_mut() {
-            norms.clear();
-            norms.resize(layers + 1, 0.0);
-        }
-        let mut record = |k: usize, grad: &Array2<T>| {
-            if let Some(norms) = state_grad_norms.as_deref_mut() {
-                norms[k] = l2_norm(&grad.slice(s![..n, ..]));
-            }
-        };
+        let mut record = |k: usize, grad: &Array2<T>| visit(k, grad.slice(s![..n, ..]));
 
         match body {
             Body::Plain { layers } => {
@@ -282,6 +288,14 @@ impl<T: Real> Mlp<T> {
         record(0, grad_state);
         // h₀ = φ(W₀x + b₀); the input needs no gradient.
         stem.backward(act, params, grads, inputs, first_rows(grad_state, n), None);
+    }
+
+    /// K + 1: the number of hidden states h_0..h_K.
+    fn states_len(&self) -> usize {
+        match &self.body {
+            Body::Plain { layers } => layers.len() + 1,
+            Body::Residual { blocks, .. } => blocks.len() + 1,
+        }
     }
 
     /// RMS of each hidden state h_k (k = 0..K) of the last forward over `n` rows.

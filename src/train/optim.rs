@@ -43,6 +43,12 @@ impl<T: Real> Optimizer<T> {
         }
     }
 
+    /// The optimizer's state in the parameters' layout: SGD's velocity and nothing, or Adam's
+    /// first and second moments.
+    pub fn moments(&self) -> (&[T], &[T]) {
+        (&self.first, &self.second)
+    }
+
     /// The learning rate the next update will use.
     pub fn next_lr(&self) -> f64 {
         self.schedule.lr_at(self.config.lr, self.step as usize + 1, self.total_steps)

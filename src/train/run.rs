@@ -75,6 +75,11 @@ impl BatchOrder {
         BatchOrder { permutation, position: 0, batch, rng }
     }
 
+    /// Starts the current permutation over (the loop draws the probes' batch, then rewinds).
+    pub(crate) fn rewind(&mut self) {
+        self.position = 0;
+    }
+
     pub(crate) fn next_batch(&mut self) -> &[usize] {
         if self.position + self.batch > self.permutation.len() {
             self.permutation.shuffle(&mut self.rng);
@@ -144,7 +149,7 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
 
     // Probes use the first minibatch of the run, at initialisation and again at the end.
     let probe_rows: Vec<usize> = order.next_batch().to_vec();
-    order.position = 0;
+    order.rewind();
     buffers.gather(train_set, &probe_rows);
     watch.charge(&mut time.setup);
     let probe_init = probe(&mut net, buffers.inputs(), buffers.targets()).unwrap_or_default();
