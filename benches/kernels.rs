@@ -28,7 +28,7 @@
 
 mod common;
 
-use common::{criterion_home, filters, selected, write_json, Invocation, Summary};
+use common::{criterion_home, filters, selected, write_json, Invocation, Product, Summary};
 use degradation_bench::machine::fingerprint;
 use degradation_bench::model::gemm::{matmul, GEMM_BACKEND};
 use ndarray::{ArrayView2, ArrayViewMut2, ShapeBuilder};
@@ -73,26 +73,6 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Product {
-    Forward,
-    InputGrad,
-    WeightGrad,
-}
-
-impl Product {
-    const ALL: [Product; 3] = [Product::Forward, Product::InputGrad, Product::WeightGrad];
-
-    fn name(self) -> &'static str {
-        match self {
-            Product::Forward => "forward",
-            Product::InputGrad => "input_grad",
-            Product::WeightGrad => "weight_grad",
-        }
-    }
-}
 
 /// A matrix operand inside a buffer: element (i, j) at `i·row_stride + j·col_stride`.
 #[derive(Clone, Copy)]

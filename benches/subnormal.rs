@@ -44,7 +44,7 @@ mod common;
 
 use common::cpu_time::{Clock, ThreadCpuTime};
 use common::sampling::{configure, CliOverrides};
-use common::Invocation;
+use common::{Invocation, Product};
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion};
 use degradation_bench::config::{Arch, OptimizerKind, RunConfig};
@@ -127,25 +127,6 @@ fn with_flush<R>(flush: Flush, f: impl FnOnce() -> R) -> R {
 #[cfg(not(target_arch = "x86_64"))]
 fn with_flush<R>(_flush: Flush, f: impl FnOnce() -> R) -> R {
     f()
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Product {
-    Forward,
-    InputGrad,
-    WeightGrad,
-}
-
-impl Product {
-    const ALL: [Product; 3] = [Product::Forward, Product::InputGrad, Product::WeightGrad];
-
-    fn name(self) -> &'static str {
-        match self {
-            Product::Forward => "forward",
-            Product::InputGrad => "input_grad",
-            Product::WeightGrad => "weight_grad",
-        }
-    }
 }
 
 /// The operands of one product: `signal` is h (forward) or δ (backward), the operand that is

@@ -1,5 +1,5 @@
-//! What the hand-timed benches (`peak`, `kernels`) share: where results go, whether this run
-//! measures, and a median with a distribution-free interval.
+//! What the benches share: where results go, whether this run measures, a median with a
+//! distribution-free interval, and the three products of a dense layer.
 //!
 //! These benches time themselves instead of going through criterion because they interleave
 //! the alternatives they compare (A, B, A, B, …): on a machine shared with other work, a slow
@@ -12,6 +12,27 @@ pub mod sampling;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+
+/// The three products of a dense layer's train step: y = x·Wᵀ, ∂x = ∂y·W, ∂W = ∂yᵀ·x.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Product {
+    Forward,
+    InputGrad,
+    WeightGrad,
+}
+
+impl Product {
+    pub const ALL: [Product; 3] = [Product::Forward, Product::InputGrad, Product::WeightGrad];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::Forward => "forward",
+            Product::InputGrad => "input_grad",
+            Product::WeightGrad => "weight_grad",
+        }
+    }
+}
 
 /// Criterion's output directory, found the way criterion finds it: `CRITERION_HOME`, else
 /// `$CARGO_TARGET_DIR/criterion`, else the target directory `cargo metadata` names, else

@@ -75,7 +75,7 @@ impl<N: Network<f32>> Replay<N> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{
         Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
@@ -84,37 +84,49 @@ mod tests {
     use crate::model::Mlp;
     use crate::train::eval::evaluate;
 
-    #[test]
-    fn a_replay_ends_where_the_training_loop_ends() {
+    /// The spirals' 60 samples, and a small Adam run on them: width 8, residual blocks of two
+    /// layers, lr 1e-2, batches of 16 (epochs reshuffle within the run).
+    pub(crate) fn spirals_run(
+        arch: Arch,
+        depth: usize,
+        steps: usize,
+        checkpoints: usize,
+        seed: u64,
+    ) -> (RunConfig, Split) {
         let options = DatasetOptions { samples: 60, test_samples: 10, ..DatasetOptions::default() };
         let split = crate::data::load(DatasetKind::Spirals, &options).unwrap();
+        let config = RunConfig {
+            experiment: "unit".into(),
+            dataset: DatasetKind::Spirals,
+            dataset_options: options,
+            model: ModelConfig {
+                arch,
+                depth,
+                width: 8,
+                input_dim: 2,
+                output_dim: 2,
+                activation: Activation::Relu,
+                norm: Norm::None,
+                residual_scale: ResidualScale::InvSqrtBlocks,
+                block_layers: if arch == Arch::Plain { 1 } else { 2 },
+                init: Init::He,
+            },
+            optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-2, momentum: 0.0, weight_decay: 0.0 },
+            batch_size: 16,
+            steps,
+            checkpoints,
+            seed,
+            family: Family::Mlp,
+            lr_schedule: LrSchedule::default(),
+            probes: MechanismProbes::default(),
+        };
+        (config, split)
+    }
+
+    #[test]
+    fn a_replay_ends_where_the_training_loop_ends() {
         for arch in [Arch::Plain, Arch::Residual] {
-            let config = RunConfig {
-                experiment: "unit".into(),
-                dataset: DatasetKind::Spirals,
-                dataset_options: options.clone(),
-                model: ModelConfig {
-                    arch,
-                    depth: 4,
-                    width: 8,
-                    input_dim: 2,
-                    output_dim: 2,
-                    activation: Activation::Relu,
-                    norm: Norm::None,
-                    residual_scale: ResidualScale::InvSqrtBlocks,
-                    block_layers: if arch == Arch::Plain { 1 } else { 2 },
-                    init: Init::He,
-                },
-                optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-2, momentum: 0.0, weight_decay: 0.0 },
-                // 120 training samples in batches of 16: epochs reshuffle within the run.
-                batch_size: 16,
-                steps: 40,
-                checkpoints: 5,
-                seed: 3,
-                family: Family::Mlp,
-                lr_schedule: LrSchedule::default(),
-                probes: MechanismProbes::default(),
-            };
+            let (config, split) = spirals_run(arch, 4, 40, 5, 3);
             let trained = crate::train::train(&config, &split).unwrap();
             let mut replay = Replay::<Mlp<f32>>::start(&config, &split).unwrap();
             assert!(replay.advance_to(&split.train, config.steps));

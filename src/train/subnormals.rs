@@ -181,11 +181,9 @@ impl CensusTotals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{
-        Activation, Arch, DatasetKind, DatasetOptions, Family, Init, LrSchedule, MechanismProbes, ModelConfig, Norm,
-        OptimizerConfig, OptimizerKind, ResidualScale, RunConfig,
-    };
+    use crate::config::Arch;
     use crate::train::eval::BatchBuffers;
+    use crate::train::replay::tests::spirals_run;
     use crate::train::replay::Replay;
 
     #[test]
@@ -244,34 +242,8 @@ mod tests {
 
     #[test]
     fn a_census_covers_every_layer_and_changes_no_step() {
-        let options = DatasetOptions { samples: 60, test_samples: 10, ..DatasetOptions::default() };
-        let split = crate::data::load(DatasetKind::Spirals, &options).unwrap();
         for (arch, states) in [(Arch::Plain, 7), (Arch::Residual, 4)] {
-            let config = RunConfig {
-                experiment: "unit".into(),
-                dataset: DatasetKind::Spirals,
-                dataset_options: options.clone(),
-                model: ModelConfig {
-                    arch,
-                    depth: 6,
-                    width: 8,
-                    input_dim: 2,
-                    output_dim: 2,
-                    activation: Activation::Relu,
-                    norm: Norm::None,
-                    residual_scale: ResidualScale::InvSqrtBlocks,
-                    block_layers: if arch == Arch::Plain { 1 } else { 2 },
-                    init: Init::He,
-                },
-                optimizer: OptimizerConfig { kind: OptimizerKind::Adam, lr: 1e-2, momentum: 0.0, weight_decay: 0.0 },
-                batch_size: 16,
-                steps: 30,
-                checkpoints: 3,
-                seed: 1,
-                family: Family::Mlp,
-                lr_schedule: LrSchedule::default(),
-                probes: MechanismProbes::default(),
-            };
+            let (config, split) = spirals_run(arch, 6, 30, 3, 1);
             let mut counted = Replay::<Mlp<f32>>::start(&config, &split).unwrap();
             let mut untouched = Replay::<Mlp<f32>>::start(&config, &split).unwrap();
             let mut buffers = BatchBuffers::new(&split.train, config.batch_size);
