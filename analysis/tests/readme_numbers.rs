@@ -25,6 +25,9 @@ const NOT_MEASUREMENTS: &[(&str, &str)] = &[
     ("(Alpaydin & Kaynak, 1998)", "the digits data's citation"),
     ("CC BY 4.0", "the digits data's licence"),
     ("(Xiao, Rasul & Vollgraf, 2017)", "Fashion-MNIST's citation"),
+    ("p = 0.05", "the significance level every rank test of the reports uses"),
+    ("within 2×", "the equivalence margin, a factor of two (analysis/src/equivalence.rs)"),
+    ("90% interval inside 1/2–2×", "the equivalence rule: two one-sided tests at 0.05"),
 ];
 
 const MARKER_START: &str = "<!-- from ";
