@@ -11,8 +11,7 @@ use crate::stats::{median_with_infinities, sorted_quantile};
 /// Resamples per bootstrap interval: the 2.5 % and 97.5 % quantiles of 10 000 resamples move
 /// by well under a tenth of the interval's width between seeds.
 pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
-/// The confidence level of the intervals computed here (criterion's default as well).
-pub const CONFIDENCE_LEVEL: f64 = 0.95;
+pub use crate::stats::CONFIDENCE_LEVEL;
 
 /// A positive quantity with a confidence interval (`lower ≤ point ≤ upper`) at `level`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -11,9 +11,11 @@
 //! shrinks by the same factor per step towards the output, so the log₂‖∂L/∂h_k‖ slope is −½ of
 //! the log₂RMS² slope.
 
-use crate::interval::CONFIDENCE_LEVEL;
 use crate::variant::Variant;
 use degradation_bench::config::{Activation, Arch, Init, Norm, ResidualScale};
+
+/// The confidence level of every interval the analysis computes (criterion's default as well).
+pub const CONFIDENCE_LEVEL: f64 = 0.95;
 
 /// Least-squares slope of `values[k]` against k = 0, 1, …, skipping non-finite values.
 /// `None` with fewer than two usable points.
