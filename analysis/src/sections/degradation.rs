@@ -272,8 +272,16 @@ pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
             } else {
                 format!("about the same as that of {}", residual.label(axes))
             };
+            // One seed a side measures no seed noise: the ratio is shown, but not as a finding.
+            let seeds =
+                |v: &Variant| rows.iter().find(|row| row.variant == v && row.depth == depth).map_or(0, |row| row.seeds);
+            let single = if seeds(plain) < 2 || seeds(residual) < 2 {
+                " (one seed on a side: its spread over seeds is unmeasured, so this is no finding yet)"
+            } else {
+                ""
+            };
             out.push(format!(
-                "At depth {depth}, the median final train loss of {} ({}) is {relation} ({}).",
+                "At depth {depth}, the median final train loss of {} ({}) is {relation} ({}){single}.",
                 plain.label(axes),
                 format_sig(p, 3),
                 format_sig(r, 3)
