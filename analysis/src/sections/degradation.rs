@@ -473,3 +473,43 @@ pub fn chart(rows: &[LossRow], axes: &VaryingAxes, seeds: &str) -> Option<Chart>
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::tests::{synthetic_run, typed};
+
+    fn row<'a>(variant: &'a Variant, depth: usize, median: f64, seeds: usize) -> LossRow<'a> {
+        let losses = vec![median; seeds];
+        LossRow {
+            variant,
+            depth,
+            median: Some(median),
+            q25: Some(median),
+            q75: Some(median),
+            losses,
+            test_accuracy_mean: None,
+            runs: seeds,
+            seeds,
+            diverged: 0,
+        }
+    }
+
+    #[test]
+    fn a_ratio_from_one_seed_a_side_is_no_finding() {
+        let runs = [typed(synthetic_run("plain", 8, 0, Some(1.0))), typed(synthetic_run("residual", 8, 0, Some(0.1)))];
+        let axes = VaryingAxes::of_runs(&runs);
+        let (plain, residual) = (&runs[0].variant, &runs[1].variant);
+        for (seeds, unmeasured) in [(1, true), (3, false)] {
+            let rows = [
+                row(plain, 4, 0.5, seeds),
+                row(plain, 8, 1.0, seeds),
+                row(residual, 4, 0.2, seeds),
+                row(residual, 8, 0.1, seeds),
+            ];
+            let text = findings(&rows, &axes).join("\n");
+            assert!(text.contains("At depth 8, the median final train loss of plain (1.00) is 10× that of"), "{text}");
+            assert_eq!(text.contains("no finding yet"), unmeasured, "{text}");
+        }
+    }
+}
