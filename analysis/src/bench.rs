@@ -197,7 +197,6 @@ pub fn percent_text(fraction: &Interval) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     pub(crate) fn row(group: &str, arch: &str, depth: usize, width: usize, ns: [f64; 3], flops: f64) -> BenchRow {
         let kind = if group == "gemm_ceiling" {
@@ -229,14 +228,7 @@ pub(crate) mod tests {
             row("train_step", "plain", 4, 64, [1_000.0, 800.0, 1_250.0], 8_000.0),
             row("train_step", "residual", 4, 64, [1_100.0, 1_100.0, 1_100.0], 8_000.0),
         ];
-        let set = BenchSet {
-            dir: PathBuf::new(),
-            machine: None,
-            machine_id: "m".into(),
-            rows,
-            paired: Vec::new(),
-            peak: None,
-        };
+        let set = BenchSet::of_rows("m", rows);
         let times = MachineTimes::from_set(&set);
         assert_eq!(times.ceilings[&64].0.point, 20.0);
         let key = BenchKey { op: Op::TrainStep, depth: 4, width: 64, arch: Arch::Plain };
@@ -276,14 +268,7 @@ pub(crate) mod tests {
             if step_unstable {
                 step.stability = unstable.clone();
             }
-            let set = BenchSet {
-                dir: PathBuf::new(),
-                machine: None,
-                machine_id: "m".into(),
-                rows: vec![ceiling, step],
-                paired: Vec::new(),
-                peak: None,
-            };
+            let set = BenchSet::of_rows("m", vec![ceiling, step]);
             let times = MachineTimes::from_set(&set);
             times.networks.values().next().unwrap().clone()
         };

@@ -84,6 +84,19 @@ pub struct BenchSet {
 }
 
 impl BenchSet {
+    /// A set of rows alone, as tests build them: no directory, machine file, pairs or peak.
+    #[cfg(test)]
+    pub(crate) fn of_rows(machine_id: &str, rows: Vec<BenchRow>) -> BenchSet {
+        BenchSet {
+            dir: PathBuf::new(),
+            machine: None,
+            machine_id: machine_id.into(),
+            rows,
+            paired: Vec::new(),
+            peak: None,
+        }
+    }
+
     /// "AMD EPYC 9R14 (2 cores)": how a machine is named in titles, legends and tables.
     pub fn machine_label(&self) -> String {
         match &self.machine {

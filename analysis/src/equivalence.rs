@@ -15,8 +15,9 @@
 //! count such that P(U ≤ c − 1) ≤ α/2 under the null, it is [D₍c₎, D₍n_a·n_b + 1 − c₎]. When even
 //! c = 1 fails (3 against 3 at 95%), no finite interval exists and the bounds are infinite.
 
-use crate::rank_test::u_cumulative;
+use crate::rank_test::{u_cumulative, SIGNIFICANCE};
 use crate::stats::median_with_infinities;
+use crate::table::format_sig;
 
 /// Level of each one-sided test of the equivalence check: the (1 − 2α) = 90% interval decides.
 pub const EQUIVALENCE_ALPHA: f64 = 0.05;
@@ -97,9 +98,23 @@ pub fn holm(p: &[f64]) -> Vec<f64> {
     adjusted
 }
 
+/// The clause every finding ends with once its section has several tests:
+/// "; 0.041 after Holm's correction for 12 tests", and when the adjusted p no longer passes,
+/// ", so not a finding on its own" after it. One wording, so reports read alike.
+pub fn holm_clause(holm_p: f64, tests: usize) -> String {
+    let verdict = if holm_p < SIGNIFICANCE { "" } else { ", so not a finding on its own" };
+    format!("; {} after Holm's correction for {tests} tests{verdict}", format_sig(holm_p, 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_holm_clause_says_when_a_finding_does_not_survive() {
+        assert_eq!(holm_clause(0.012, 4), "; 0.012 after Holm's correction for 4 tests");
+        assert_eq!(holm_clause(0.41, 12), "; 0.41 after Holm's correction for 12 tests, so not a finding on its own");
+    }
 
     #[test]
     fn five_against_five_cuts_two_differences_from_each_end() {

@@ -219,7 +219,30 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
     if !residuals.is_empty() {
         out.push(format!("With the residual connection, {}.", residuals.join("; ")));
     }
+    if let Some(caveat) = one_seed_caveat(rows, plain) {
+        out.push(caveat);
+    }
     out
+}
+
+/// The lead compares medians; where a depth it draws on has a single run, its sentences
+/// describe that run and test nothing, and the lead says so.
+fn one_seed_caveat(rows: &[LossRow], plain: &Variant) -> Option<String> {
+    let drawn_on: Vec<&LossRow> =
+        rows.iter().filter(|r| r.median.is_some() && r.variant.context() == plain.context()).collect();
+    let mut single: Vec<usize> = drawn_on.iter().filter(|r| r.losses.len() == 1).map(|r| r.depth).collect();
+    single.sort_unstable();
+    single.dedup();
+    let which = match single.as_slice() {
+        [] => return None,
+        _ if drawn_on.iter().all(|r| r.losses.len() == 1) => "every depth has a single run".to_string(),
+        [depth] => format!("depth {depth} has a single run in some variant"),
+        depths => {
+            let list: Vec<String> = depths.iter().map(|d| d.to_string()).collect();
+            format!("depths {} have a single run in some variant", list.join(", "))
+        }
+    };
+    Some(format!("So far {which}: these sentences describe runs, not a test of depth."))
 }
 
 /// Each variant's best depth and how far the deepest is from it; each plain variant against its
@@ -511,5 +534,27 @@ mod tests {
             assert!(text.contains("At depth 8, the median final train loss of plain (1.00) is 10× that of"), "{text}");
             assert_eq!(text.contains("no finding yet"), unmeasured, "{text}");
         }
+    }
+
+    #[test]
+    fn the_lead_says_when_its_depths_rest_on_single_runs() {
+        let runs = [typed(synthetic_run("plain", 8, 0, Some(1.0))), typed(synthetic_run("residual", 8, 0, Some(0.1)))];
+        let axes = VaryingAxes::of_runs(&runs);
+        let (plain, residual) = (&runs[0].variant, &runs[1].variant);
+        let lead_of = |plain_seeds: [usize; 2], residual_seeds: [usize; 2]| {
+            let rows = [
+                row(plain, 4, 0.5, plain_seeds[0]),
+                row(plain, 8, 1.0, plain_seeds[1]),
+                row(residual, 4, 0.2, residual_seeds[0]),
+                row(residual, 8, 0.1, residual_seeds[1]),
+            ];
+            lead(&rows, &axes).join(" ")
+        };
+        let all_single = lead_of([1, 1], [1, 1]);
+        assert!(all_single.contains("worse when deeper"), "{all_single}");
+        assert!(all_single.ends_with("So far every depth has a single run: these sentences describe runs, not a test of depth."));
+        let one_single = lead_of([3, 3], [3, 1]);
+        assert!(one_single.ends_with("So far depth 8 has a single run in some variant: these sentences describe runs, not a test of depth."));
+        assert!(!lead_of([3, 3], [3, 3]).contains("single run"));
     }
 }

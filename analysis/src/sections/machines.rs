@@ -470,7 +470,6 @@ fn speedup_chart(machine_id: &str, versus: &str, all: &[Speedup]) -> Option<Char
 mod tests {
     use super::*;
     use crate::criterion::{BenchKind, BenchRow, Stability};
-    use std::path::PathBuf;
 
     fn set(machine_id: &str, times: &[(&str, &str, usize, usize, f64)]) -> BenchSet {
         let rows = times
@@ -487,14 +486,7 @@ mod tests {
                 flops: Some(1e6),
             })
             .collect();
-        BenchSet {
-            dir: PathBuf::new(),
-            machine: None,
-            machine_id: machine_id.into(),
-            rows,
-            paired: Vec::new(),
-            peak: None,
-        }
+        BenchSet::of_rows(machine_id, rows)
     }
 
     /// Non-uniform speeds: B's time ÷ A's time is 2, 8, 0.5 for train_step (geometric mean

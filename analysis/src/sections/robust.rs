@@ -7,7 +7,7 @@
 //! It applies only where a (context, depth) has at least [`MIN_SEEDS`] seeds of both a plain
 //! and a residual variant whose records carry the robust loss (older records do not).
 
-use crate::equivalence::holm;
+use crate::equivalence::{holm, holm_clause};
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::rank_test::{format_u, mann_whitney_u, method_text, smallest_p, RankTest, SIGNIFICANCE};
@@ -179,15 +179,7 @@ pub fn findings(comparisons: &[Comparison], axes: &VaryingAxes) -> Vec<String> {
         .iter()
         .filter(|c| c.significant())
         .map(|c| {
-            let holm = if c.holm_p < SIGNIFICANCE {
-                String::new()
-            } else {
-                format!(
-                    "; Holm's p = {} for {} tests, so not a finding on its own",
-                    format_sig(c.holm_p, 2),
-                    comparisons.len()
-                )
-            };
+            let holm = holm_clause(c.holm_p, comparisons.len());
             format!(
                 "Depth {}: {}'s robust loss is {} ({}{holm}).",
                 c.depth,
@@ -418,7 +410,8 @@ mod tests {
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert_eq!(
             lines[0],
-            "Depth 8: plain's robust loss is higher than residual α=1/√K's in 96% of pairs (U = 24, p = 0.016, exact)."
+            "Depth 8: plain's robust loss is higher than residual α=1/√K's in 96% of pairs (U = 24, p = 0.016, \
+             exact; 0.032 after Holm's correction for 2 tests)."
         );
         assert_eq!(
             lines[1],

@@ -418,7 +418,6 @@ mod tests {
     use crate::bench::tests::row;
     use crate::criterion::BenchSet;
     use crate::peak::Peak;
-    use std::path::PathBuf;
 
     #[test]
     fn every_kernel_listed_with_the_best_marked_and_shares_of_peak() {
@@ -431,14 +430,7 @@ mod tests {
             row("train_step", "plain", 16, 64, [3_200.0, 3_000.0, 3_500.0], 32_000.0),
         ];
         let peak = Peak { machine_id: "m".into(), isa: "avx2+fma".into(), peak_gflops: 40.0 };
-        let set = BenchSet {
-            dir: PathBuf::new(),
-            machine: None,
-            machine_id: "m".into(),
-            rows,
-            paired: Vec::new(),
-            peak: Some(peak),
-        };
+        let set = BenchSet { peak: Some(peak), ..BenchSet::of_rows("m", rows) };
         let times = MachineTimes::from_set(&set);
         let machines = vec![("CPU (2 cores)".to_string(), times)];
         let table = ceiling_table(&machines).unwrap();

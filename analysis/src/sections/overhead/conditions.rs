@@ -254,7 +254,6 @@ pub fn table(paired: &[Overhead]) -> Result<Table> {
 pub(crate) mod tests {
     use super::*;
     use crate::bench::tests::row;
-    use std::path::PathBuf;
 
     /// A paired point of `rounds` rounds at d16 w64 whose plain steps take `plain_ns` and
     /// residual steps 2% longer.
@@ -282,14 +281,7 @@ pub(crate) mod tests {
             row("train_step", "residual", 16, 64, [plain_ns * 1.03, plain_ns * 1.01, plain_ns * 1.05], 1e6),
         ];
         rows.iter_mut().for_each(|r| r.machine_id = machine_id.into());
-        BenchSet {
-            dir: PathBuf::new(),
-            machine: None,
-            machine_id: machine_id.into(),
-            rows,
-            paired: Vec::new(),
-            peak: None,
-        }
+        BenchSet::of_rows(machine_id, rows)
     }
 
     #[test]

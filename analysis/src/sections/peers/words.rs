@@ -2,7 +2,7 @@
 //! more than its test can.
 
 use super::{test_count, PeerComparison, Statistic, Verdict};
-use crate::equivalence::{Shift, EQUIVALENCE_ALPHA, EQUIVALENCE_FACTOR};
+use crate::equivalence::{holm_clause, Shift, EQUIVALENCE_ALPHA, EQUIVALENCE_FACTOR};
 use crate::rank_test::{format_u, SIGNIFICANCE};
 use crate::stats::median;
 use crate::table::{format_ratio, format_sig};
@@ -100,15 +100,6 @@ pub fn lead(comparisons: &[PeerComparison], axes: &VaryingAxes) -> Vec<String> {
         ));
     }
     out
-}
-
-/// ", 0.41 after Holm's correction for 12 tests" when the adjusted p no longer passes.
-fn holm_clause(holm_p: f64, tests: usize) -> String {
-    if holm_p < SIGNIFICANCE {
-        format!("; {} after Holm's correction for {tests} tests", format_sig(holm_p, 2))
-    } else {
-        format!("; {} after Holm's correction for {tests} tests, so not a finding on its own", format_sig(holm_p, 2))
-    }
 }
 
 /// One line per depth where the losses differ significantly, then one per accuracy difference;
