@@ -147,21 +147,13 @@ pub fn quiet_fraction(point: &InstrumentPoint) -> Option<f64> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::inputs::{Inputs, ResultSet};
-    use crate::variant::tests::{synthetic_conv_run, synthetic_run, test_machine, typed};
+    use crate::inputs::Inputs;
+    use crate::variant::tests::{synthetic_conv_run, synthetic_run, typed};
     use crate::variant::Run;
 
     /// Runs as the inputs of a report (one results set).
     pub fn inputs(runs: Vec<Run>) -> Inputs {
-        let result = ResultSet {
-            dir: "results".into(),
-            machine: test_machine(),
-            experiment: "resnet".into(),
-            experiment_text: None,
-            experiment_config: None,
-            runs,
-        };
-        Inputs { results: vec![result], ..Inputs::default() }
+        Inputs::of_runs("resnet", runs)
     }
 
     /// Fig. 6 in miniature: plain-20 and both ResNets keep improving; plain-56 stalls at 45%

@@ -23,6 +23,20 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// One results set of `runs`, as tests build a report's inputs.
+    #[cfg(test)]
+    pub(crate) fn of_runs(experiment: &str, runs: Vec<Run>) -> Inputs {
+        let result = ResultSet {
+            dir: "results".into(),
+            machine: crate::variant::tests::test_machine(),
+            experiment: experiment.into(),
+            experiment_text: None,
+            experiment_config: None,
+            runs,
+        };
+        Inputs { results: vec![result], ..Inputs::default() }
+    }
+
     /// Every run of every results set, in input order, with its typed variant.
     pub fn runs(&self) -> Vec<Run> {
         self.results.iter().flat_map(|r| r.runs.iter().cloned()).collect()

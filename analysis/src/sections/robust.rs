@@ -333,9 +333,9 @@ pub fn test_table(comparisons: &[Comparison], axes: &VaryingAxes) -> Result<Tabl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inputs::ResultSet;
+    
     use crate::rank_test::Method;
-    use crate::variant::tests::{synthetic_run, test_machine, typed};
+    use crate::variant::tests::{synthetic_run, typed};
     use crate::variant::Run;
     use degradation_bench::record::LossPoint;
 
@@ -369,15 +369,7 @@ mod tests {
     }
 
     fn inputs(runs: Vec<Run>) -> Inputs {
-        let result = ResultSet {
-            dir: "results".into(),
-            machine: test_machine(),
-            experiment: "quick".into(),
-            experiment_text: None,
-            experiment_config: None,
-            runs,
-        };
-        Inputs { results: vec![result], ..Inputs::default() }
+        Inputs::of_runs("quick", runs)
     }
 
     #[test]

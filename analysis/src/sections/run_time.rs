@@ -7,7 +7,7 @@ use crate::inputs::Inputs;
 use crate::section::Section;
 use crate::table::{spec, Format, Table};
 use degradation_bench::record::TimeSplit;
-use polars::prelude::{Column, DataFrame};
+use polars::prelude::{col, len, Column, DataFrame, DataType, IntoLazy, PolarsError};
 
 /// Above this share of a group's time, a part that is not training and was not asked for as a
 /// measurement in its own right (mechanisms, twin) is worth cutting.
@@ -30,43 +30,87 @@ impl TimeRow {
     }
 }
 
-/// Rows in input order, one per (machine, experiment), from the runs that recorded a split.
-pub fn rows(inputs: &Inputs) -> Vec<TimeRow> {
-    let mut rows: Vec<TimeRow> = Vec::new();
-    for set in &inputs.results {
-        for run in &set.runs {
-            let Some(time) = run.record.time_split else { continue };
-            if time.total() <= 0.0 {
-                continue;
-            }
-            let outside = 1.0 - time.steps / time.total();
-            let (machine_id, experiment) = (&run.record.machine_id, &run.record.experiment);
-            let at = rows.iter().position(|r| &r.machine_id == machine_id && &r.experiment == experiment);
-            let row = match at {
-                Some(i) => &mut rows[i],
-                None => {
-                    rows.push(TimeRow {
-                        machine_id: machine_id.clone(),
-                        experiment: experiment.clone(),
-                        runs: 0,
-                        time: TimeSplit::default(),
-                        worst_run: (f64::NEG_INFINITY, String::new()),
-                    });
-                    rows.last_mut().expect("just pushed")
-                }
-            };
-            row.runs += 1;
-            row.time.add(&time);
-            if outside > row.worst_run.0 {
-                row.worst_run = (outside, run.record.run_id.clone());
-            }
-        }
+/// Rows in input order, one per (machine, experiment), from the runs that recorded a split:
+/// a polars `group_by_stable` summing each part and taking the run with the largest share
+/// outside its steps (the first such run on a tie).
+pub fn rows(inputs: &Inputs) -> Result<Vec<TimeRow>> {
+    let failed = Error::polars("run_time");
+    let splits: Vec<(&str, &str, &str, TimeSplit)> = inputs
+        .results
+        .iter()
+        .flat_map(|set| &set.runs)
+        .filter_map(|run| {
+            let r = &run.record;
+            let time = r.time_split.filter(|t| t.total() > 0.0)?;
+            Some((r.machine_id.as_str(), r.experiment.as_str(), r.run_id.as_str(), time))
+        })
+        .collect();
+    if splits.is_empty() {
+        return Ok(Vec::new());
     }
-    rows
+    let text = |name: &str, field: usize| {
+        Column::new(name.into(), splits.iter().map(|s| [s.0, s.1, s.2][field]).collect::<Vec<_>>())
+    };
+    let names = TimeSplit::default().parts().map(|(name, _)| name);
+    let mut columns = vec![text("machine_id", 0), text("experiment", 1), text("run_id", 2)];
+    columns.extend(names.iter().enumerate().map(|(i, name)| {
+        Column::new((*name).into(), splits.iter().map(|s| s.3.parts()[i].1).collect::<Vec<_>>())
+    }));
+    columns.push(Column::new(
+        "outside".into(),
+        splits.iter().map(|s| 1.0 - s.3.steps / s.3.total()).collect::<Vec<_>>(),
+    ));
+    let sums = names.map(|name| col(name).sum());
+    let summed = DataFrame::new_infer_height(columns)
+        .map_err(&failed)?
+        .lazy()
+        .group_by_stable([col("machine_id"), col("experiment")])
+        .agg(
+            [
+                len().alias("runs"),
+                col("outside").max().alias("worst_share"),
+                col("run_id").get(col("outside").arg_max(), false).alias("worst_run"),
+            ]
+            .into_iter()
+            .chain(sums)
+            .collect::<Vec<_>>(),
+        )
+        .collect()
+        .map_err(&failed)?;
+    let text = |name: &str| summed.column(name).and_then(|c| c.str().cloned()).map_err(&failed);
+    let number = |name: &str| summed.column(name).and_then(|c| c.cast(&DataType::Float64)?.f64().cloned()).map_err(&failed);
+    let (machine, experiment, worst_run) = (text("machine_id")?, text("experiment")?, text("worst_run")?);
+    let (runs, worst_share) = (number("runs")?, number("worst_share")?);
+    let parts = names.map(number).into_iter().collect::<Result<Vec<_>>>()?;
+    (0..summed.height())
+        .map(|row| {
+            // Every group has at least one run, so no aggregate is null.
+            let null = || failed(PolarsError::NoData(format!("row {row} of the grouped time splits").into()));
+            let seconds = |part: usize| parts[part].get(row).ok_or_else(null);
+            let time = TimeSplit {
+                setup: seconds(0)?,
+                steps: seconds(1)?,
+                tail_evaluation: seconds(2)?,
+                final_evaluation: seconds(3)?,
+                probes: seconds(4)?,
+                mechanisms: seconds(5)?,
+                twin: seconds(6)?,
+                instruments: seconds(7)?,
+            };
+            debug_assert_eq!(time.parts().map(|(name, _)| name), names);
+            Ok(TimeRow {
+                machine_id: machine.get(row).ok_or_else(null)?.to_string(),
+                experiment: experiment.get(row).ok_or_else(null)?.to_string(),
+                runs: runs.get(row).ok_or_else(null)? as usize,
+                time,
+                worst_run: (worst_share.get(row).ok_or_else(null)?, worst_run.get(row).ok_or_else(null)?.to_string()),
+            })
+        })
+        .collect()
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
-    let rows = rows(inputs);
+    let rows = rows(inputs)?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -170,6 +214,37 @@ pub fn table(rows: &[TimeRow]) -> Result<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::variant::tests::{synthetic_run, typed};
+
+    #[test]
+    fn runs_group_per_machine_and_experiment_in_input_order_with_parts_summed() {
+        let run = |machine: &str, experiment: &str, seed: u64, steps: f64, probes: f64| {
+            let mut record = synthetic_run("plain", 4, seed, Some(0.1));
+            record.machine_id = machine.into();
+            record.experiment = experiment.into();
+            record.time_split = Some(TimeSplit { steps, probes, ..TimeSplit::default() });
+            typed(record)
+        };
+        let mut unsplit = run("m1", "quick", 9, 0.0, 0.0);
+        unsplit.record.time_split = None;
+        let runs = vec![
+            run("m2", "quick", 0, 9.0, 1.0),
+            run("m1", "quick", 1, 3.0, 1.0),
+            unsplit,
+            run("m2", "quick", 2, 8.0, 2.0),
+            run("m2", "quick", 3, 6.0, 1.0),
+            run("m2", "deep", 4, 1.0, 0.0),
+        ];
+        let rows = rows(&Inputs::of_runs("quick", runs)).unwrap();
+        let keys: Vec<(&str, &str, usize)> =
+            rows.iter().map(|r| (r.machine_id.as_str(), r.experiment.as_str(), r.runs)).collect();
+        assert_eq!(keys, [("m2", "quick", 3), ("m1", "quick", 1), ("m2", "deep", 1)]);
+        assert_eq!((rows[0].time.steps, rows[0].time.probes, rows[0].time.total()), (23.0, 4.0, 27.0));
+        // Outside the steps: seed 0 spent 10%, seed 2 20%, seed 3 14%.
+        assert_eq!(rows[0].worst_run, (1.0 - 8.0 / 10.0, "plain-d4-s2".to_string()));
+        assert_eq!(rows[1].worst_run, (0.25, "plain-d4-s1".to_string()));
+        assert_eq!(rows[2].worst_run.0, 0.0);
+    }
 
     fn row(time: TimeSplit) -> TimeRow {
         TimeRow {

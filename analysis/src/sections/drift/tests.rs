@@ -1,6 +1,5 @@
 use super::*;
-use crate::inputs::ResultSet;
-use crate::variant::tests::{synthetic_run, test_machine, typed};
+use crate::variant::tests::{synthetic_run, typed};
 
 /// A zero-step plain He ReLU run with batch size 1 whose probe gives Δ = `delta` exactly:
 /// ‖∂L/∂h_k‖ = 1 for k ≥ 1 and ‖∂L/∂h₀‖ = e^{Δ/2}.
@@ -20,15 +19,7 @@ fn cell(depth: usize, width: usize, seeds: u64, centre: f64, spread: f64) -> Vec
 }
 
 fn inputs_of(runs: Vec<Run>) -> Inputs {
-    let result = ResultSet {
-        dir: "results".into(),
-        machine: test_machine(),
-        experiment: "drift".into(),
-        experiment_text: None,
-        experiment_config: None,
-        runs,
-    };
-    Inputs { results: vec![result], ..Inputs::default() }
+    Inputs::of_runs("drift", runs)
 }
 
 #[test]

@@ -225,8 +225,8 @@ mod tests {
     use super::table::table;
     use super::words::{findings, lead};
     use super::*;
-    use crate::inputs::ResultSet;
-    use crate::variant::tests::{synthetic_run, test_machine, typed};
+    
+    use crate::variant::tests::{synthetic_run, typed};
     use crate::variant::Run;
 
     fn run(arch: &str, depth: usize, seed: u64, robust: Option<f64>, peer: bool) -> Run {
@@ -351,14 +351,6 @@ mod tests {
         let groups_older = groups(&older, |_| true);
         assert!(comparisons(&groups_older).iter().all(|c| c.statistic == Statistic::Final));
         let only_ours: Vec<Run> = sweep().into_iter().filter(|r| r.variant.implementation.is_none()).collect();
-        let result = ResultSet {
-            dir: "results".into(),
-            machine: test_machine(),
-            experiment: "quick".into(),
-            experiment_text: None,
-            experiment_config: None,
-            runs: only_ours,
-        };
-        assert!(build(&Inputs { results: vec![result], ..Inputs::default() }).unwrap().is_none());
+        assert!(build(&Inputs::of_runs("quick", only_ours)).unwrap().is_none());
     }
 }

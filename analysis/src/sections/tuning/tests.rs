@@ -2,9 +2,8 @@
 
 use super::words::holm_clause;
 use super::*;
-use crate::inputs::ResultSet;
 use crate::rank_test::Method;
-use crate::variant::tests::{synthetic_run, test_machine, typed};
+use crate::variant::tests::{synthetic_run, typed};
 
 #[test]
 fn holm_runs_within_each_finding_line() {
@@ -55,15 +54,7 @@ fn sweep() -> Vec<Run> {
 }
 
 fn inputs(runs: Vec<Run>) -> Inputs {
-    let result = ResultSet {
-        dir: "results".into(),
-        machine: test_machine(),
-        experiment: "tuned".into(),
-        experiment_text: None,
-        experiment_config: None,
-        runs,
-    };
-    Inputs { results: vec![result], ..Inputs::default() }
+    Inputs::of_runs("tuned", runs)
 }
 
 #[test]
