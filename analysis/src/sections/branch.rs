@@ -12,9 +12,9 @@ use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineSty
 use crate::section::Section;
 use crate::stats::median;
 use crate::table::{format_sig, spec, Format, Table};
-use crate::variant::{groups, seeds_phrase, variants_of, Group, Variant, VaryingAxes};
+use crate::variant::{groups, seeds_phrase, variants_of, Group, Run, Variant, VaryingAxes};
 use plotters::style::RGBColor;
-use polars::prelude::{Column, DataFrame};
+use polars::prelude::{col, Column, DataFrame, IntoLazy, SortMultipleOptions};
 
 /// Lines with at most this many points get markers (so a one-point line still shows).
 const MARKER_MAX_POINTS: usize = 16;
@@ -40,24 +40,48 @@ impl BranchRow<'_> {
     }
 }
 
-pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<BranchRow<'a>> {
-    groups
+/// One row per group. Each run's ratio is its median over blocks; the seeds are pooled by a
+/// polars `group_by` median (a diverged run has no ratio after training).
+pub fn rows<'a>(groups: &[Group<'a>]) -> Result<Vec<BranchRow<'a>>> {
+    let failed = Error::polars("branch");
+    let runs: Vec<(u32, &Run)> =
+        groups.iter().enumerate().flat_map(|(i, g)| g.runs.iter().map(move |r| (i as u32, *r))).collect();
+    let block_median = |ratios: &[f64]| median(ratios.iter().copied());
+    let pooled = DataFrame::new_infer_height(vec![
+        Column::new("group".into(), runs.iter().map(|r| r.0).collect::<Vec<_>>()),
+        Column::new(
+            "init".into(),
+            runs.iter().map(|(_, r)| block_median(&r.record.branch_ratios_init)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "end".into(),
+            runs.iter()
+                .map(|(_, r)| block_median(&r.record.branch_ratios_final).filter(|_| !r.record.diverged))
+                .collect::<Vec<_>>(),
+        ),
+    ])
+    .map_err(&failed)?
+    .lazy()
+    .group_by([col("group")])
+    .agg([col("init").median(), col("end").median()])
+    .sort(["group"], SortMultipleOptions::default())
+    .collect()
+    .map_err(&failed)?;
+    let median_of = |name: &str| pooled.column(name).and_then(|c| c.f64().cloned()).map_err(&failed);
+    let (init, end) = (median_of("init")?, median_of("end")?);
+    Ok(groups
         .iter()
-        .map(|g| BranchRow {
+        .enumerate()
+        .map(|(i, g)| BranchRow {
             variant: g.variant,
             depth: g.depth,
             blocks: g.variant.blocks(g.depth),
             runs: g.runs.len(),
             alpha: g.variant.alpha(g.depth),
-            ratio_init: median(g.runs.iter().filter_map(|r| median(r.record.branch_ratios_init.iter().copied()))),
-            ratio_end: median(
-                g.runs
-                    .iter()
-                    .filter(|r| !r.record.diverged)
-                    .filter_map(|r| median(r.record.branch_ratios_final.iter().copied())),
-            ),
+            ratio_init: init.get(i),
+            ratio_end: end.get(i),
         })
-        .collect()
+        .collect())
 }
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
@@ -67,7 +91,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
         return Ok(None);
     }
     let axes = VaryingAxes::of_runs(groups.iter().flat_map(|g| g.runs.iter().copied()));
-    let rows = rows(&groups);
+    let rows = rows(&groups)?;
     // A zero-step experiment has no "after training": its end probes repeat the initial ones.
     let trained = groups.iter().any(|g| g.runs.iter().any(|r| r.record.steps > 0));
     let mut section = Section::new("Residual-branch magnitude");
@@ -291,12 +315,30 @@ mod tests {
     }
 
     #[test]
+    fn seeds_pool_by_the_median_of_each_run_over_blocks_and_a_diverged_run_has_no_end() {
+        let mut runs = residual_runs(100);
+        // Depth 8, seeds 0–2: block medians 0.5, 0.3, 0.2 at init; seed 2 diverged.
+        runs[1].record.branch_ratios_init = vec![0.1, 0.3, 0.9, 0.3];
+        runs[2].record.branch_ratios_init = vec![0.2, 0.2, 0.2, 0.4];
+        runs[0].record.branch_ratios_final = vec![0.2, 0.4, 0.4, 0.2];
+        runs[2].record.diverged = true;
+        let runs: Vec<Run> = runs.into_iter().map(|r| typed(r.record)).collect();
+        let groups = groups(&runs, |_| true);
+        let rows = rows(&groups).unwrap();
+        assert_eq!((rows[0].depth, rows[0].runs), (8, 3));
+        assert_eq!(rows[0].ratio_init, Some(0.3));
+        // Seeds 0 and 1 only: block medians 0.3 and 0.25.
+        assert_eq!(rows[0].ratio_end, Some(0.275));
+        assert_eq!((rows[1].depth, rows[1].ratio_init, rows[1].ratio_end), (32, Some(0.5), Some(0.25)));
+    }
+
+    #[test]
     fn a_zero_step_experiment_shows_initialisation_only() {
         for (steps, trained) in [(0, false), (100, true)] {
             let runs = residual_runs(steps);
             let groups = groups(&runs, |_| true);
             let axes = VaryingAxes::of_runs(&runs);
-            let rows = rows(&groups);
+            let rows = rows(&groups).unwrap();
             let text = findings(&rows, &axes, trained).join(" ");
             assert_eq!(text.contains("after training"), trained, "{text}");
             let expected = if trained { "after training is 0.25 at depth 8" } else { "initialisation is 0.50 at depth 8" };
