@@ -57,6 +57,19 @@ pub fn sequential(i: usize, n: usize) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
+/// The legend of a chart with one solid line per depth (darker = deeper) and, dashed in grey,
+/// a per-depth reference drawn in each depth's colour (`reference`: what the dashes are).
+pub fn depth_legend(depths: &[usize], reference: &str) -> Vec<LineStyle> {
+    let solid = depths.iter().enumerate().map(|(i, d)| LineStyle {
+        label: format!("depth {d}"),
+        color: sequential(i, depths.len()),
+        dashed: false,
+        marker: Marker::None,
+    });
+    let dashed = LineStyle { label: reference.into(), color: RGBColor(90, 90, 90), dashed: true, marker: Marker::None };
+    solid.chain(std::iter::once(dashed)).collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Marker {
     None,

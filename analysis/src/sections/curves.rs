@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::inputs::Inputs;
 use crate::plot::{median_curve, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
-use crate::variant::{groups, seeds_phrase, variants_of, Group, VaryingAxes};
+use crate::variant::{centre_phrase, groups, variants_of, Group, VaryingAxes};
 
 /// More variants than this and only those of one facet are drawn.
 const MAX_PANELS: usize = 8;
@@ -84,11 +84,10 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         return None;
     }
     step_ranges.dedup();
-    let seeds = seeds_phrase(groups);
     let mut figure = Figure::new("Training curves: loss vs step by depth", panels, 2);
     // The legend lists depths in order whatever panel they first appear in.
     figure.legend.sort_by_key(|s| s.label.trim_start_matches("depth ").parse::<usize>().unwrap_or(0));
-    let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
+    let centre = centre_phrase(groups);
     figure.legend_note = Some(format!("Each line: {centre}, mean minibatch loss at each checkpoint."));
     let steps =
         if step_ranges.len() > 1 { " Each panel has its own step axis (the runs differ in length)." } else { "" };

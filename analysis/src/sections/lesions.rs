@@ -6,12 +6,11 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
-use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
+use crate::plot::{depth_legend, median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::stats::median;
 use crate::table::{format_sig, spec, Format, Table};
-use crate::variant::{groups, seeds_phrase, variants_of, Group, Variant, VaryingAxes};
-use plotters::style::RGBColor;
+use crate::variant::{centre_phrase, groups, variants_of, Group, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// Lines with at most this many points get markers (so a one-point line still shows).
@@ -226,26 +225,10 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
     if panels.is_empty() || ys.is_empty() {
         return None;
     }
-    let seeds = seeds_phrase(groups);
-    let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
+    let centre = centre_phrase(groups);
     let columns = panels.len().min(2);
     let mut figure = Figure::new("Lesions: training loss with one layer or block removed", panels, columns);
-    figure.legend = depths
-        .iter()
-        .enumerate()
-        .map(|(i, d)| LineStyle {
-            label: format!("depth {d}"),
-            color: sequential(i, depths.len()),
-            dashed: false,
-            marker: Marker::None,
-        })
-        .collect();
-    figure.legend.push(LineStyle {
-        label: "unlesioned".into(),
-        color: RGBColor(90, 90, 90),
-        dashed: true,
-        marker: Marker::None,
-    });
+    figure.legend = depth_legend(&depths, "unlesioned");
     figure.legend_note = Some(format!(
         "Solid: loss with position k replaced by the identity ({centre}). Dashed, same colour: that depth's unlesioned loss."
     ));

@@ -10,7 +10,7 @@ use crate::plot::{
 use crate::section::Section;
 use crate::stats::median;
 use crate::table::{capitalised, format_sig, spec, Format, Table};
-use crate::variant::{depth_axis_label, groups, seeds_phrase, Group, Run, Variant, VaryingAxes};
+use crate::variant::{centre_of, depth_axis_label, groups, seeds_phrase, Group, Run, Variant, VaryingAxes};
 use polars::prelude::{Column, DataFrame};
 
 /// One variant at one depth: medians over seeds of ρ(1) and ρ(4).
@@ -192,7 +192,7 @@ pub fn chart(rows: &[AcfRow], axes: &VaryingAxes, seeds: &str, probe: &InputPath
         body: PanelBody::Lines(lines),
     };
     let overlaps = overlap_sentence(std::slice::from_ref(&panel));
-    let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
+    let centre = centre_of(seeds.to_string());
     let mut figure = Figure::new("Shattered gradients: gradient autocorrelation vs depth", vec![panel], 1);
     figure.legend_note = Some(format!(
         "{}, {} per run. Solid: at initialisation. Dashed: after training.",

@@ -276,6 +276,20 @@ pub fn seeds_phrase(groups: &[Group]) -> String {
     seeds_phrase_of(groups.iter().map(Group::seeds))
 }
 
+/// What a chart's line shows over groups' seeds: "one seed", or "median over 3 seeds".
+pub fn centre_phrase(groups: &[Group]) -> String {
+    centre_of(seeds_phrase(groups))
+}
+
+/// [`centre_phrase`] from a [`seeds_phrase`].
+pub fn centre_of(seeds: String) -> String {
+    if seeds == "one seed" {
+        seeds
+    } else {
+        format!("median over {seeds}")
+    }
+}
+
 /// [`seeds_phrase`] from each group's count of seeds.
 pub fn seeds_phrase_of(counts: impl IntoIterator<Item = usize>) -> String {
     let counts: Vec<usize> = counts.into_iter().collect();
@@ -527,5 +541,6 @@ pub(crate) mod tests {
         assert_eq!(shape, [(true, 4, 2), (true, 8, 1), (false, 4, 1)]);
         assert_eq!(seeds_phrase(&g), "1–2 seeds");
         assert_eq!(seeds_phrase(&g[1..]), "one seed");
+        assert_eq!((centre_phrase(&g), centre_phrase(&g[1..])), ("median over 1–2 seeds".into(), "one seed".into()));
     }
 }

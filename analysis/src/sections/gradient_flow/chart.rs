@@ -9,7 +9,7 @@ use crate::plot::{
     PanelBody, Scale,
 };
 use crate::stats::{log2_all, theory_log2_grad_profile, theory_log2_rms2_profile};
-use crate::variant::{seeds_phrase_of, Group, Run, VaryingAxes};
+use crate::variant::{centre_of, seeds_phrase_of, Group, Run, VaryingAxes};
 use plotters::style::RGBColor;
 
 /// More sub-variants than this per panel and only one facet is drawn.
@@ -129,8 +129,7 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
         return None;
     }
     let overlaps = overlap_sentence(&panels);
-    let seeds = seeds_phrase_of(groups.iter().map(|g| g.seeds()));
-    let centre = if seeds == "one seed" { "one seed".to_string() } else { format!("median over {seeds}") };
+    let centre = centre_of(seeds_phrase_of(groups.iter().map(|g| g.seeds())));
     let mut figure = Figure::new(title, panels, 2);
     if any_theory {
         figure.legend.push(LineStyle {
