@@ -46,6 +46,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("fig6_short", include_str!("../../experiments/fig6_short.toml")),
     ("stalls", include_str!("../../experiments/stalls.toml")),
     ("deep", include_str!("../../experiments/deep.toml")),
+    ("deep_conv", include_str!("../../experiments/deep_conv.toml")),
 ];
 
 /// The presets' names, in the order above (for command-line help and checks).
