@@ -5,14 +5,14 @@
 //! Theory at initialisation (infinite width, ReLU, no normalisation; the network definitions
 //! of docs/method.md): a w×w layer with weight variance σ² maps the second moment of a symmetric
 //! pre-activation through ReLU by g = w·σ²/2, so g = 1 for He (σ² = 2/w) and g = ½ for Xavier
-//! (σ² = 1/w). A plain net multiplies RMS² by g per layer; a residual block of L layers adds a
-//! branch with second moment α²·g^L·RMS², so RMS² grows by (1 + α²g^L) per block (α = 1 with He
-//! doubles it; α = 1/√K keeps the total bounded by e). The backward pass mirrors this: ‖∂L/∂h_k‖²
-//! shrinks by the same factor per step towards the output, so the log₂‖∂L/∂h_k‖ slope is −½ of
-//! the log₂RMS² slope.
+//! (σ² = 1/w): a plain net multiplies RMS² by g per layer, and ‖∂L/∂h_k‖² shrinks by the same
+//! factor per step towards the output. Residual nets take the core's profile
+//! (`degradation_bench::theory::residual_relu_profile`), which the core's tests check against
+//! the model: the stem's output is non-negative, so the stream is not symmetric at first.
 
 use crate::variant::Variant;
-use degradation_bench::config::{Activation, Arch, Init, Norm, ResidualScale};
+use degradation_bench::config::{Activation, Arch, Init, Norm};
+use degradation_bench::theory::{residual_relu_profile, ResidualInitProfile};
 
 /// The confidence level of every interval the analysis computes (criterion's default as well).
 pub const CONFIDENCE_LEVEL: f64 = 0.95;
@@ -65,51 +65,51 @@ pub fn flow_stats(state_grad_norms: &[f64], state_rms: &[f64]) -> FlowStats {
 }
 
 /// Predicted log₂(RMS²(h_k) ÷ RMS²(h_0)) for k = 0..=K at initialisation, where theory gives a
-/// profile (ReLU, no normalisation; see the module docs and `tests/theory.rs`):
+/// profile (ReLU, no normalisation; the module docs and the core's `tests/theory*.rs`):
 /// - plain He: flat; plain Xavier: −1 per layer;
-/// - residual ReZero: flat (α = 0 at init, exactly);
-/// - residual α = 1, He: S_k = S_{k−1} + 2α²R_{k−1} with R = E[φ(h)²]. The stem's output is
-///   non-negative (R₀ = S₀), so the first block triples S; later blocks add a symmetric
-///   branch and the factor tends to 2 (R → S/2): log₂ 3, then +1 per block (asymptotic).
-///
-/// α = 1/√K has no profile: with the ReLU stem the stream keeps h₀'s positive mean, R/S stays
-/// between ½ and 1, and theory bounds only the total growth, (1 + 1/K)^K ≤ S_K/S₀ < (1 + 2/K)^K
-/// (a symmetric-stream line log₂(1 + 1/K) per block would not hold). Residual Xavier: none.
+/// - residual He (α = 1, α = 1/√K, ReZero's α = 0; branches of one or two layers): the core's
+///   mean-field profile [`residual_relu_profile`], which follows the stem's non-negative output
+///   (the first block triples RMS² at α = 1, later ones tend to doubling; α = 1/√K grows the
+///   stream about 5.2-fold in total, not e-fold). Residual Xavier: none.
 pub fn theory_log2_rms2_profile(variant: &Variant, depth: usize) -> Option<Vec<f64>> {
     if variant.activation != Activation::Relu || variant.norm != Norm::None {
         return None;
     }
     let k_max = variant.blocks(depth);
-    match (variant.arch, variant.residual_scale, variant.init) {
-        (Arch::Plain, _, Init::He) => Some(vec![0.0; k_max + 1]),
-        (Arch::Plain, _, Init::Xavier) => Some((0..=k_max).map(|k| -(k as f64)).collect()),
-        (Arch::Residual, Some(ResidualScale::Rezero), _) => Some(vec![0.0; k_max + 1]),
-        (Arch::Residual, Some(ResidualScale::One), Init::He) => {
-            Some((0..=k_max).map(|k| if k == 0 { 0.0 } else { 3f64.log2() + (k - 1) as f64 }).collect())
-        }
+    match (variant.arch, variant.init) {
+        (Arch::Plain, Init::He) => Some(vec![0.0; k_max + 1]),
+        (Arch::Plain, Init::Xavier) => Some((0..=k_max).map(|k| -(k as f64)).collect()),
+        (Arch::Residual, Init::He) => Some(log2_all(&residual_profile(variant, depth)?.state_sq)),
         _ => None,
     }
 }
 
-/// The per-k slope of [`theory_log2_rms2_profile`] away from the first block (the table's
-/// theory column): plain He 0, plain Xavier −1, ReZero 0, α = 1 +1; `None` elsewhere.
-pub fn theory_rms2_slope(variant: &Variant, depth: usize) -> Option<f64> {
-    let profile = theory_log2_rms2_profile(variant, depth)?;
-    match profile.len() {
-        0 | 1 => None,
-        2 => Some(profile[1] - profile[0]),
-        n => Some(profile[n - 1] - profile[n - 2]),
+/// The core's residual profile for this net, where its derivation holds (one- or two-layer He
+/// branches of a fixed α at initialisation).
+fn residual_profile(variant: &Variant, depth: usize) -> Option<ResidualInitProfile> {
+    if !matches!(variant.block_layers, 1 | 2) || variant.is_conv() {
+        return None;
     }
+    Some(residual_relu_profile(variant.blocks(depth), variant.alpha(depth)?))
 }
 
-/// Predicted log₂(‖∂L/∂h_k‖ ÷ ‖∂L/∂h_K‖) for k = 0..=K, where the backward theory is tested:
-/// plain nets (the same factor per layer as the forward pass, from the output towards the
-/// input: flat under He, halving ‖∂L/∂h‖² per layer towards the input under Xavier) and
-/// ReZero (flat). Residual α = 1 has no tested backward profile here.
+/// The least-squares slope per k of [`theory_log2_rms2_profile`] (the table's theory column),
+/// fitted over every k as the measured slope is: plain He 0, plain Xavier −1, ReZero 0, α = 1
+/// a little above 1 (the tripling first block); `None` where theory gives no profile.
+pub fn theory_rms2_slope(variant: &Variant, depth: usize) -> Option<f64> {
+    fit_slope(&theory_log2_rms2_profile(variant, depth)?)
+}
+
+/// Predicted log₂(‖∂L/∂h_k‖ ÷ ‖∂L/∂h_K‖) for k = 0..=K: plain nets take the forward factor per
+/// layer, from the output towards the input (flat under He, ‖∂L/∂h‖² halving per layer towards
+/// the input under Xavier); residual He nets the core's backward profile (the "+1" and the
+/// branch, G_{k−1} = G_k·(1 + 2α²·P(h_{k−1} > 0))).
 pub fn theory_log2_grad_profile(variant: &Variant, depth: usize) -> Option<Vec<f64>> {
-    let forward_only = variant.arch == Arch::Residual && variant.residual_scale != Some(ResidualScale::Rezero);
-    if forward_only {
-        return None;
+    if variant.arch == Arch::Residual {
+        let rms2 = theory_log2_rms2_profile(variant, depth)?;
+        let grad_sq = residual_profile(variant, depth)?.grad_sq;
+        debug_assert_eq!(grad_sq.len(), rms2.len());
+        return Some(grad_sq.iter().map(|g| 0.5 * g.log2()).collect());
     }
     let rms2 = theory_log2_rms2_profile(variant, depth)?;
     let last = *rms2.last()?;
@@ -372,21 +372,33 @@ mod tests {
             None
         );
 
-        // α = 1, 16 layers in 2-layer blocks: K = 8; the stem's non-negative output makes the
-        // first block triple RMS², later ones double it.
+        // Residual nets draw the core's profile: α = 1, 16 layers in 2-layer blocks, K = 8. The
+        // stem's non-negative output makes the first block triple RMS² exactly (R₀ = S₀); later
+        // blocks multiply it by 1 + 2R/S, which falls towards 2 as the stream forgets h₀'s mean.
         let one = variant("residual", &|r| r.residual_scale = Some(degradation_bench::config::ResidualScale::One));
         let profile = theory_log2_rms2_profile(&one, 16).unwrap();
         assert_eq!(profile.len(), 9);
         assert_eq!(profile[0], 0.0);
         assert!((profile[1] - 3f64.log2()).abs() < 1e-12);
-        assert!((profile[8] - (3f64.log2() + 7.0)).abs() < 1e-12);
-        assert_eq!(theory_rms2_slope(&one, 16), Some(1.0));
-        assert_eq!(theory_log2_grad_profile(&one, 16), None, "no tested backward theory for α = 1");
-        // α = 1/√K: theory bounds the total growth only; no line.
-        assert_eq!(theory_log2_rms2_profile(&variant("residual", &|_| {}), 16), None);
+        let steps: Vec<f64> = profile.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(steps[1..].iter().all(|&d| d > 1.0 && d < 3f64.log2()), "{steps:?}");
+        assert!(steps.windows(2).all(|w| w[1] < w[0]), "per-block growth falls towards doubling: {steps:?}");
+        let slope = theory_rms2_slope(&one, 16).unwrap();
+        assert!(slope > 1.0 && slope < 3f64.log2(), "{slope}");
+        // Backward: ‖∂L/∂h‖² grows towards the input by 1 + 2α²P per block, P ∈ [½, 1): the first
+        // block (P₀ = ½) exactly doubles it.
+        let grad = theory_log2_grad_profile(&one, 16).unwrap();
+        assert_eq!((grad.len(), grad[8]), (9, 0.0));
+        assert!((grad[0] - grad[1] - 0.5).abs() < 1e-12, "{grad:?}");
+        // α = 1/√K (the synthetic run's scale): the stream grows by a bounded factor in total.
+        let inv_sqrt = theory_log2_rms2_profile(&variant("residual", &|_| {}), 16).unwrap();
+        assert!(inv_sqrt[8] > 1.0 && inv_sqrt[8] < 5.2f64.log2(), "{inv_sqrt:?}");
         let rezero =
             variant("residual", &|r| r.residual_scale = Some(degradation_bench::config::ResidualScale::Rezero));
+        assert_eq!(theory_log2_rms2_profile(&rezero, 16), Some(vec![0.0; 9]));
         assert_eq!(theory_log2_grad_profile(&rezero, 16), Some(vec![0.0; 9]));
+        let xavier_residual = variant("residual", &|r| r.init = degradation_bench::config::Init::Xavier);
+        assert_eq!(theory_log2_rms2_profile(&xavier_residual, 16), None);
         assert_eq!(
             theory_rms2_slope(
                 &variant("residual", &|r| r.activation = degradation_bench::config::Activation::Tanh),

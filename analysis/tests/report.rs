@@ -111,14 +111,33 @@ fn writes_a_whole_report_from_one_machine() {
     assert!(readme.contains(&format!("; from depth {stalled} they learn nothing")), "{readme}");
     assert!(readme.contains("With the residual connection, residual nets (α=1/√K) reach "), "{readme}");
 
-    // Gradient flow: theory 0 for plain He, none for α = 1/√K (the symmetric-stream line is gone).
+    // Gradient flow: theory 0 for plain He; for α = 1/√K the least-squares slope of the core's
+    // profile over k = 0..=K (2-layer blocks); none after training.
+    let residual_slope = |depth: usize| {
+        let blocks = depth / 2;
+        let profile = degradation_bench::theory::residual_relu_profile(blocks, 1.0 / (blocks as f64).sqrt());
+        let ys: Vec<f64> = profile.state_sq.iter().map(|s| s.log2()).collect();
+        let mean_k = blocks as f64 / 2.0;
+        let mean_y = ys.iter().sum::<f64>() / ys.len() as f64;
+        let sxy: f64 = ys.iter().enumerate().map(|(k, y)| (k as f64 - mean_k) * (y - mean_y)).sum();
+        let sxx: f64 = (0..=blocks).map(|k| (k as f64 - mean_k).powi(2)).sum();
+        sxy / sxx
+    };
+    let mut residual_rows = 0;
     for row in common::read_csv(&report.join("gradient_flow.csv")) {
         let theory = common::number(&row, "theory_rms2_slope");
         match (row["variant"].as_str(), row["phase"].as_str()) {
             ("plain", "init") => assert_eq!(theory, Some(0.0), "{row:?}"),
+            ("residual α=1/√K", "init") => {
+                let depth: usize = row["depth"].parse().unwrap();
+                let expected = residual_slope(depth);
+                assert!(theory.is_some_and(|t| (t - expected).abs() < 1e-9), "{row:?}: expected {expected}");
+                residual_rows += 1;
+            }
             _ => assert_eq!(theory, None, "{row:?}"),
         }
     }
+    assert!(residual_rows >= 2, "{residual_rows} residual rows at init");
     common::check_svg(&report.join("degradation.svg"), &["residual α=1/√K", "chance level, ln 10 = 2.30", "depth"]);
     common::check_svg(&report.join("training_curves.svg"), &["depth 128", "training step"]);
     common::check_svg(&report.join("gradient_profile.svg"), &["theory at init", "k (layer)", "k (block)"]);

@@ -149,10 +149,14 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
         Probe::StateRms => "the input end (k = 0), where the forward pass starts",
     };
     let theory_scope = match probe {
-        Probe::GradientNorm => "plain nets and ReZero (α = 0 at init)",
+        Probe::GradientNorm => {
+            "plain nets and residual nets with He branches (the core's mean-field profile: the \"+1\" and the \
+             branch, ‖∂L/∂h‖² growing by 1 + 2α²·P(h > 0) per block towards the input)"
+        }
         Probe::StateRms => {
-            "plain nets, ReZero and residual α = 1 (the first block triples RMS², since the stem's output is \
-             non-negative; later ones double it)"
+            "plain nets and residual nets with He branches (the core's mean-field profile: the stem's output is \
+             non-negative, so α = 1's first block triples RMS² and later ones tend to doubling; α = 1/√K grows it \
+             about 5.2-fold in all, not e-fold)"
         }
     };
     Some(Chart {
@@ -161,9 +165,7 @@ pub fn profiles(groups: &[Group], axes: &VaryingAxes, probe: Probe) -> Option<Ch
         caption: format!(
             "{what}, against k (k counts layers in plain nets and blocks in residual ones); {centre}, one line per \
              depth, each panel on its own axes. Dashed lines: initialisation theory (ReLU, no normalisation) for \
-             {theory_scope}, anchored at {anchor}. Residual α = 1/√K has no theory line: with the ReLU stem the \
-             stream keeps a positive mean, so theory bounds only its total growth (RMS² grows by a factor between \
-             2 and e² over all blocks), and the symmetric-stream line log₂(1 + 1/K) per block does not hold. Theory \
+             {theory_scope}, anchored at {anchor}. Theory \
              is for infinite width: at finite width the plain He profile drifts, more so as depth ÷ width grows \
              (Hanin, 2018).{}{overlaps}{}",
             match shown_facet {

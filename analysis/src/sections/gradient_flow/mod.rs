@@ -161,9 +161,10 @@ pub fn table(rows: &[FlowRow], axes: &VaryingAxes) -> Result<Table> {
         title: "Gradient flow: per-k slopes at initialisation and after training".into(),
         note: "Slopes are per layer (plain) or per block (residual), medians over seeds of per-run least-squares fits. \
                log₂(‖∂L/∂h₀‖ ÷ ‖∂L/∂h_K‖) > 0 means the gradient grows towards the input. Theory (init, ReLU, no \
-               normalisation): plain He 0, plain Xavier −1, ReZero 0 (α = 0 at init), residual α=1 +1 per block after \
-               the first (which triples RMS², because the stem's output is non-negative). Blank where theory gives no \
-               slope: for α=1/√K it bounds only the total growth, 2 ≤ (1 + 1/K)^K ≤ RMS²(h_K)/RMS²(h_0) < (1 + 2/K)^K < e²."
+               normalisation), fitted over the same k: plain He 0, plain Xavier −1, ReZero 0 (α = 0 at init); \
+               residual nets with He branches the slope of the core's mean-field profile (src/theory.rs), in which the \
+               stem's non-negative output makes α=1's first block triple RMS² and later ones tend to doubling, and \
+               α=1/√K grow RMS² about 5.2-fold in all as K grows (not e-fold). Blank where theory gives no slope."
             .into(),
         frame,
         columns: vec![
