@@ -4,6 +4,7 @@
 
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
+use crate::rank_test::{smallest_p, SIGNIFICANCE};
 use crate::plot::{overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::table::{format_ratio, format_sig, spec, Format, Table};
@@ -245,6 +246,13 @@ fn one_seed_caveat(rows: &[LossRow], plain: &Variant) -> Option<String> {
     Some(format!("So far {which}: these sentences describe runs, not a test of depth."))
 }
 
+/// Whether every value of one sample lies above every value of the other.
+fn ranges_apart(a: &[f64], b: &[f64]) -> bool {
+    let lo = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    !a.is_empty() && !b.is_empty() && (lo(a) > hi(b) || lo(b) > hi(a))
+}
+
 /// Each variant's best depth and how far the deepest is from it; each plain variant against its
 /// residual counterparts (same context) at the deepest depth both reached; divergences.
 pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
@@ -295,13 +303,23 @@ pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
             } else {
                 format!("about the same as that of {}", residual.label(axes))
             };
-            // One seed a side measures no seed noise: the ratio is shown, but not as a finding.
-            let seeds =
-                |v: &Variant| rows.iter().find(|row| row.variant == v && row.depth == depth).map_or(0, |row| row.seeds);
-            let single = if seeds(plain) < 2 || seeds(residual) < 2 {
-                " (one seed on a side: its spread over seeds is unmeasured, so this is no finding yet)"
+            // One seed a side measures no seed noise, and with a few seeds a side no rank test
+            // can reach significance: the ratio is shown, but not as a finding.
+            let row_of = |v: &Variant| rows.iter().find(|row| row.variant == v && row.depth == depth);
+            let seeds = |v: &Variant| row_of(v).map_or(0, |row| row.seeds);
+            let (n_plain, n_residual) = (seeds(plain), seeds(residual));
+            let single = if n_plain < 2 || n_residual < 2 {
+                " (one seed on a side: its spread over seeds is unmeasured, so this is no finding yet)".to_string()
+            } else if smallest_p(n_plain, n_residual) >= SIGNIFICANCE {
+                let losses = |v: &Variant| row_of(v).map_or(&[][..], |row| row.losses.as_slice());
+                let ranges = if ranges_apart(losses(plain), losses(residual)) {
+                    "whose ranges lie apart, but too few for any rank test to reach p < 0.05: not a tested finding"
+                } else {
+                    "whose ranges overlap, and too few for any rank test to reach p < 0.05: within seed noise"
+                };
+                format!(" ({n_plain} and {n_residual} seeds {ranges})")
             } else {
-                ""
+                String::new()
             };
             out.push(format!(
                 "At depth {depth}, the median final train loss of {} ({}) is {relation} ({}){single}.",
@@ -519,11 +537,12 @@ mod tests {
     }
 
     #[test]
-    fn a_ratio_from_one_seed_a_side_is_no_finding() {
+    fn a_ratio_no_rank_test_could_call_significant_is_no_finding() {
         let runs = [typed(synthetic_run("plain", 8, 0, Some(1.0))), typed(synthetic_run("residual", 8, 0, Some(0.1)))];
         let axes = VaryingAxes::of_runs(&runs);
         let (plain, residual) = (&runs[0].variant, &runs[1].variant);
-        for (seeds, unmeasured) in [(1, true), (3, false)] {
+        // 3 against 3 seeds: the smallest two-sided p is 2/20 = 0.1; 4 against 4: 2/70 = 0.029.
+        for (seeds, unmeasured) in [(1, true), (3, true), (4, false)] {
             let rows = [
                 row(plain, 4, 0.5, seeds),
                 row(plain, 8, 1.0, seeds),
@@ -532,8 +551,24 @@ mod tests {
             ];
             let text = findings(&rows, &axes).join("\n");
             assert!(text.contains("At depth 8, the median final train loss of plain (1.00) is 10× that of"), "{text}");
-            assert_eq!(text.contains("no finding yet"), unmeasured, "{text}");
+            let untested = text.contains("no finding yet") || text.contains("not a tested finding");
+            assert_eq!(untested, unmeasured, "{text}");
         }
+    }
+
+    #[test]
+    fn few_seeds_read_as_apart_or_within_noise() {
+        assert!(ranges_apart(&[1.0, 1.2], &[0.1, 0.3, 0.2]));
+        assert!(!ranges_apart(&[1.0, 0.25], &[0.1, 0.3, 0.2]));
+        let runs = [typed(synthetic_run("plain", 8, 0, Some(1.0))), typed(synthetic_run("residual", 8, 0, Some(0.1)))];
+        let axes = VaryingAxes::of_runs(&runs);
+        let (plain, residual) = (&runs[0].variant, &runs[1].variant);
+        let mut overlapping = row(plain, 8, 0.5, 3);
+        overlapping.losses = vec![0.05, 0.5, 0.9];
+        let rows = [row(plain, 4, 0.4, 3), overlapping, row(residual, 4, 0.2, 3), row(residual, 8, 0.1, 3)];
+        let text = findings(&rows, &axes).join("\n");
+        assert!(text.contains("(3 and 3 seeds whose ranges overlap, and too few for any rank test"), "{text}");
+        assert!(text.contains("within seed noise"), "{text}");
     }
 
     #[test]
