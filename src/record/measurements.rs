@@ -3,7 +3,16 @@
 //! live here, below training, so that a change to the trainer is never silently a change to
 //! the format.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Reads a list of per-layer values in which a non-finite value was written as `null` (how JSON
+/// writes NaN and ±∞): it comes back as NaN, so every record the sweep writes reads back, and
+/// writes back to the same line. A layer whose gradient overflowed is a measurement, not a
+/// broken file.
+pub fn values_with_nulls<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f64>, D::Error> {
+    let values: Vec<Option<f64>> = Vec::deserialize(deserializer)?;
+    Ok(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+}
 
 /// One point of a loss curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -17,6 +26,7 @@ pub struct LossPoint {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProbeStats {
     /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
+    #[serde(deserialize_with = "values_with_nulls")]
     pub weight_grad_norms: Vec<f64>,
     /// RMS of each hidden state h_k over batch and units, k = 0..K.
     pub state_rms: Vec<f64>,
@@ -53,10 +63,13 @@ pub struct InstrumentPoint {
     pub test_loss: Option<f64>,
     pub test_error: Option<f64>,
     /// ‖∂L/∂W_l‖ of this step's minibatch, per hidden weight layer, input side first (empty at step 0).
+    #[serde(deserialize_with = "values_with_nulls")]
     pub weight_grad_norms: Vec<f64>,
     /// ‖ΔW_l‖ ÷ ‖W_l‖ of this step's update, per hidden weight layer (empty at step 0).
+    #[serde(deserialize_with = "values_with_nulls")]
     pub update_ratios: Vec<f64>,
     /// ‖W_l − W_l(0)‖ ÷ ‖W_l(0)‖ per hidden weight layer.
+    #[serde(deserialize_with = "values_with_nulls")]
     pub distance_from_init: Vec<f64>,
 }
 

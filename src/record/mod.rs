@@ -11,7 +11,7 @@ use std::path::Path;
 
 mod measurements;
 
-pub use measurements::{InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
+pub use measurements::{values_with_nulls, InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 
 /// One finished training run: a line of `runs.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,21 +62,27 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub robust_train_loss: Option<f64>,
 
+    #[serde(deserialize_with = "values_with_nulls")]
     pub weight_grad_norms_init: Vec<f64>,
+    #[serde(deserialize_with = "values_with_nulls")]
     pub weight_grad_norms_final: Vec<f64>,
+    #[serde(deserialize_with = "values_with_nulls")]
     pub state_rms_init: Vec<f64>,
+    #[serde(deserialize_with = "values_with_nulls")]
     pub state_grad_norms_init: Vec<f64>,
+    #[serde(deserialize_with = "values_with_nulls")]
     pub state_rms_final: Vec<f64>,
+    #[serde(deserialize_with = "values_with_nulls")]
     pub state_grad_norms_final: Vec<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values_with_nulls")]
     pub branch_ratios_init: Vec<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values_with_nulls")]
     pub branch_ratios_final: Vec<f64>,
     /// Autocorrelation ρ(0..=16) of ∂logit₀/∂θ along arcs of inputs, averaged over
     /// `shattered_lines` arcs (empty unless asked for; see `mechanisms`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values_with_nulls")]
     pub shattered_acf_init: Vec<f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values_with_nulls")]
     pub shattered_acf_final: Vec<f64>,
     /// 0 in older files, whose ρ came from one straight line between two samples.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -393,5 +399,31 @@ mod tests {
         append_run(&mut file, &path, &record).unwrap();
         append_run(&mut file, &path, &record).unwrap();
         assert_eq!(read_runs(&path).unwrap().records, [record.clone(), record]);
+    }
+
+    /// A deep plain conv net's per-layer gradients can overflow: JSON writes NaN and ±∞ as
+    /// `null`. Such a record must read back (resume and the analysis read it), as NaN, and write
+    /// back to the same line.
+    #[test]
+    fn non_finite_per_layer_values_round_trip_as_null() {
+        let mut record: RunRecord = serde_json::from_str(&sample_line()).unwrap();
+        record.state_grad_norms_init = vec![1.0, f64::INFINITY, f64::NAN];
+        record.instruments = vec![InstrumentPoint {
+            step: 20,
+            train_loss: None,
+            train_error: Some(0.9),
+            test_loss: None,
+            test_error: Some(0.9),
+            weight_grad_norms: vec![f64::NAN, 0.5],
+            update_ratios: vec![f64::NEG_INFINITY, 0.1],
+            distance_from_init: vec![f64::NAN, 0.2],
+        }];
+        let line = run_line(&record);
+        assert!(line.contains("\"state_grad_norms_init\":[1.0,null,null]"), "{line}");
+        let back = parse_runs(Path::new("runs.jsonl"), &line).unwrap().records.remove(0);
+        assert_eq!(back.state_grad_norms_init[0], 1.0);
+        assert!(back.state_grad_norms_init[1..].iter().all(|v| v.is_nan()));
+        assert!(back.instruments[0].weight_grad_norms[0].is_nan() && back.instruments[0].update_ratios[0].is_nan());
+        assert_eq!(run_line(&back), line);
     }
 }
