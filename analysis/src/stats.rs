@@ -117,6 +117,23 @@ pub fn theory_log2_grad_profile(variant: &Variant, depth: usize) -> Option<Vec<f
     Some(rms2.iter().map(|&s| 0.5 * (last - s)).collect())
 }
 
+/// How two samples' ranges lie: `Greater` when every value of `a` is above every value of `b`,
+/// `Less` when every one is below, `None` when the ranges overlap or a sample is empty. How a
+/// report orders a few seeds that no rank test can separate.
+pub fn range_order(a: &[f64], b: &[f64]) -> Option<std::cmp::Ordering> {
+    let lowest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if a.is_empty() || b.is_empty() {
+        None
+    } else if lowest(a) > highest(b) {
+        Some(std::cmp::Ordering::Greater)
+    } else if highest(a) < lowest(b) {
+        Some(std::cmp::Ordering::Less)
+    } else {
+        None
+    }
+}
+
 /// Median of the finite values by the linear rule of [`quantile`]; `None` if there are none.
 pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     quantile(values, 0.5)

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::rank_test::{smallest_p, SIGNIFICANCE};
+use crate::stats::range_order;
 use crate::plot::{overlap_sentence, palette, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
 use crate::table::{format_ratio, format_sig, spec, Format, Table};
@@ -246,13 +247,6 @@ fn one_seed_caveat(rows: &[LossRow], plain: &Variant) -> Option<String> {
     Some(format!("So far {which}: these sentences describe runs, not a test of depth."))
 }
 
-/// Whether every value of one sample lies above every value of the other.
-fn ranges_apart(a: &[f64], b: &[f64]) -> bool {
-    let lo = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    !a.is_empty() && !b.is_empty() && (lo(a) > hi(b) || lo(b) > hi(a))
-}
-
 /// Each variant's best depth and how far the deepest is from it; each plain variant against its
 /// residual counterparts (same context) at the deepest depth both reached; divergences.
 pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
@@ -312,7 +306,7 @@ pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
                 " (one seed on a side: its spread over seeds is unmeasured, so this is no finding yet)".to_string()
             } else if smallest_p(n_plain, n_residual) >= SIGNIFICANCE {
                 let losses = |v: &Variant| row_of(v).map_or(&[][..], |row| row.losses.as_slice());
-                let ranges = if ranges_apart(losses(plain), losses(residual)) {
+                let ranges = if range_order(losses(plain), losses(residual)).is_some() {
                     "whose ranges lie apart, but too few for any rank test to reach p < 0.05: not a tested finding"
                 } else {
                     "whose ranges overlap, and too few for any rank test to reach p < 0.05: within seed noise"
@@ -558,8 +552,10 @@ mod tests {
 
     #[test]
     fn few_seeds_read_as_apart_or_within_noise() {
-        assert!(ranges_apart(&[1.0, 1.2], &[0.1, 0.3, 0.2]));
-        assert!(!ranges_apart(&[1.0, 0.25], &[0.1, 0.3, 0.2]));
+        assert_eq!(range_order(&[1.0, 1.2], &[0.1, 0.3, 0.2]), Some(std::cmp::Ordering::Greater));
+        assert_eq!(range_order(&[0.1, 0.3, 0.2], &[1.0, 1.2]), Some(std::cmp::Ordering::Less));
+        assert_eq!(range_order(&[1.0, 0.25], &[0.1, 0.3, 0.2]), None);
+        assert_eq!(range_order(&[], &[0.1]), None);
         let runs = [typed(synthetic_run("plain", 8, 0, Some(1.0))), typed(synthetic_run("residual", 8, 0, Some(0.1)))];
         let axes = VaryingAxes::of_runs(&runs);
         let (plain, residual) = (&runs[0].variant, &runs[1].variant);

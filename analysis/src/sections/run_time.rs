@@ -81,23 +81,24 @@ pub fn rows(inputs: &Inputs) -> Result<Vec<TimeRow>> {
     let number = |name: &str| summed.column(name).and_then(|c| c.cast(&DataType::Float64)?.f64().cloned()).map_err(&failed);
     let (machine, experiment, worst_run) = (text("machine_id")?, text("experiment")?, text("worst_run")?);
     let (runs, worst_share) = (number("runs")?, number("worst_share")?);
-    let parts = names.map(number).into_iter().collect::<Result<Vec<_>>>()?;
+    let parts = names.map(|name| Ok((name, number(name)?))).into_iter().collect::<Result<Vec<_>>>()?;
     (0..summed.height())
         .map(|row| {
             // Every group has at least one run, so no aggregate is null.
             let null = || failed(PolarsError::NoData(format!("row {row} of the grouped time splits").into()));
-            let seconds = |part: usize| parts[part].get(row).ok_or_else(null);
-            let time = TimeSplit {
-                setup: seconds(0)?,
-                steps: seconds(1)?,
-                tail_evaluation: seconds(2)?,
-                final_evaluation: seconds(3)?,
-                probes: seconds(4)?,
-                mechanisms: seconds(5)?,
-                twin: seconds(6)?,
-                instruments: seconds(7)?,
+            let seconds = |part: &str| {
+                parts.iter().find(|(name, _)| *name == part).and_then(|(_, column)| column.get(row)).ok_or_else(null)
             };
-            debug_assert_eq!(time.parts().map(|(name, _)| name), names);
+            let time = TimeSplit {
+                setup: seconds("setup")?,
+                steps: seconds("steps")?,
+                tail_evaluation: seconds("tail_evaluation")?,
+                final_evaluation: seconds("final_evaluation")?,
+                probes: seconds("probes")?,
+                mechanisms: seconds("mechanisms")?,
+                twin: seconds("twin")?,
+                instruments: seconds("instruments")?,
+            };
             Ok(TimeRow {
                 machine_id: machine.get(row).ok_or_else(null)?.to_string(),
                 experiment: experiment.get(row).ok_or_else(null)?.to_string(),

@@ -10,7 +10,7 @@ use crate::inputs::Inputs;
 use crate::instruments::{error_curve, final_errors, instrumented_runs, samples_phrase, ErrorPoint};
 use crate::plot::{median_profile, sequential, Axis, Chart, Figure, Line, LineStyle, Marker, Panel, PanelBody, Scale};
 use crate::section::Section;
-use crate::stats::median;
+use crate::stats::{median, range_order};
 use crate::table::{capitalised, spec, Format, Table};
 use crate::variant::{contexts_of, groups, schedule_label, Group, Run, Variant, VaryingAxes};
 use degradation_bench::config::LrSchedule;
@@ -179,8 +179,6 @@ fn compare(a: &Group, b: &Group) -> Option<String> {
     if of_a.len() < 2 || of_b.len() < 2 {
         return None;
     }
-    let lowest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let highest = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let centre = |v: &[f64]| format!("{:.1}%", median(v.iter().copied()).unwrap_or(f64::NAN));
     let counts = match (of_a.len(), of_b.len()) {
         (x, y) if x == y => format!("{x} seeds each"),
@@ -188,14 +186,12 @@ fn compare(a: &Group, b: &Group) -> Option<String> {
     };
     let medians = format!("medians {} and {}; {counts}", centre(&of_a), centre(&of_b));
     let (name_a, name_b) = (a.variant.net_label(a.depth), b.variant.net_label(b.depth));
-    let relation = if lowest(&of_a) > highest(&of_b) {
-        "higher"
-    } else if highest(&of_a) < lowest(&of_b) {
-        "lower"
-    } else {
-        return Some(format!(
+    let relation = match range_order(&of_a, &of_b) {
+        Some(std::cmp::Ordering::Greater) => "higher",
+        Some(_) => "lower",
+        None => return Some(format!(
             "the final training errors of {name_a} and {name_b} overlap across seeds ({medians}): no ordering"
-        ));
+        )),
     };
     Some(format!(
         "every seed of {name_a} ends with a {relation} training error than every seed of {name_b} ({medians})"

@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::inputs::Inputs;
 use crate::rank_test::{mann_whitney_u, smallest_p, RankTest, SIGNIFICANCE};
 use crate::section::Section;
-use crate::stats::median;
+use crate::stats::{median, range_order};
 use crate::variant::{groups, Group, Variant, VaryingAxes};
 
 /// Which loss the two implementations are compared on.
@@ -110,13 +110,7 @@ impl PeerComparison<'_> {
     }
 
     pub fn verdict(&self) -> Verdict {
-        let range = |v: &[f64]| {
-            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (lo, hi)
-        };
-        let ((a_lo, a_hi), (b_lo, b_hi)) = (range(&self.ours_losses), range(&self.peer_losses));
-        let overlap = a_lo <= b_hi && b_lo <= a_hi;
+        let overlap = range_order(&self.ours_losses, &self.peer_losses).is_none();
         let equivalent = self.equivalence.is_some_and(|(inside, _)| inside);
         match (self.testable(), self.test.p_value < SIGNIFICANCE, equivalent, overlap) {
             (true, true, _, _) => Verdict::Differ,
