@@ -26,7 +26,6 @@ pub struct LossPoint {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProbeStats {
     /// ‖∂L/∂W_l‖ (Frobenius) for each hidden weight layer, input side first.
-    #[serde(deserialize_with = "values_with_nulls")]
     pub weight_grad_norms: Vec<f64>,
     /// RMS of each hidden state h_k over batch and units, k = 0..K.
     pub state_rms: Vec<f64>,

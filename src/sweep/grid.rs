@@ -232,16 +232,17 @@ mod tests {
     const FASHION: DataShape =
         DataShape { input_dim: 784, output_dim: 10, train_len: 0, test_len: 0, image_shape: Some([1, 28, 28]) };
 
-    /// The run ids an experiment file expands to, with its data set's shape (the ids hash the
-    /// model's input size); the committed sets are digits and Fashion-MNIST.
-    fn ids_of(experiment_toml: &Path) -> Vec<String> {
+    /// The run ids an experiment file (or one shard of it) expands to, with its data set's
+    /// shape (the ids hash the model's input size); the committed sets are digits and
+    /// Fashion-MNIST.
+    fn ids_of(experiment_toml: &Path, shard: Option<Shard>) -> Vec<String> {
         let experiment = Experiment::from_file(experiment_toml).unwrap();
         let shape = match experiment.dataset {
             crate::config::DatasetKind::FashionMnist => FASHION,
             crate::config::DatasetKind::Digits => DIGITS,
             other => panic!("{}: no shape for {other} here", experiment_toml.display()),
         };
-        expand(&experiment, shape).into_iter().map(|r| r.run_id).collect()
+        select_shard(expand(&experiment, shape), shard).into_iter().map(|r| r.run_id).collect()
     }
 
     /// The shard a published directory holds, from its name's `-shard-I-of-N` suffix (the
@@ -271,15 +272,7 @@ mod tests {
                 let mut recorded: Vec<String> =
                     crate::record::read_runs(&runs).unwrap().records.into_iter().map(|r| r.run_id).collect();
                 recorded.sort();
-                let expected: Vec<String> = match shard_of_directory(&dir) {
-                    None => ids_of(&toml),
-                    Some(shard) => ids_of(&toml)
-                        .into_iter()
-                        .enumerate()
-                        .filter(|(i, _)| i % shard.count == shard.index)
-                        .map(|(_, id)| id)
-                        .collect(),
-                };
+                let expected = ids_of(&toml, shard_of_directory(&dir));
                 assert_eq!(expected, recorded, "{}", dir.display());
                 checked += 1;
             }
@@ -289,7 +282,7 @@ mod tests {
 
     #[test]
     fn run_ids_of_the_quick_preset_are_pinned() {
-        let ids = ids_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick.toml"));
+        let ids = ids_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quick.toml"), None);
         assert_eq!(ids.len(), 42);
         assert_eq!(ids[0], "plain-d128-w64-s0-9e1c205f7b");
         assert_eq!(ids[1], "plain-d128-w64-s1-d70207541f");
