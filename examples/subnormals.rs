@@ -200,7 +200,7 @@ fn run(cli: &Cli) -> Result<()> {
     }
     let recorded: HashMap<String, Option<f64>> = match &cli.records {
         None => HashMap::new(),
-        Some(path) => read_runs(path)?.records.into_iter().map(|r| (r.run_id, r.final_train_loss)).collect(),
+        Some(path) => read_runs(path)?.records.into_iter().map(|r| (r.run_id, r.result.final_train_loss)).collect(),
     };
     let machine = fingerprint(1, GEMM_BACKEND);
 

@@ -49,7 +49,7 @@ fn a_conv_run_trains_end_to_end_on_the_digits() {
         assert!(result.final_train_accuracy.unwrap() > 0.8, "{arch}: {:?}", result.final_train_accuracy);
         assert!(result.test_accuracy.unwrap() > 0.7, "{arch}: {:?}", result.test_accuracy);
         // n = 1: states h_0..h_3 (stem and three blocks), six block convs.
-        for probe in [&result.probe_init, &result.probe_final] {
+        for probe in [&result.init_probes(), &result.final_probes()] {
             assert_eq!(probe.state_rms.len(), 4, "{arch}");
             assert_eq!(probe.state_grad_norms.len(), 4, "{arch}");
             assert_eq!(probe.weight_grad_norms.len(), 6, "{arch}");
@@ -175,11 +175,11 @@ fn a_conv_experiment_sweeps_into_records_that_say_conv() {
     assert_eq!(records.len(), 3);
     for (line, record) in text.lines().zip(&records) {
         assert!(line.contains(r#""family":"conv""#), "{line}");
-        assert_eq!(record.family, Family::Conv);
-        assert_eq!((record.width, record.block_layers, record.norm), (4, 2, conv::NORM));
-        assert!(!record.diverged, "{line}");
-        assert_eq!(record.state_rms_init.len(), 3 * (record.depth - 2) / 6 + 1);
-        assert_eq!(record.weight_grad_norms_init.len(), record.depth - 2);
+        assert_eq!(record.setup.family, Family::Conv);
+        assert_eq!((record.setup.width, record.setup.block_layers, record.setup.norm), (4, 2, conv::NORM));
+        assert!(!record.result.diverged, "{line}");
+        assert_eq!(record.result.state_rms_init.len(), 3 * (record.setup.depth - 2) / 6 + 1);
+        assert_eq!(record.result.weight_grad_norms_init.len(), record.setup.depth - 2);
         assert_eq!(record::run_line(record).trim_end(), line, "a conv record re-serialises to its line");
     }
 }

@@ -113,7 +113,7 @@ fn split(config: &RunConfig) -> Split {
 /// every float has the same bits (−0.0 included).
 fn fingerprint(config: &RunConfig, result: &TrainResult) -> String {
     let planned = PlannedRun { run_id: String::new(), config: config.clone(), flops: 0.0 };
-    let mut record = to_record(&planned, result, &machine());
+    let mut record = to_record(&planned, result.clone(), &machine());
     record.clear_timings();
     format!("{record:?}")
 }
@@ -155,7 +155,7 @@ fn different_seeds_give_different_results() {
     for (a, b) in runs(7).iter().zip(&runs(8)) {
         let (ra, rb) = (train(a, &split(a)).unwrap(), train(b, &split(b)).unwrap());
         let what = format!("{} {} {}", a.dataset, a.model.arch, a.model.norm);
-        assert_ne!(ra.probe_init.state_rms, rb.probe_init.state_rms, "{what}: same initial network");
+        assert_ne!(ra.state_rms_init, rb.state_rms_init, "{what}: same initial network");
         assert_ne!(ra.loss_curve, rb.loss_curve, "{what}: same loss curve");
         assert_ne!(ra.final_train_loss, rb.final_train_loss, "{what}: same final loss");
     }

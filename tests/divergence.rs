@@ -53,8 +53,8 @@ fn assert_diverged(config: &RunConfig, result: &TrainResult) {
     assert!(result.loss_curve.iter().all(|p| p.step < step), "{what}: {:?}", result.loss_curve);
     assert!(result.loss_curve.iter().flat_map(|p| p.loss).all(f64::is_finite));
     // Initial probes exist, final ones (and final mechanism probes) do not.
-    assert_eq!(result.probe_init.state_rms.len(), config.model.blocks() + 1, "{what}");
-    assert!(result.probe_final.state_rms.is_empty() && result.probe_final.weight_grad_norms.is_empty(), "{what}");
+    assert_eq!(result.state_rms_init.len(), config.model.blocks() + 1, "{what}");
+    assert!(result.final_probes() == Default::default(), "{what}");
     assert!(result.shattered_acf_final.is_empty() && result.lesion_train_losses.is_empty(), "{what}");
     eprintln!("{what}: diverged at step {step}");
 }

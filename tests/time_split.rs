@@ -17,7 +17,7 @@ fn config(probes: MechanismProbes) -> RunConfig {
 fn the_parts_cover_the_run_and_only_what_it_asked_for() {
     let split = data::load(DatasetKind::Digits, &DatasetOptions::default()).unwrap();
     let plain_run = train(&config(MechanismProbes::default()), &split).unwrap();
-    let time = plain_run.time_split;
+    let time = plain_run.time_split.expect("the trainer times every run");
     eprintln!("without mechanisms or twin: {time:?}");
     assert_eq!((time.mechanisms, time.twin, time.instruments), (0.0, 0.0, 0.0), "parts the run did not ask for");
     for (name, seconds) in time.parts() {
@@ -32,7 +32,7 @@ fn the_parts_cover_the_run_and_only_what_it_asked_for() {
     let everything =
         MechanismProbes { shattered_gradients: true, lesion: true, perturbation: true, instrument_samples: 50 };
     let probed = train(&config(everything), &split).unwrap();
-    let time = probed.time_split;
+    let time = probed.time_split.expect("the trainer times every run");
     eprintln!("with mechanisms and twin: {time:?}");
     assert!(time.mechanisms > 0.0 && time.twin > 0.0 && time.instruments > 0.0, "{time:?}");
     // The twin repeats every step of the run: charged to the steps instead, it would leave its

@@ -30,10 +30,10 @@ fn main() {
                 for depth in [2, 8, 32, 128] {
                     for seed in 0..2 {
                         let mut run = common::run(arch, scale, depth, seed, "m-synth-a");
-                        run.width = width;
-                        run.norm = norm;
+                        run.setup.width = width;
+                        run.setup.norm = norm;
                         run.run_id = format!("{}-w{width}-{norm}", run.run_id);
-                        if let Some(loss) = run.final_train_loss.as_mut() {
+                        if let Some(loss) = run.result.final_train_loss.as_mut() {
                             *loss *= (64.0 / width as f64).sqrt() * if norm == Norm::Layer { 0.5 } else { 1.0 };
                         }
                         lines.push_str(&serde_json::to_string(&run).unwrap());

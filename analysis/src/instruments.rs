@@ -25,7 +25,8 @@ pub struct ErrorPoint {
 /// The run's errors at every checkpoint, in percent.
 pub fn error_curve(run: &RunRecord) -> Vec<ErrorPoint> {
     let percent = |e: Option<f64>| e.filter(|e| e.is_finite()).map(|e| 100.0 * e);
-    run.instruments
+    run.result
+        .instruments
         .iter()
         .map(|p| ErrorPoint { step: p.step, train: percent(p.train_error), test: percent(p.test_error) })
         .collect()
@@ -33,7 +34,7 @@ pub fn error_curve(run: &RunRecord) -> Vec<ErrorPoint> {
 
 /// Whether the run recorded a training error at two checkpoints or more: something to draw.
 pub fn has_error_curve(run: &RunRecord) -> bool {
-    run.instruments.iter().filter(|p| p.train_error.is_some_and(f64::is_finite)).count() >= 2
+    run.result.instruments.iter().filter(|p| p.train_error.is_some_and(f64::is_finite)).count() >= 2
 }
 
 /// The inputs' training runs that recorded an error curve: what the instrument sections read.
@@ -52,7 +53,7 @@ pub fn final_errors(run: &RunRecord) -> (Option<f64>, Option<f64>) {
 /// samples" or "test samples": "the first (at most) 10000", "the first (at most) 2000–10000"
 /// (several runs); a set smaller than the count is evaluated whole.
 pub fn samples_phrase<'a>(runs: impl IntoIterator<Item = &'a RunRecord>) -> String {
-    let mut counts: Vec<usize> = runs.into_iter().map(|r| r.instrument_samples).filter(|&n| n > 0).collect();
+    let mut counts: Vec<usize> = runs.into_iter().map(|r| r.result.instrument_samples).filter(|&n| n > 0).collect();
     counts.sort_unstable();
     counts.dedup();
     match (counts.first(), counts.last()) {
@@ -108,7 +109,7 @@ impl Progress {
 /// least the next checkpoint) is no more than [`STALL_IMPROVEMENT_PP`] below its own. Only
 /// checkpoints with the whole window inside the run are candidates.
 pub fn progress(run: &RunRecord) -> Progress {
-    if run.diverged {
+    if run.result.diverged {
         return Progress::NoCurve;
     }
     let points: Vec<(usize, f64)> = error_curve(run).iter().filter_map(|p| Some((p.step, p.train?))).collect();
@@ -116,7 +117,7 @@ pub fn progress(run: &RunRecord) -> Progress {
     if points.len() < 2 {
         return Progress::NoCurve;
     }
-    let window = (STALL_WINDOW * run.steps as f64).ceil() as usize;
+    let window = (STALL_WINDOW * run.setup.steps as f64).ceil() as usize;
     for (i, &(step, error)) in points.iter().enumerate() {
         if i + 1 == points.len() || step + window > last_step {
             break;
@@ -125,7 +126,7 @@ pub fn progress(run: &RunRecord) -> Progress {
         let best_ahead = ahead.fold(points[i + 1].1, f64::min);
         if error - best_ahead <= STALL_IMPROVEMENT_PP {
             let lowest_later = points[i + 1..].iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-            let quiet = run.instruments.iter().filter(|p| p.step >= step).find(|p| !p.update_ratios.is_empty());
+            let quiet = run.result.instruments.iter().filter(|p| p.step >= step).find(|p| !p.update_ratios.is_empty());
             return Progress::Stalled(Stall {
                 step,
                 error,
@@ -188,8 +189,8 @@ pub(crate) mod tests {
         layers: usize,
         ratio: impl Fn(usize) -> f64,
     ) -> RunRecord {
-        let every = run.steps / (train.len() - 1).max(1);
-        run.instruments = train
+        let every = run.setup.steps / (train.len() - 1).max(1);
+        run.result.instruments = train
             .iter()
             .enumerate()
             .map(|(i, &e)| {
@@ -239,7 +240,7 @@ pub(crate) mod tests {
         assert_eq!(progress(&run(&stuck)).stall().map(|s| (s.step, s.quiet_fraction)), Some((0, Some(0.0))));
         assert_eq!(progress(&run(&[0.9])), Progress::NoCurve);
         let mut diverged = run(&stuck);
-        diverged.diverged = true;
+        diverged.result.diverged = true;
         assert_eq!(progress(&diverged), Progress::NoCurve);
     }
 

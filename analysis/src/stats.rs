@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn flow_stats_of_geometric_profiles() {
         let run = synthetic_run("plain", 8, 0, Some(0.1));
-        let stats = flow_stats(&run.state_grad_norms_init, &run.state_rms_init);
+        let stats = flow_stats(&run.result.state_grad_norms_init, &run.result.state_rms_init);
         assert!((stats.grad_slope.unwrap() + 0.25).abs() < 1e-12);
         assert!((stats.rms_slope.unwrap() - 0.5).abs() < 1e-12);
         // h_0 to h_8: 2^0 / 2^-2 → log₂ ratio 2.
@@ -380,19 +380,20 @@ mod tests {
         };
         let he = variant("plain", &|_| {});
         assert_eq!(theory_rms2_slope(&he, 16), Some(0.0));
-        let xavier = variant("plain", &|r| r.init = degradation_bench::config::Init::Xavier);
+        let xavier = variant("plain", &|r| r.setup.init = degradation_bench::config::Init::Xavier);
         assert_eq!(theory_rms2_slope(&xavier, 16), Some(-1.0));
         // Xavier: ‖∂L/∂h_k‖ halves per layer in ², so log₂‖∂L/∂h_0‖ − log₂‖∂L/∂h_K‖ = −K/2.
         assert_eq!(theory_log2_grad_profile(&xavier, 16).unwrap()[0], -8.0);
         assert_eq!(
-            theory_rms2_slope(&variant("plain", &|r| r.norm = degradation_bench::config::Norm::Layer), 16),
+            theory_rms2_slope(&variant("plain", &|r| r.setup.norm = degradation_bench::config::Norm::Layer), 16),
             None
         );
 
         // Residual nets draw the core's profile: α = 1, 16 layers in 2-layer blocks, K = 8. The
         // stem's non-negative output makes the first block triple RMS² exactly (R₀ = S₀); later
         // blocks multiply it by 1 + 2R/S, which falls towards 2 as the stream forgets h₀'s mean.
-        let one = variant("residual", &|r| r.residual_scale = Some(degradation_bench::config::ResidualScale::One));
+        let one =
+            variant("residual", &|r| r.setup.residual_scale = Some(degradation_bench::config::ResidualScale::One));
         let profile = theory_log2_rms2_profile(&one, 16).unwrap();
         assert_eq!(profile.len(), 9);
         assert_eq!(profile[0], 0.0);
@@ -411,14 +412,14 @@ mod tests {
         let inv_sqrt = theory_log2_rms2_profile(&variant("residual", &|_| {}), 16).unwrap();
         assert!(inv_sqrt[8] > 1.0 && inv_sqrt[8] < 5.2f64.log2(), "{inv_sqrt:?}");
         let rezero =
-            variant("residual", &|r| r.residual_scale = Some(degradation_bench::config::ResidualScale::Rezero));
+            variant("residual", &|r| r.setup.residual_scale = Some(degradation_bench::config::ResidualScale::Rezero));
         assert_eq!(theory_log2_rms2_profile(&rezero, 16), Some(vec![0.0; 9]));
         assert_eq!(theory_log2_grad_profile(&rezero, 16), Some(vec![0.0; 9]));
-        let xavier_residual = variant("residual", &|r| r.init = degradation_bench::config::Init::Xavier);
+        let xavier_residual = variant("residual", &|r| r.setup.init = degradation_bench::config::Init::Xavier);
         assert_eq!(theory_log2_rms2_profile(&xavier_residual, 16), None);
         assert_eq!(
             theory_rms2_slope(
-                &variant("residual", &|r| r.activation = degradation_bench::config::Activation::Tanh),
+                &variant("residual", &|r| r.setup.activation = degradation_bench::config::Activation::Tanh),
                 16
             ),
             None

@@ -86,7 +86,7 @@ fn writes_a_whole_report_from_one_machine() {
     {
         for depth in depths {
             let losses: Vec<f64> =
-                (0..3).map(|s| common::run(arch, scale, depth, s, "m1").final_train_loss.unwrap()).collect();
+                (0..3).map(|s| common::run(arch, scale, depth, s, "m1").result.final_train_loss.unwrap()).collect();
             let row = rows
                 .iter()
                 .find(|r| r["variant"] == label && r["depth"] == depth.to_string())
@@ -99,7 +99,9 @@ fn writes_a_whole_report_from_one_machine() {
     }
     // The findings and the opening sentences, from the same hand-computed medians.
     let plain_median = |d: usize| {
-        common::median((0..3).map(|s| common::run("plain", None, d, s, "m1").final_train_loss.unwrap()).collect())
+        common::median(
+            (0..3).map(|s| common::run("plain", None, d, s, "m1").result.final_train_loss.unwrap()).collect(),
+        )
     };
     let best = *depths.iter().min_by(|a, b| plain_median(**a).total_cmp(&plain_median(**b))).unwrap();
     assert!(readme.contains(&format!("- plain: lowest median final train loss at depth {best}")), "{readme}");
@@ -256,10 +258,10 @@ fn mechanism_probes_and_longer_training_get_their_sections() {
         .map(|r| {
             let mut l = r.clone();
             l.experiment = "longer".into();
-            l.steps = 4500;
+            l.setup.steps = 4500;
             l.run_id = format!("{}-long", r.run_id);
-            if l.depth < 128 {
-                l.final_train_loss = l.final_train_loss.map(|v| v / 10.0);
+            if l.setup.depth < 128 {
+                l.result.final_train_loss = l.result.final_train_loss.map(|v| v / 10.0);
             }
             l
         })
@@ -301,7 +303,7 @@ fn mechanism_probes_and_longer_training_get_their_sections() {
         assert!(readme.contains(needle), "README lacks {needle:?}:\n{readme}");
     }
     // Lesions in absolute losses: a residual block removed doubles the loss, a plain layer ×1000.
-    let loss = |arch: &str, depth: usize| common::mechanisms_run(arch, depth).final_train_loss.unwrap();
+    let loss = |arch: &str, depth: usize| common::mechanisms_run(arch, depth).result.final_train_loss.unwrap();
     let finding = readme
         .lines()
         .find(|l| l.starts_with("- residual α=1/√K at depth 128: unlesioned train loss "))

@@ -3,7 +3,9 @@
 //! the enums' names are a contract (see docs/experiments.md, "Results format"): the JSON written here is the
 //! JSON of every committed results set.
 
-use crate::config::{Activation, Arch, DatasetKind, Family, Init, LrSchedule, Norm, OptimizerKind, ResidualScale};
+use crate::config::{
+    Activation, Arch, DatasetKind, Family, Init, LrSchedule, Norm, OptimizerKind, ResidualScale, RunConfig,
+};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -13,11 +15,29 @@ mod measurements;
 
 pub use measurements::{values_with_nulls, InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
 
-/// One finished training run: a line of `runs.jsonl`.
+/// One finished training run: a line of `runs.jsonl`. It is composed of the run's setup (from
+/// its configuration) and what training produced, both written inline (`flatten`): a new
+/// setting or result is one field in [`RunSetup`] or [`TrainResult`], and the line's field
+/// order is that of the committed files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub run_id: String,
     pub experiment: String,
+    #[serde(flatten)]
+    pub setup: RunSetup,
+    pub machine_id: String,
+    #[serde(flatten)]
+    pub result: TrainResult,
+    /// The implementation that trained the run when it is not this crate, e.g. "pytorch 2.15.0"
+    /// (peers/pytorch/parity.py run); absent for this crate's own runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implementation: Option<String>,
+}
+
+/// What defines a run, as its record states it: the configuration less what only steers the
+/// sweep (checkpoints, probes) or follows from the data set (input and output sizes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSetup {
     pub dataset: DatasetKind,
     /// `conv` for the ResNet paper's conv nets; left out of the line for MLPs (absent means
     /// `mlp`), so every MLP line reads and re-serialises as before. A conv run's `depth` counts
@@ -44,8 +64,37 @@ pub struct RunRecord {
     pub batch_size: usize,
     pub steps: usize,
     pub seed: u64,
-    pub machine_id: String,
+}
 
+impl From<&RunConfig> for RunSetup {
+    fn from(c: &RunConfig) -> Self {
+        let m = &c.model;
+        RunSetup {
+            dataset: c.dataset,
+            family: c.family,
+            arch: m.arch,
+            depth: m.depth,
+            width: m.width,
+            block_layers: m.block_layers,
+            activation: m.activation,
+            norm: m.norm,
+            residual_scale: (m.arch == Arch::Residual).then_some(m.residual_scale),
+            init: m.init,
+            optimizer: c.optimizer.kind,
+            lr: c.optimizer.lr,
+            momentum: c.optimizer.momentum,
+            weight_decay: c.optimizer.weight_decay,
+            lr_schedule: c.lr_schedule.clone(),
+            batch_size: c.batch_size,
+            steps: c.steps,
+            seed: c.seed,
+        }
+    }
+}
+
+/// What one training run produced: the trainer returns it and the record writes it inline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainResult {
     /// Losses are `None` (JSON null) when the run diverged.
     pub final_train_loss: Option<f64>,
     pub final_train_accuracy: Option<f64>,
@@ -110,10 +159,44 @@ pub struct RunRecord {
     /// from older files and from other implementations' runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_split: Option<TimeSplit>,
-    /// The implementation that trained the run when it is not this crate, e.g. "pytorch 2.15.0"
-    /// (peers/pytorch/parity.py run); absent for this crate's own runs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub implementation: Option<String>,
+}
+
+impl TrainResult {
+    /// Keeps the probes taken at initialisation.
+    pub fn store_init_probes(&mut self, probes: ProbeStats) {
+        self.weight_grad_norms_init = probes.weight_grad_norms;
+        self.state_rms_init = probes.state_rms;
+        self.state_grad_norms_init = probes.state_grad_norms;
+        self.branch_ratios_init = probes.branch_ratios;
+    }
+
+    /// Keeps the probes taken at the end.
+    pub fn store_final_probes(&mut self, probes: ProbeStats) {
+        self.weight_grad_norms_final = probes.weight_grad_norms;
+        self.state_rms_final = probes.state_rms;
+        self.state_grad_norms_final = probes.state_grad_norms;
+        self.branch_ratios_final = probes.branch_ratios;
+    }
+
+    /// The probes taken at initialisation, as the probe returned them.
+    pub fn init_probes(&self) -> ProbeStats {
+        ProbeStats {
+            weight_grad_norms: self.weight_grad_norms_init.clone(),
+            state_rms: self.state_rms_init.clone(),
+            state_grad_norms: self.state_grad_norms_init.clone(),
+            branch_ratios: self.branch_ratios_init.clone(),
+        }
+    }
+
+    /// The probes taken at the end (empty when the run diverged).
+    pub fn final_probes(&self) -> ProbeStats {
+        ProbeStats {
+            weight_grad_norms: self.weight_grad_norms_final.clone(),
+            state_rms: self.state_rms_final.clone(),
+            state_grad_norms: self.state_grad_norms_final.clone(),
+            branch_ratios: self.branch_ratios_final.clone(),
+        }
+    }
 }
 
 impl RunRecord {
@@ -125,9 +208,9 @@ impl RunRecord {
 
     /// Clears [`Self::TIMING_FIELDS`].
     pub fn clear_timings(&mut self) {
-        self.wall_seconds = 0.0;
-        self.steps_per_second = 0.0;
-        self.time_split = None;
+        self.result.wall_seconds = 0.0;
+        self.result.steps_per_second = 0.0;
+        self.result.time_split = None;
     }
 
     /// The record as JSON without [`Self::TIMING_FIELDS`]: what two runs of the same training
@@ -351,9 +434,9 @@ mod tests {
     fn clearing_timings_changes_exactly_the_timing_fields() {
         let line = sample_line();
         let mut record: RunRecord = serde_json::from_str(&line).unwrap();
-        record.wall_seconds = 3.5;
-        record.steps_per_second = 700.0;
-        record.time_split = Some(TimeSplit { steps: 3.0, setup: 0.5, ..TimeSplit::default() });
+        record.result.wall_seconds = 3.5;
+        record.result.steps_per_second = 700.0;
+        record.result.time_split = Some(TimeSplit { steps: 3.0, setup: 0.5, ..TimeSplit::default() });
         let before = serde_json::to_value(&record).unwrap();
         record.clear_timings();
         let after = serde_json::to_value(&record).unwrap();
@@ -407,8 +490,8 @@ mod tests {
     #[test]
     fn non_finite_per_layer_values_round_trip_as_null() {
         let mut record: RunRecord = serde_json::from_str(&sample_line()).unwrap();
-        record.state_grad_norms_init = vec![1.0, f64::INFINITY, f64::NAN];
-        record.instruments = vec![InstrumentPoint {
+        record.result.state_grad_norms_init = vec![1.0, f64::INFINITY, f64::NAN];
+        record.result.instruments = vec![InstrumentPoint {
             step: 20,
             train_loss: None,
             train_error: Some(0.9),
@@ -421,9 +504,12 @@ mod tests {
         let line = run_line(&record);
         assert!(line.contains("\"state_grad_norms_init\":[1.0,null,null]"), "{line}");
         let back = parse_runs(Path::new("runs.jsonl"), &line).unwrap().records.remove(0);
-        assert_eq!(back.state_grad_norms_init[0], 1.0);
-        assert!(back.state_grad_norms_init[1..].iter().all(|v| v.is_nan()));
-        assert!(back.instruments[0].weight_grad_norms[0].is_nan() && back.instruments[0].update_ratios[0].is_nan());
+        assert_eq!(back.result.state_grad_norms_init[0], 1.0);
+        assert!(back.result.state_grad_norms_init[1..].iter().all(|v| v.is_nan()));
+        assert!(
+            back.result.instruments[0].weight_grad_norms[0].is_nan()
+                && back.result.instruments[0].update_ratios[0].is_nan()
+        );
         assert_eq!(run_line(&back), line);
     }
 }

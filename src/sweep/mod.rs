@@ -19,7 +19,7 @@ use crate::model::conv::ConvNet;
 use crate::model::gemm::GEMM_BACKEND;
 use crate::model::{Mlp, Network};
 use crate::record::TimeSplit;
-use crate::record::{MachineInfo, RunRecord};
+use crate::record::{MachineInfo, RunRecord, RunSetup};
 use crate::train::{train, TrainResult};
 use progress::Progress;
 use std::path::PathBuf;
@@ -208,14 +208,15 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
                 let Some(planned) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else { return };
                 progress.started(&planned.run_id);
                 let outcome = train(&planned.config, &split).and_then(|result| {
-                    let record = to_record(planned, &result, &machine);
+                    let time_split = result.time_split.unwrap_or_default();
+                    let record = to_record(planned, result, &machine);
                     let mut file = output.lock().expect("no thread panics while holding the file");
                     let writing = Instant::now();
                     crate::record::append_run(&mut *file, &path, &record)?;
                     let written = writing.elapsed().as_secs_f64();
                     drop(file);
                     let mut spent = spent.lock().expect("no thread panics while holding the totals");
-                    spent.0.add(&result.time_split);
+                    spent.0.add(&time_split);
                     spent.1 += written;
                     Ok(record)
                 });
@@ -247,58 +248,13 @@ pub fn run(options: &SweepOptions) -> Result<SweepOutcome> {
 }
 
 /// The record of one finished run: its configuration, results and machine.
-pub fn to_record(planned: &PlannedRun, result: &TrainResult, machine: &MachineInfo) -> RunRecord {
-    let c: &RunConfig = &planned.config;
-    let m = &c.model;
+pub fn to_record(planned: &PlannedRun, result: TrainResult, machine: &MachineInfo) -> RunRecord {
     RunRecord {
         run_id: planned.run_id.clone(),
-        experiment: c.experiment.clone(),
-        dataset: c.dataset,
-        family: c.family,
-        arch: m.arch,
-        depth: m.depth,
-        width: m.width,
-        block_layers: m.block_layers,
-        activation: m.activation,
-        norm: m.norm,
-        residual_scale: (m.arch == Arch::Residual).then_some(m.residual_scale),
-        init: m.init,
-        optimizer: c.optimizer.kind,
-        lr: c.optimizer.lr,
-        momentum: c.optimizer.momentum,
-        weight_decay: c.optimizer.weight_decay,
-        lr_schedule: c.lr_schedule.clone(),
-        batch_size: c.batch_size,
-        steps: c.steps,
-        seed: c.seed,
+        experiment: planned.config.experiment.clone(),
+        setup: RunSetup::from(&planned.config),
         machine_id: machine.machine_id.clone(),
-        final_train_loss: result.final_train_loss,
-        final_train_accuracy: result.final_train_accuracy,
-        test_loss: result.test_loss,
-        test_accuracy: result.test_accuracy,
-        diverged: result.diverged,
-        diverged_at_step: result.diverged_at_step,
-        loss_curve: result.loss_curve.clone(),
-        tail_train_losses: result.tail_train_losses.clone(),
-        robust_train_loss: result.robust_train_loss,
-        weight_grad_norms_init: result.probe_init.weight_grad_norms.clone(),
-        weight_grad_norms_final: result.probe_final.weight_grad_norms.clone(),
-        state_rms_init: result.probe_init.state_rms.clone(),
-        state_grad_norms_init: result.probe_init.state_grad_norms.clone(),
-        state_rms_final: result.probe_final.state_rms.clone(),
-        state_grad_norms_final: result.probe_final.state_grad_norms.clone(),
-        branch_ratios_init: result.probe_init.branch_ratios.clone(),
-        branch_ratios_final: result.probe_final.branch_ratios.clone(),
-        shattered_acf_init: result.shattered_acf_init.clone(),
-        shattered_acf_final: result.shattered_acf_final.clone(),
-        shattered_lines: result.shattered_lines,
-        lesion_train_losses: result.lesion_train_losses.clone(),
-        perturbation_growth: result.perturbation_growth.clone(),
-        instruments: result.instruments.clone(),
-        instrument_samples: if result.instruments.is_empty() { 0 } else { c.probes.instrument_samples },
-        wall_seconds: result.wall_seconds,
-        steps_per_second: result.steps_per_second,
-        time_split: Some(result.time_split),
+        result,
         implementation: None,
     }
 }

@@ -59,10 +59,10 @@ impl Progress {
         }
         self.show_slowest(&state);
         if self.log_lines {
-            let loss = record.final_train_loss.map_or("diverged".to_string(), |l| format!("{l:.3e}"));
+            let loss = record.result.final_train_loss.map_or("diverged".to_string(), |l| format!("{l:.3e}"));
             eprintln!(
                 "[{}/{}] {} done in {:.1} s, final train loss {loss}",
-                state.done, self.total, planned.run_id, record.wall_seconds
+                state.done, self.total, planned.run_id, record.result.wall_seconds
             );
         }
     }

@@ -20,5 +20,6 @@ pub mod step;
 pub mod subnormals;
 pub mod time_split;
 
+pub use crate::record::TrainResult;
 pub(crate) use run::BatchOrder;
-pub use run::{train, validate_against_data, TrainResult};
+pub use run::{train, validate_against_data};

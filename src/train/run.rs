@@ -10,7 +10,7 @@ use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::model::conv::ConvNet;
 use crate::model::{Mlp, Network};
-use crate::record::{InstrumentPoint, LossPoint, PerturbationPoint, ProbeStats, TimeSplit};
+use crate::record::{LossPoint, TimeSplit, TrainResult};
 use crate::train::eval::{evaluate, BatchBuffers};
 use crate::train::instruments::Instruments;
 use crate::train::mechanisms::{lesion_losses, mean_gradient_autocorrelation};
@@ -25,38 +25,6 @@ use rand_chacha::ChaCha8Rng;
 
 /// ChaCha stream of the batch order, distinct from the stream that initialises the weights.
 const SHUFFLE_STREAM: u64 = 1;
-
-/// What one training run produced (the sweep adds identity and machine fields).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainResult {
-    pub final_train_loss: Option<f64>,
-    pub final_train_accuracy: Option<f64>,
-    pub test_loss: Option<f64>,
-    pub test_accuracy: Option<f64>,
-    pub diverged: bool,
-    pub diverged_at_step: Option<usize>,
-    pub loss_curve: Vec<LossPoint>,
-    /// Full-training-set loss at each checkpoint in the last 10% of steps (see `tail_steps`).
-    pub tail_train_losses: Vec<LossPoint>,
-    /// Median of `tail_train_losses`; `None` if the run diverged or the tail is empty.
-    pub robust_train_loss: Option<f64>,
-    pub probe_init: ProbeStats,
-    pub probe_final: ProbeStats,
-    /// Mechanism probes; empty unless the run asked for them.
-    pub shattered_acf_init: Vec<f64>,
-    pub shattered_acf_final: Vec<f64>,
-    /// Arcs averaged into the shattered-gradients ρ (0 when the probe is off).
-    pub shattered_lines: usize,
-    pub lesion_train_losses: Vec<Option<f64>>,
-    /// A perturbed twin's distance from the run at each checkpoint (see `sensitivity`).
-    pub perturbation_growth: Vec<PerturbationPoint>,
-    /// The instruments at every checkpoint, step 0 first (empty unless asked for).
-    pub instruments: Vec<InstrumentPoint>,
-    /// Where the run's time went; `wall_seconds` is its total.
-    pub time_split: TimeSplit,
-    pub wall_seconds: f64,
-    pub steps_per_second: f64,
-}
 
 /// Endless minibatches without replacement from a seeded permutation.
 pub(crate) struct BatchOrder {
@@ -234,27 +202,22 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
     let steps_done = diverged_at_step.map_or(config.steps, |s| s - 1);
 
     let mut result = TrainResult {
-        final_train_loss: None,
-        final_train_accuracy: None,
-        test_loss: None,
-        test_accuracy: None,
         diverged: diverged_at_step.is_some(),
         diverged_at_step,
         loss_curve,
         robust_train_loss: if diverged_at_step.is_none() { median_loss(&tail_train_losses) } else { None },
         tail_train_losses,
-        probe_init,
-        probe_final: ProbeStats::default(),
         shattered_acf_init,
-        shattered_acf_final: Vec::new(),
         shattered_lines,
-        lesion_train_losses: Vec::new(),
         perturbation_growth: twin.map(|t| t.points).unwrap_or_default(),
         instruments: instruments.map(|i| i.points).unwrap_or_default(),
-        time_split: TimeSplit::default(),
-        wall_seconds: 0.0,
         steps_per_second: if time.steps > 0.0 { steps_done as f64 / time.steps } else { 0.0 },
+        ..TrainResult::default()
     };
+    result.store_init_probes(probe_init);
+    if !result.instruments.is_empty() {
+        result.instrument_samples = samples;
+    }
     if !result.diverged {
         let train_eval = evaluate(&mut net, train_set);
         let test_eval = evaluate(&mut net, &split.test);
@@ -270,7 +233,7 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
         }
         watch.charge(&mut time.final_evaluation);
         buffers.gather(train_set, &probe_rows);
-        result.probe_final = probe(&mut net, buffers.inputs(), buffers.targets()).unwrap_or_default();
+        result.store_final_probes(probe(&mut net, buffers.inputs(), buffers.targets()).unwrap_or_default());
         watch.charge(&mut time.probes);
         result.shattered_acf_final = shattered(&mut net).0;
         if config.probes.lesion {
@@ -281,7 +244,7 @@ fn train_network<N: Network<f32>>(config: &RunConfig, split: &Split) -> Result<T
     if config.steps == 0 {
         result.loss_curve.clear();
     }
-    result.time_split = time;
+    result.time_split = Some(time);
     result.wall_seconds = time.total();
     Ok(result)
 }
@@ -435,8 +398,8 @@ mod tests {
         };
         assert!(initial > 0.1 && initial < 5.0, "{initial}");
         assert!((initial - probe_loss).abs() <= 1e-6 * probe_loss.abs(), "{initial} vs the probe's {probe_loss}");
-        assert_eq!(result.probe_init.state_rms.len(), 2);
-        assert_eq!(result.probe_final.state_grad_norms.len(), 2);
+        assert_eq!(result.state_rms_init.len(), 2);
+        assert_eq!(result.state_grad_norms_final.len(), 2);
         assert!(result.final_train_loss.is_some() && result.test_accuracy.is_some());
         // No steps: no curve, but the initial network is still evaluated.
         let (config, split) = tiny_run(Norm::None, 0, 4);

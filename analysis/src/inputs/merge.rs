@@ -153,11 +153,11 @@ mod tests {
         let a = synthetic_run("plain", 8, 0, Some(0.1));
         let mut b = a.clone();
         b.machine_id = "m2".into();
-        b.wall_seconds = 7.0;
-        b.steps_per_second = 3.0;
-        b.time_split = Some(TimeSplit { steps: 7.0, ..TimeSplit::default() });
+        b.result.wall_seconds = 7.0;
+        b.result.steps_per_second = 3.0;
+        b.result.time_split = Some(TimeSplit { steps: 7.0, ..TimeSplit::default() });
         assert!(same_training(&a, &b));
-        b.final_train_loss = Some(0.1 + 1e-12);
+        b.result.final_train_loss = Some(0.1 + 1e-12);
         assert!(!same_training(&a, &b));
     }
 }

@@ -164,7 +164,7 @@ mod tests {
         let mut warnings = Vec::new();
         let set = load_results(tmp.path(), &mut warnings).unwrap();
         assert_eq!(set.runs.len(), 2);
-        assert_eq!(set.runs[1].record.seed, 1);
+        assert_eq!(set.runs[1].record.setup.seed, 1);
         assert_eq!(set.machine.cpu_model, "Test CPU");
         assert_eq!(set.experiment, "quick");
         // No experiment.toml: loaded, with a warning that says so.

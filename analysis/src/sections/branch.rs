@@ -50,12 +50,12 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Result<Vec<BranchRow<'a>>> {
         Column::new("group".into(), runs.iter().map(|r| r.0).collect::<Vec<_>>()),
         Column::new(
             "init".into(),
-            runs.iter().map(|(_, r)| block_median(&r.record.branch_ratios_init)).collect::<Vec<_>>(),
+            runs.iter().map(|(_, r)| block_median(&r.record.result.branch_ratios_init)).collect::<Vec<_>>(),
         ),
         Column::new(
             "end".into(),
             runs.iter()
-                .map(|(_, r)| block_median(&r.record.branch_ratios_final).filter(|_| !r.record.diverged))
+                .map(|(_, r)| block_median(&r.record.result.branch_ratios_final).filter(|_| !r.record.result.diverged))
                 .collect::<Vec<_>>(),
         ),
     ])
@@ -85,14 +85,14 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Result<Vec<BranchRow<'a>>> {
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
-    let groups = groups(&runs, |r| !r.record.branch_ratios_init.is_empty() || !r.record.branch_ratios_final.is_empty());
+    let groups = groups(&runs, |r| !r.record.result.branch_ratios_init.is_empty() || !r.record.result.branch_ratios_final.is_empty());
     if groups.is_empty() {
         return Ok(None);
     }
     let axes = VaryingAxes::of_runs(groups.iter().flat_map(|g| g.runs.iter().copied()));
     let rows = rows(&groups)?;
     // A zero-step experiment has no "after training": its end probes repeat the initial ones.
-    let trained = groups.iter().any(|g| g.runs.iter().any(|r| r.record.steps > 0));
+    let trained = groups.iter().any(|g| g.runs.iter().any(|r| r.record.setup.steps > 0));
     let mut section = Section::new("Residual-branch magnitude");
     section.summary.push(
         "For each residual block k, the norm of what the branch adds (α·v_k) divided by the norm of the block's input \
@@ -205,9 +205,9 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes, trained: bool) -> Option<Char
     for g in groups {
         let color = sequential(depths.iter().position(|d| *d == g.depth).unwrap_or(0), depths.len());
         let v = variants.iter().position(|x| *x == g.variant).unwrap_or(0);
-        let init: Vec<&[f64]> = g.runs.iter().map(|r| r.record.branch_ratios_init.as_slice()).collect();
+        let init: Vec<&[f64]> = g.runs.iter().map(|r| r.record.result.branch_ratios_init.as_slice()).collect();
         let end: Vec<&[f64]> =
-            g.runs.iter().filter(|r| !r.record.diverged).map(|r| r.record.branch_ratios_final.as_slice()).collect();
+            g.runs.iter().filter(|r| !r.record.result.diverged).map(|r| r.record.result.branch_ratios_final.as_slice()).collect();
         let phases = if trained { vec![(0, init), (1, end)] } else { vec![(0, init)] };
         for (phase, values) in phases {
             let profile = median_profile(&values);
@@ -288,9 +288,9 @@ mod tests {
         for depth in [8, 32] {
             for seed in 0..3 {
                 let mut record = synthetic_run("residual", depth, seed, Some(0.1));
-                record.steps = steps;
-                record.branch_ratios_init = vec![0.5; depth / 2];
-                record.branch_ratios_final = vec![if steps == 0 { 0.5 } else { 0.25 }; depth / 2];
+                record.setup.steps = steps;
+                record.result.branch_ratios_init = vec![0.5; depth / 2];
+                record.result.branch_ratios_final = vec![if steps == 0 { 0.5 } else { 0.25 }; depth / 2];
                 runs.push(typed(record));
             }
         }
@@ -301,10 +301,10 @@ mod tests {
     fn seeds_pool_by_the_median_of_each_run_over_blocks_and_a_diverged_run_has_no_end() {
         let mut runs = residual_runs(100);
         // Depth 8, seeds 0–2: block medians 0.5, 0.3, 0.2 at init; seed 2 diverged.
-        runs[1].record.branch_ratios_init = vec![0.1, 0.3, 0.9, 0.3];
-        runs[2].record.branch_ratios_init = vec![0.2, 0.2, 0.2, 0.4];
-        runs[0].record.branch_ratios_final = vec![0.2, 0.4, 0.4, 0.2];
-        runs[2].record.diverged = true;
+        runs[1].record.result.branch_ratios_init = vec![0.1, 0.3, 0.9, 0.3];
+        runs[2].record.result.branch_ratios_init = vec![0.2, 0.2, 0.2, 0.4];
+        runs[0].record.result.branch_ratios_final = vec![0.2, 0.4, 0.4, 0.2];
+        runs[2].record.result.diverged = true;
         let runs: Vec<Run> = runs.into_iter().map(|r| typed(r.record)).collect();
         let groups = groups(&runs, |_| true);
         let rows = rows(&groups).unwrap();

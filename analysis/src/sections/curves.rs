@@ -13,7 +13,7 @@ const MAX_PANELS: usize = 8;
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
     let axes = VaryingAxes::of_runs(&runs);
-    let groups = groups(&runs, |r| r.record.loss_curve.len() >= 2);
+    let groups = groups(&runs, |r| r.record.result.loss_curve.len() >= 2);
     let Some(chart) = chart(&groups, &axes) else {
         return Ok(None);
     };
@@ -46,11 +46,11 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
     for variant in &variants {
         let mut lines = Vec::new();
         for group in shown.iter().filter(|g| g.variant == *variant) {
-            let steps: Vec<f64> = group.runs[0].record.loss_curve.iter().map(|p| p.step as f64).collect();
+            let steps: Vec<f64> = group.runs[0].record.result.loss_curve.iter().map(|p| p.step as f64).collect();
             let curves: Vec<Vec<f64>> = group
                 .runs
                 .iter()
-                .map(|r| r.record.loss_curve.iter().map(|p| p.loss.unwrap_or(f64::NAN)).collect())
+                .map(|r| r.record.result.loss_curve.iter().map(|p| p.loss.unwrap_or(f64::NAN)).collect())
                 .collect();
             let points = median_curve(&steps, &curves);
             all_losses.extend(points.iter().map(|p| p.1));

@@ -39,14 +39,14 @@ fn runs_frame(runs: &[&Run], variants: &[&Variant]) -> Result<DataFrame> {
     let index = |r: &&Run| variants.binary_search(&&r.variant).map_or(u32::MAX, |i| i as u32);
     DataFrame::new_infer_height(vec![
         Column::new("variant".into(), runs.iter().map(index).collect::<Vec<_>>()),
-        Column::new("depth".into(), runs.iter().map(|r| r.record.depth as u64).collect::<Vec<_>>()),
-        Column::new("seed".into(), runs.iter().map(|r| r.record.seed).collect::<Vec<_>>()),
-        Column::new("loss".into(), runs.iter().map(|r| r.record.final_train_loss).collect::<Vec<_>>()),
+        Column::new("depth".into(), runs.iter().map(|r| r.record.setup.depth as u64).collect::<Vec<_>>()),
+        Column::new("seed".into(), runs.iter().map(|r| r.record.setup.seed).collect::<Vec<_>>()),
+        Column::new("loss".into(), runs.iter().map(|r| r.record.result.final_train_loss).collect::<Vec<_>>()),
         Column::new(
             "test_accuracy".into(),
-            runs.iter().map(|r| r.record.test_accuracy.filter(|_| !r.record.diverged)).collect::<Vec<_>>(),
+            runs.iter().map(|r| r.record.result.test_accuracy.filter(|_| !r.record.result.diverged)).collect::<Vec<_>>(),
         ),
-        Column::new("diverged".into(), runs.iter().map(|r| r.record.diverged).collect::<Vec<_>>()),
+        Column::new("diverged".into(), runs.iter().map(|r| r.record.result.diverged).collect::<Vec<_>>()),
     ])
     .map_err(Error::polars("degradation_runs"))
 }
@@ -113,7 +113,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
     // A net that took no step has an initial loss, not a final one: a zero-step experiment
     // (probes at initialisation) has nothing to say about degradation.
-    let trained: Vec<&Run> = runs.iter().filter(|run| run.record.steps > 0).collect();
+    let trained: Vec<&Run> = runs.iter().filter(|run| run.record.setup.steps > 0).collect();
     if trained.is_empty() {
         return Ok(None);
     }

@@ -37,18 +37,18 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<LesionRow<'a>> {
         .iter()
         .map(|g| {
             let finite = |r: &&crate::variant::Run| -> Vec<f64> {
-                r.record.lesion_train_losses.iter().flatten().copied().filter(|l| l.is_finite()).collect()
+                r.record.result.lesion_train_losses.iter().flatten().copied().filter(|l| l.is_finite()).collect()
             };
             LesionRow {
                 variant: g.variant,
                 depth: g.depth,
                 runs: g.runs.len(),
-                positions: g.runs.iter().map(|r| r.record.lesion_train_losses.len()).max().unwrap_or(0),
-                unlesioned_loss: median(g.runs.iter().filter_map(|r| r.record.final_train_loss)),
-                unlesioned_accuracy: median(g.runs.iter().filter_map(|r| r.record.final_train_accuracy)),
+                positions: g.runs.iter().map(|r| r.record.result.lesion_train_losses.len()).max().unwrap_or(0),
+                unlesioned_loss: median(g.runs.iter().filter_map(|r| r.record.result.final_train_loss)),
+                unlesioned_accuracy: median(g.runs.iter().filter_map(|r| r.record.result.final_train_accuracy)),
                 lesion_median: median(g.runs.iter().filter_map(|r| median(finite(r)))),
                 lesion_max: median(g.runs.iter().filter_map(|r| finite(r).into_iter().reduce(f64::max))),
-                nonfinite: g.runs.iter().map(|r| r.record.lesion_train_losses.len() - finite(r).len()).sum(),
+                nonfinite: g.runs.iter().map(|r| r.record.result.lesion_train_losses.len() - finite(r).len()).sum(),
             }
         })
         .collect()
@@ -58,7 +58,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
     // Lesions remove an MLP's hidden layers or blocks; conv runs never carry them (the core refuses).
     let groups =
-        groups(&runs, |r| !r.variant.is_conv() && !r.record.lesion_train_losses.is_empty() && !r.record.diverged);
+        groups(&runs, |r| !r.variant.is_conv() && !r.record.result.lesion_train_losses.is_empty() && !r.record.result.diverged);
     if groups.is_empty() {
         return Ok(None);
     }
@@ -174,7 +174,7 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         let profiles: Vec<Vec<f64>> = g
             .runs
             .iter()
-            .map(|r| r.record.lesion_train_losses.iter().map(|l| l.unwrap_or(f64::NAN)).collect())
+            .map(|r| r.record.result.lesion_train_losses.iter().map(|l| l.unwrap_or(f64::NAN)).collect())
             .collect();
         let refs: Vec<&[f64]> = profiles.iter().map(Vec::as_slice).collect();
         let profile = median_profile(&refs);
@@ -191,7 +191,7 @@ pub fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
         ys.extend(points.iter().map(|p| p.1));
         panel_lines[panel]
             .push(Line::new(LineStyle { label: format!("depth {}", g.depth), color, dashed: false, marker }, points));
-        if let Some(base) = median(g.runs.iter().filter_map(|r| r.record.final_train_loss)).filter(|b| *b > 0.0) {
+        if let Some(base) = median(g.runs.iter().filter_map(|r| r.record.result.final_train_loss)).filter(|b| *b > 0.0) {
             ys.push(base);
             let mut reference = Line::new(
                 LineStyle { label: "unlesioned".into(), color, dashed: true, marker: Marker::None },

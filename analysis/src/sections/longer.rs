@@ -33,12 +33,12 @@ pub fn rows(runs: &[Run]) -> Option<(usize, usize, Vec<LengthRow>)> {
     let (short, long) = (pick(SHORT_EXPERIMENT), pick(LONG_EXPERIMENT));
     let steps = |set: &[&Run]| set.iter().map(|r| r.variant.steps).max();
     let (short_steps, long_steps) = (steps(&short)?, steps(&long)?);
-    let mut depths: Vec<usize> = short.iter().map(|r| r.record.depth).collect();
+    let mut depths: Vec<usize> = short.iter().map(|r| r.record.setup.depth).collect();
     depths.sort_unstable();
     depths.dedup();
     let at = |set: &[&Run], depth: usize| -> (Option<f64>, usize) {
-        let mine: Vec<&&Run> = set.iter().filter(|r| r.record.depth == depth).collect();
-        (median(mine.iter().filter_map(|r| r.record.final_train_loss)), mine.len())
+        let mine: Vec<&&Run> = set.iter().filter(|r| r.record.setup.depth == depth).collect();
+        (median(mine.iter().filter_map(|r| r.record.result.final_train_loss)), mine.len())
     };
     let rows: Vec<LengthRow> = depths
         .into_iter()

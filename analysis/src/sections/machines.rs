@@ -301,7 +301,7 @@ pub fn sweep_findings(inputs: &Inputs) -> Vec<String> {
         }
     }
     for (id, runs, threads) in &by_machine {
-        let seconds: Vec<f64> = runs.iter().map(|r| r.wall_seconds).collect();
+        let seconds: Vec<f64> = runs.iter().map(|r| r.result.wall_seconds).collect();
         out.push(wall_clock_finding(id, &seconds, *threads));
     }
     if by_machine.len() >= 2 {

@@ -62,16 +62,16 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
                     }
                     let runs = &set.runs;
                     (
-                        distinct(runs.iter().map(|r| r.record.dataset)),
-                        distinct(runs.iter().map(|r| r.record.arch)),
-                        distinct(runs.iter().map(|r| r.record.depth)),
-                        distinct(runs.iter().map(|r| r.record.width)),
-                        distinct(runs.iter().map(|r| r.record.seed)),
-                        distinct(runs.iter().map(|r| r.record.steps)),
+                        distinct(runs.iter().map(|r| r.record.setup.dataset)),
+                        distinct(runs.iter().map(|r| r.record.setup.arch)),
+                        distinct(runs.iter().map(|r| r.record.setup.depth)),
+                        distinct(runs.iter().map(|r| r.record.setup.width)),
+                        distinct(runs.iter().map(|r| r.record.setup.seed)),
+                        distinct(runs.iter().map(|r| r.record.setup.steps)),
                     )
                 }
             };
-            let wall: f64 = set.runs.iter().map(|r| r.record.wall_seconds).sum();
+            let wall: f64 = set.runs.iter().map(|r| r.record.result.wall_seconds).sum();
             let _ = writeln!(
                 out,
                 "| {} | `{}` | {} | {dataset} | {archs} | {depths} | {widths} | {seeds} | {steps} | `{}` | {:.1} s (sum over runs) |",

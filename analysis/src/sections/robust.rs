@@ -91,18 +91,18 @@ pub fn rows<'a>(groups: &[Group<'a>], comparisons: &[Comparison]) -> Vec<RobustR
         .iter()
         .filter(|g| compared(g))
         .map(|g| {
-            let learned = g.runs.iter().filter(|r| !r.record.diverged);
-            let robust: Vec<f64> = learned.clone().filter_map(|r| r.record.robust_train_loss).collect();
+            let learned = g.runs.iter().filter(|r| !r.record.result.diverged);
+            let robust: Vec<f64> = learned.clone().filter_map(|r| r.record.result.robust_train_loss).collect();
             RobustRow {
                 variant: g.variant,
                 depth: g.depth,
                 seeds: g.seeds(),
-                diverged: g.runs.iter().filter(|r| r.record.diverged).count(),
-                final_median: median(learned.filter_map(|r| r.record.final_train_loss)),
+                diverged: g.runs.iter().filter(|r| r.record.result.diverged).count(),
+                final_median: median(learned.filter_map(|r| r.record.result.final_train_loss)),
                 robust_median: median(robust.iter().copied()),
                 robust_min: robust.iter().copied().min_by(f64::total_cmp),
                 robust_max: robust.iter().copied().max_by(f64::total_cmp),
-                spikes: g.runs.iter().map(|r| loss_spikes(&r.record.loss_curve)).sum(),
+                spikes: g.runs.iter().map(|r| loss_spikes(&r.record.result.loss_curve)).sum(),
             }
         })
         .collect();
@@ -342,7 +342,7 @@ mod tests {
     /// A run with a robust loss (`None`: the run diverged).
     fn run(arch: &str, depth: usize, seed: u64, robust: Option<f64>) -> Run {
         let mut record = synthetic_run(arch, depth, seed, robust.map(|r| r * 1.5));
-        record.robust_train_loss = robust;
+        record.result.robust_train_loss = robust;
         typed(record)
     }
 
@@ -359,8 +359,8 @@ mod tests {
             runs.push(run("residual", 8, seed as u64, Some(depth8.1[seed])));
         }
         // 2.0, 0.1, then 5.0 > 10 × 0.1: one spike.
-        let spiky = runs.iter_mut().find(|r| r.variant.is_plain() && r.record.depth == 8).unwrap();
-        spiky.record.loss_curve = [2.0, 0.1, 5.0, 0.09]
+        let spiky = runs.iter_mut().find(|r| r.variant.is_plain() && r.record.setup.depth == 8).unwrap();
+        spiky.record.result.loss_curve = [2.0, 0.1, 5.0, 0.09]
             .iter()
             .enumerate()
             .map(|(i, &loss)| LossPoint { step: 50 * i, loss: Some(loss) })
@@ -424,12 +424,12 @@ mod tests {
         let older: Vec<Run> = sweep()
             .into_iter()
             .map(|mut r| {
-                r.record.robust_train_loss = None;
+                r.record.result.robust_train_loss = None;
                 r
             })
             .collect();
         assert!(build(&inputs(older)).unwrap().is_none());
-        let four_seeds: Vec<Run> = sweep().into_iter().filter(|r| r.record.seed < 4).collect();
+        let four_seeds: Vec<Run> = sweep().into_iter().filter(|r| r.record.setup.seed < 4).collect();
         assert!(build(&inputs(four_seeds)).unwrap().is_none());
     }
 }

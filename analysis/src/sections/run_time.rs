@@ -41,7 +41,7 @@ pub fn rows(inputs: &Inputs) -> Result<Vec<TimeRow>> {
         .flat_map(|set| &set.runs)
         .filter_map(|run| {
             let r = &run.record;
-            let time = r.time_split.filter(|t| t.total() > 0.0)?;
+            let time = r.result.time_split.filter(|t| t.total() > 0.0)?;
             Some((r.machine_id.as_str(), r.experiment.as_str(), r.run_id.as_str(), time))
         })
         .collect();
@@ -223,11 +223,11 @@ mod tests {
             let mut record = synthetic_run("plain", 4, seed, Some(0.1));
             record.machine_id = machine.into();
             record.experiment = experiment.into();
-            record.time_split = Some(TimeSplit { steps, probes, ..TimeSplit::default() });
+            record.result.time_split = Some(TimeSplit { steps, probes, ..TimeSplit::default() });
             typed(record)
         };
         let mut unsplit = run("m1", "quick", 9, 0.0, 0.0);
-        unsplit.record.time_split = None;
+        unsplit.record.result.time_split = None;
         let runs = vec![
             run("m2", "quick", 0, 9.0, 1.0),
             run("m1", "quick", 1, 3.0, 1.0),

@@ -40,11 +40,11 @@ pub struct SensitivityRow<'a> {
 }
 
 fn distances(record: &RunRecord) -> Vec<f64> {
-    record.perturbation_growth.iter().map(|p| p.param_distance.unwrap_or(f64::NAN)).collect()
+    record.result.perturbation_growth.iter().map(|p| p.param_distance.unwrap_or(f64::NAN)).collect()
 }
 
 fn steps_to_apart(record: &RunRecord) -> Option<usize> {
-    record.perturbation_growth.iter().find(|p| p.param_distance.is_some_and(|d| d >= APART)).map(|p| p.step)
+    record.result.perturbation_growth.iter().find(|p| p.param_distance.is_some_and(|d| d >= APART)).map(|p| p.step)
 }
 
 pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
@@ -52,8 +52,8 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
         .iter()
         .map(|g| {
             let records: Vec<&RunRecord> = g.runs.iter().map(|r| &r.record).collect();
-            let first = median(records.iter().filter_map(|r| r.perturbation_growth.first()?.param_distance));
-            let last = median(records.iter().filter_map(|r| r.perturbation_growth.last()?.param_distance));
+            let first = median(records.iter().filter_map(|r| r.result.perturbation_growth.first()?.param_distance));
+            let last = median(records.iter().filter_map(|r| r.result.perturbation_growth.last()?.param_distance));
             // A seed that never got apart counts as +∞, so the median is empty when most never did.
             let steps: Vec<f64> =
                 records.iter().map(|r| steps_to_apart(r).map_or(f64::INFINITY, |s| s as f64)).collect();
@@ -66,9 +66,9 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
                 final_distance: last,
                 steps_to_apart: middle,
                 apart: steps.iter().filter(|s| s.is_finite()).count(),
-                checkpoints: records.iter().map(|r| r.perturbation_growth.len()).max().unwrap_or(0),
+                checkpoints: records.iter().map(|r| r.result.perturbation_growth.len()).max().unwrap_or(0),
                 final_loss_difference: median(
-                    records.iter().filter_map(|r| r.perturbation_growth.last()?.loss_difference),
+                    records.iter().filter_map(|r| r.result.perturbation_growth.last()?.loss_difference),
                 ),
             }
         })
@@ -77,7 +77,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<SensitivityRow<'a>> {
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
-    let groups = groups(&runs, |r| !r.record.perturbation_growth.is_empty());
+    let groups = groups(&runs, |r| !r.record.result.perturbation_growth.is_empty());
     if groups.is_empty() {
         return Ok(None);
     }
@@ -178,7 +178,7 @@ fn chart(groups: &[Group], axes: &VaryingAxes) -> Option<Chart> {
     for variant in &variants {
         let mut lines = Vec::new();
         for group in groups.iter().filter(|g| g.variant == *variant) {
-            let steps: Vec<f64> = group.runs[0].record.perturbation_growth.iter().map(|p| p.step as f64).collect();
+            let steps: Vec<f64> = group.runs[0].record.result.perturbation_growth.iter().map(|p| p.step as f64).collect();
             let profiles: Vec<Vec<f64>> = group.runs.iter().map(|r| distances(&r.record)).collect();
             let points = median_curve(&steps, &profiles);
             all.extend(points.iter().copied());
@@ -269,8 +269,8 @@ mod tests {
     /// Distance 1e-7 · growth^k at checkpoints k = 1..=5 (steps 100..500).
     fn run(arch: &str, seed: u64, growth: f64) -> Run {
         let mut record = synthetic_run(arch, 8, seed, Some(0.1));
-        record.steps = 500;
-        record.perturbation_growth = (1..=5)
+        record.setup.steps = 500;
+        record.result.perturbation_growth = (1..=5)
             .map(|k| PerturbationPoint {
                 step: 100 * k,
                 param_distance: Some(1e-7 * growth.powi(k as i32 - 1)),

@@ -28,7 +28,7 @@ pub struct AcfRow<'a> {
 pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<AcfRow<'a>> {
     let lag = |g: &Group, k: usize, end: bool| {
         median(g.runs.iter().filter_map(|r| {
-            let acf = if end { &r.record.shattered_acf_final } else { &r.record.shattered_acf_init };
+            let acf = if end { &r.record.result.shattered_acf_final } else { &r.record.result.shattered_acf_init };
             acf.get(k).copied()
         }))
     };
@@ -48,7 +48,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<AcfRow<'a>> {
 
 pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs = inputs.training_runs();
-    let groups = groups(&runs, |r| r.record.shattered_acf_init.len() > 1 || r.record.shattered_acf_final.len() > 1);
+    let groups = groups(&runs, |r| r.record.result.shattered_acf_init.len() > 1 || r.record.result.shattered_acf_final.len() > 1);
     if groups.is_empty() {
         return Ok(None);
     }
@@ -221,7 +221,7 @@ pub struct InputPath {
 
 impl InputPath {
     fn of(runs: &[Run]) -> InputPath {
-        let lines = runs.iter().map(|r| r.record.shattered_lines).max().unwrap_or(0);
+        let lines = runs.iter().map(|r| r.record.result.shattered_lines).max().unwrap_or(0);
         if lines == 0 {
             InputPath {
                 path: "a straight line of 256 inputs between two training samples".into(),

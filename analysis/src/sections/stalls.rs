@@ -151,7 +151,7 @@ fn summarise(groups: &[Group]) -> Result<Vec<Summary>> {
             rows.iter().map(|r| (r.2 != Progress::NoCurve).then_some(r.2.stall().is_some())).collect::<Vec<_>>(),
         ),
         Column::new("step".into(), stall(&|s, _| s.step as f64)),
-        Column::new("at".into(), stall(&|s, r| s.step as f64 / r.record.steps.max(1) as f64)),
+        Column::new("at".into(), stall(&|s, r| s.step as f64 / r.record.setup.steps.max(1) as f64)),
         Column::new("error".into(), stall(&|s, _| s.error / 100.0)),
         Column::new(
             "quiet".into(),
@@ -238,7 +238,7 @@ fn findings(groups: &[Group], summary: &[Summary], axes: &VaryingAxes) -> Vec<St
 fn table(groups: &[Group], rows: &[Summary], axes: &VaryingAxes) -> Result<Table> {
     let each_seed = |g: &Group| -> String {
         let mut runs = g.runs.clone();
-        runs.sort_by_key(|r| r.record.seed);
+        runs.sort_by_key(|r| r.record.setup.seed);
         let cells: Vec<String> = (runs.iter().map(|r| progress(&r.record)))
             .map(|p| match p {
                 Progress::Stalled(s) => format!("{} ({}%)", s.step, format_sig(s.error, 2)),
@@ -294,11 +294,11 @@ fn table(groups: &[Group], rows: &[Summary], axes: &VaryingAxes) -> Result<Table
 type Grid = (Vec<usize>, Vec<usize>, Vec<Vec<Option<f64>>>);
 
 fn grid(group: &Group, measure: Measure) -> Option<Grid> {
-    let first = &group.runs.first()?.record.instruments;
+    let first = &group.runs.first()?.record.result.instruments;
     let recorded: Vec<usize> =
         first.iter().filter(|p| p.step > 0 && !measure.values(p).is_empty()).map(|p| p.step).collect();
     let steps = spread(&recorded, MAX_COLUMNS);
-    let layers = group.runs.iter().flat_map(|r| r.record.instruments.iter().map(|p| measure.values(p).len())).max()?;
+    let layers = group.runs.iter().flat_map(|r| r.record.result.instruments.iter().map(|p| measure.values(p).len())).max()?;
     if steps.is_empty() || layers == 0 {
         return None;
     }
@@ -309,7 +309,7 @@ fn grid(group: &Group, measure: Measure) -> Option<Grid> {
             steps
                 .iter()
                 .map(|&step| {
-                    let points = group.runs.iter().filter_map(|r| r.record.instruments.iter().find(|p| p.step == step));
+                    let points = group.runs.iter().filter_map(|r| r.record.result.instruments.iter().find(|p| p.step == step));
                     let logs = points.flat_map(|p| measure.values(p).get(band(b)).unwrap_or_default());
                     median_with_infinities(logs.map(|v| v.log10()).filter(|v| !v.is_nan()))
                 })
@@ -404,7 +404,7 @@ mod tests {
         // A fourth seed of plain-56 diverged: it has a curve to draw but no stall to count.
         let mut runs = fig6(3);
         let mut diverged = runs[3].record.clone();
-        (diverged.seed, diverged.diverged) = (3, true);
+        (diverged.setup.seed, diverged.result.diverged) = (3, true);
         runs.insert(6, crate::variant::tests::typed(diverged));
         let section = build(&inputs(runs)).unwrap().expect("runs with instruments");
         let table = &section.tables[0];

@@ -159,7 +159,7 @@ fn schedule_sentence(context: &Variant, members: &[&Group]) -> String {
         ));
     }
     for group in members {
-        if let Some(warm) = group.runs.first().map(|r| &r.record.lr_schedule).filter(|s| s.warmup_steps > 0) {
+        if let Some(warm) = group.runs.first().map(|r| &r.record.setup.lr_schedule).filter(|s| s.warmup_steps > 0) {
             text.push_str(&format!(
                 " {} runs its first {} steps at lr {} (warm-up).",
                 group.variant.net_label(group.depth),
@@ -239,7 +239,7 @@ fn table(groups: &[Group], axes: &VaryingAxes, samples: &str) -> Result<Table> {
         groups.iter().enumerate().flat_map(|(i, g)| g.runs.iter().map(move |r| (i as u32, *r))).collect();
     let frame = DataFrame::new_infer_height(vec![
         Column::new("group".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
-        Column::new("seed".into(), rows.iter().map(|r| r.1.record.seed).collect::<Vec<_>>()),
+        Column::new("seed".into(), rows.iter().map(|r| r.1.record.setup.seed).collect::<Vec<_>>()),
         Column::new(
             "train".into(),
             rows.iter().map(|r| final_errors(&r.1.record).0.map(|e| e / 100.0)).collect::<Vec<_>>(),

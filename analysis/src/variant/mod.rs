@@ -69,39 +69,39 @@ impl std::fmt::Display for UnknownValue {
 impl Variant {
     /// The typed variant of a record from a results directory fingerprinted by `machine`.
     pub fn of(run: &RunRecord, machine: &MachineInfo) -> Result<Variant, UnknownValue> {
-        let arch = run.arch;
-        let residual_scale = match (arch, run.residual_scale) {
+        let arch = run.setup.arch;
+        let residual_scale = match (arch, run.setup.residual_scale) {
             (Arch::Plain, _) => None,
             (Arch::Residual, Some(scale)) => Some(scale),
             (Arch::Residual, None) => {
                 return Err(UnknownValue { field: "residual_scale", value: "null (a residual run needs α)".into() })
             }
         };
-        if run.family == Family::Conv && conv::blocks_per_stage(run.depth).is_none() {
+        if run.setup.family == Family::Conv && conv::blocks_per_stage(run.setup.depth).is_none() {
             return Err(UnknownValue {
                 field: "depth",
-                value: format!("{} (a conv net's depth is 6n + 2)", run.depth),
+                value: format!("{} (a conv net's depth is 6n + 2)", run.setup.depth),
             });
         }
         Ok(Variant {
-            family: run.family,
+            family: run.setup.family,
             arch,
             residual_scale,
-            block_layers: if arch == Arch::Plain { 0 } else { run.block_layers },
-            norm: run.norm,
-            init: run.init,
-            activation: run.activation,
-            width: run.width,
-            optimizer: run.optimizer,
-            lr: run.lr,
-            lr_schedule: LrSchedule { warmup_steps: 0, warmup_lr: 0.0, ..run.lr_schedule.clone() },
+            block_layers: if arch == Arch::Plain { 0 } else { run.setup.block_layers },
+            norm: run.setup.norm,
+            init: run.setup.init,
+            activation: run.setup.activation,
+            width: run.setup.width,
+            optimizer: run.setup.optimizer,
+            lr: run.setup.lr,
+            lr_schedule: LrSchedule { warmup_steps: 0, warmup_lr: 0.0, ..run.setup.lr_schedule.clone() },
             // Adam does not read `momentum` (its β₁ is fixed): runs that differ only there train
             // identically and are one variant.
-            momentum: if run.optimizer == OptimizerKind::Adam { 0.0 } else { run.momentum },
-            weight_decay: run.weight_decay,
-            batch_size: run.batch_size,
-            steps: run.steps,
-            dataset: run.dataset,
+            momentum: if run.setup.optimizer == OptimizerKind::Adam { 0.0 } else { run.setup.momentum },
+            weight_decay: run.setup.weight_decay,
+            batch_size: run.setup.batch_size,
+            steps: run.setup.steps,
+            dataset: run.setup.dataset,
             experiment: run.experiment.clone(),
             machine_id: machine.machine_id.clone(),
             cpu_model: machine.cpu_model.clone(),
@@ -221,7 +221,7 @@ pub struct Group<'a> {
 impl Group<'_> {
     /// Seeds in this group, for captions that must say "one seed" when there is one.
     pub fn seeds(&self) -> usize {
-        let mut seeds: Vec<u64> = self.runs.iter().map(|r| r.record.seed).collect();
+        let mut seeds: Vec<u64> = self.runs.iter().map(|r| r.record.setup.seed).collect();
         seeds.sort_unstable();
         seeds.dedup();
         seeds.len()
@@ -233,7 +233,7 @@ impl Group<'_> {
     pub fn robust_losses(&self) -> Option<Vec<f64>> {
         self.runs
             .iter()
-            .map(|r| if r.record.diverged { Some(f64::INFINITY) } else { r.record.robust_train_loss })
+            .map(|r| if r.record.result.diverged { Some(f64::INFINITY) } else { r.record.result.robust_train_loss })
             .collect()
     }
 }
@@ -242,9 +242,9 @@ impl Group<'_> {
 pub fn groups<'a>(runs: &'a [Run], keep: impl Fn(&Run) -> bool) -> Vec<Group<'a>> {
     let mut out: Vec<Group<'a>> = Vec::new();
     for run in runs.iter().filter(|r| keep(r)) {
-        match out.iter_mut().find(|g| *g.variant == run.variant && g.depth == run.record.depth) {
+        match out.iter_mut().find(|g| *g.variant == run.variant && g.depth == run.record.setup.depth) {
             Some(g) => g.runs.push(run),
-            None => out.push(Group { variant: &run.variant, depth: run.record.depth, runs: vec![run] }),
+            None => out.push(Group { variant: &run.variant, depth: run.record.setup.depth, runs: vec![run] }),
         }
     }
     out.sort_by(|a, b| a.variant.cmp(b.variant).then(a.depth.cmp(&b.depth)));
@@ -347,23 +347,25 @@ pub(crate) mod tests {
     pub fn synthetic_conv_run(arch: &str, depth: usize, seed: u64, final_loss: Option<f64>) -> RunRecord {
         let n = conv::blocks_per_stage(depth).expect("a depth 6n + 2");
         let mut run = synthetic_run(arch, depth, seed, final_loss);
-        run.family = Family::Conv;
-        (run.width, run.block_layers, run.norm) = (conv::DEFAULT_BASE_CHANNELS, conv::BLOCK_LAYERS, conv::NORM);
-        run.residual_scale = (arch != "plain").then_some(conv::RESIDUAL_SCALE);
-        (run.optimizer, run.lr, run.momentum, run.weight_decay) = (OptimizerKind::Sgd, 0.1, 0.9, 1e-4);
-        run.lr_schedule = LrSchedule { decay_at: vec![0.5, 0.75], ..LrSchedule::default() };
-        run.dataset = DatasetKind::FashionMnist;
+        run.setup.family = Family::Conv;
+        (run.setup.width, run.setup.block_layers, run.setup.norm) =
+            (conv::DEFAULT_BASE_CHANNELS, conv::BLOCK_LAYERS, conv::NORM);
+        run.setup.residual_scale = (arch != "plain").then_some(conv::RESIDUAL_SCALE);
+        (run.setup.optimizer, run.setup.lr, run.setup.momentum, run.setup.weight_decay) =
+            (OptimizerKind::Sgd, 0.1, 0.9, 1e-4);
+        run.setup.lr_schedule = LrSchedule { decay_at: vec![0.5, 0.75], ..LrSchedule::default() };
+        run.setup.dataset = DatasetKind::FashionMnist;
         run.run_id = format!("conv-{arch}-d{depth}-s{seed}");
         for states in [
-            &mut run.state_rms_init,
-            &mut run.state_grad_norms_init,
-            &mut run.state_rms_final,
-            &mut run.state_grad_norms_final,
+            &mut run.result.state_rms_init,
+            &mut run.result.state_grad_norms_init,
+            &mut run.result.state_rms_final,
+            &mut run.result.state_grad_norms_final,
         ] {
             states.resize(3 * n + 1, 1.0);
         }
-        run.weight_grad_norms_init = vec![1.0; 6 * n];
-        run.weight_grad_norms_final = vec![1.0; 6 * n];
+        run.result.weight_grad_norms_init = vec![1.0; 6 * n];
+        run.result.weight_grad_norms_final = vec![1.0; 6 * n];
         run
     }
 
@@ -425,17 +427,17 @@ pub(crate) mod tests {
         assert_eq!(depth_axis_label([&plain]), "depth (weight layers, 6n + 2, log scale)");
         // The warm-up is a property of a depth (ResNet-110 only): still one variant.
         let mut warm = synthetic_conv_run("residual", 110, 0, Some(0.1));
-        (warm.lr_schedule.warmup_steps, warm.lr_schedule.warmup_lr) = (400, 0.01);
+        (warm.setup.lr_schedule.warmup_steps, warm.setup.lr_schedule.warmup_lr) = (400, 0.01);
         assert_eq!(typed(warm).variant, resnet);
         let mut bad = synthetic_conv_run("plain", 20, 0, Some(0.1));
-        bad.depth = 21;
+        bad.setup.depth = 21;
         assert_eq!(Variant::of(&bad, &test_machine()).unwrap_err().field, "depth");
     }
 
     #[test]
     fn a_residual_run_without_alpha_names_its_field() {
         let mut run = synthetic_run("residual", 4, 0, Some(0.1));
-        run.residual_scale = None;
+        run.setup.residual_scale = None;
         assert_eq!(Variant::of(&run, &test_machine()).unwrap_err().field, "residual_scale");
     }
 
@@ -446,14 +448,14 @@ pub(crate) mod tests {
         let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
         assert_eq!(plain.variant.label(&axes), "plain");
         assert_eq!(typed(res.clone()).variant.label(&axes), "residual α=1/√K");
-        res.norm = degradation_bench::config::Norm::Layer;
+        res.setup.norm = degradation_bench::config::Norm::Layer;
         let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
         assert_eq!(plain.variant.label(&axes), "plain, norm=none");
         let v = typed(res.clone()).variant;
         assert_eq!(v.label(&axes), "residual α=1/√K, norm=layer");
         assert_eq!(v.line_label(&axes), "residual α=1/√K, norm=layer");
         assert_eq!(v.facet_label(&axes), "");
-        res.width = 256;
+        res.setup.width = 256;
         let axes = VaryingAxes::of_runs([&plain, &typed(res.clone())]);
         assert_eq!(typed(res).variant.facet_label(&axes), "w=256");
         assert_eq!(plain.variant.facet_label(&axes), "w=64");
@@ -483,11 +485,11 @@ pub(crate) mod tests {
     fn natural_order_and_context() {
         let plain = synthetic("plain", 4, 0, Some(0.1)).variant;
         let mut one = synthetic_run("residual", 4, 0, Some(0.1));
-        one.residual_scale = Some(degradation_bench::config::ResidualScale::One);
+        one.setup.residual_scale = Some(degradation_bench::config::ResidualScale::One);
         let one = typed(one).variant;
         let inv = synthetic("residual", 4, 0, Some(0.1)).variant;
         let mut wide = synthetic_run("plain", 4, 0, Some(0.1));
-        wide.width = 256;
+        wide.setup.width = 256;
         let wide = typed(wide).variant;
         let mut v = vec![inv.clone(), wide.clone(), one.clone(), plain.clone()];
         v.sort();
@@ -497,14 +499,51 @@ pub(crate) mod tests {
         assert_eq!(plain.alpha(16), None);
     }
 
+    /// The grouping key covers the whole run setup: every field of the core's `RunSetup` but
+    /// depth and seed, changed alone, makes another variant. A field added to `RunSetup` fails
+    /// this test until `Variant` keeps it too.
+    #[test]
+    fn every_setup_field_but_depth_and_seed_separates_variants() {
+        let base = synthetic_conv_run("residual", 20, 0, Some(0.1));
+        let variant_of = |run: &RunRecord| typed(run.clone()).variant;
+        let with = |field: &str, value: serde_json::Value| {
+            let mut line = serde_json::to_value(&base).unwrap();
+            line[field] = value;
+            serde_json::from_value::<RunRecord>(line).unwrap()
+        };
+        let other_values = serde_json::json!({
+            "dataset": "digits", "family": "mlp", "arch": "plain", "width": 32, "block_layers": 1,
+            "activation": "tanh", "norm": "layer", "residual_scale": "rezero", "init": "xavier",
+            "optimizer": "adam", "lr": 0.05, "momentum": 0.5, "weight_decay": 0.0,
+            "lr_schedule": { "decay_at": [0.5] }, "batch_size": 128, "steps": 200,
+        });
+        let setup = serde_json::to_value(&base.setup).unwrap();
+        let fields: Vec<&String> = setup.as_object().unwrap().keys().collect();
+        assert!(fields.contains(&&"family".to_string()) && fields.contains(&&"lr_schedule".to_string()));
+        for field in fields {
+            if field == "depth" || field == "seed" {
+                let other = with(field, serde_json::json!(if field == "depth" { 56 } else { 7 }));
+                assert_eq!(variant_of(&other), variant_of(&base), "{field} is not part of a variant");
+                continue;
+            }
+            let value =
+                other_values.get(field).unwrap_or_else(|| panic!("no other value for new setup field `{field}`"));
+            assert_ne!(
+                variant_of(&with(field, value.clone())),
+                variant_of(&base),
+                "runs differing in `{field}` pooled"
+            );
+        }
+    }
+
     #[test]
     fn runs_that_differ_only_in_momentum_or_weight_decay_form_separate_groups() {
         let mut base = synthetic_run("plain", 4, 0, Some(0.1));
-        base.optimizer = OptimizerKind::Sgd;
+        base.setup.optimizer = OptimizerKind::Sgd;
         let mut momentum = base.clone();
-        momentum.momentum = 0.5;
+        momentum.setup.momentum = 0.5;
         let mut decay = base.clone();
-        decay.weight_decay = 1e-4;
+        decay.setup.weight_decay = 1e-4;
         let runs = vec![typed(base), typed(momentum), typed(decay)];
         let g = groups(&runs, |_| true);
         assert_eq!(g.len(), 3, "three optimiser settings are three groups, not three seeds of one");
@@ -522,7 +561,7 @@ pub(crate) mod tests {
         // Adam does not read its momentum field: two Adam runs that differ only there are one variant.
         let adam = |momentum: f64| {
             let mut run = synthetic_run("plain", 4, 0, Some(0.1));
-            run.momentum = momentum;
+            run.setup.momentum = momentum;
             typed(run).variant
         };
         assert_eq!(adam(0.0), adam(0.9));

@@ -206,16 +206,16 @@ pub fn mechanisms_run(arch: &str, depth: usize) -> RunRecord {
     r.experiment = "mechanisms".into();
     r.run_id = format!("{}-mechanisms", r.run_id);
     let rho = if arch == "plain" { 1.0 - depth as f64 / 256.0 } else { 0.97 };
-    r.shattered_acf_init = vec![1.0, rho, rho * rho];
-    r.shattered_acf_final = vec![1.0, 0.99, 0.98];
-    let loss = r.final_train_loss.unwrap();
+    r.result.shattered_acf_init = vec![1.0, rho, rho * rho];
+    r.result.shattered_acf_final = vec![1.0, 0.99, 0.98];
+    let loss = r.result.final_train_loss.unwrap();
     let positions = if arch == "plain" { depth } else { depth / 2 };
     let factor = if arch == "plain" { 1000.0 } else { 2.0 };
-    r.lesion_train_losses = vec![Some(loss * factor); positions];
+    r.result.lesion_train_losses = vec![Some(loss * factor); positions];
     if arch != "plain" {
         let alpha = 1.0 / (positions as f64).sqrt();
-        r.branch_ratios_init = vec![1.2 * alpha; positions];
-        r.branch_ratios_final = vec![1.5 * alpha; positions];
+        r.result.branch_ratios_init = vec![1.2 * alpha; positions];
+        r.result.branch_ratios_final = vec![1.5 * alpha; positions];
     }
     r
 }

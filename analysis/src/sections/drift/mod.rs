@@ -22,14 +22,14 @@ use polars::prelude::{col, Column, DataFrame, IntoLazy, SortMultipleOptions};
 /// Whether the per-input law applies to this run's probe at initialisation.
 pub fn applies(run: &Run) -> bool {
     let v = &run.variant;
-    run.record.steps == 0
+    run.record.setup.steps == 0
         && v.family == Family::Mlp
         && v.arch == Arch::Plain
         && v.activation == Activation::Relu
         && v.init == Init::He
         && v.norm == Norm::None
         && v.batch_size == 1
-        && run.record.state_grad_norms_init.len() == run.record.depth + 1
+        && run.record.result.state_grad_norms_init.len() == run.record.setup.depth + 1
 }
 
 /// Δ = ln‖∂L/∂h₀‖² − ln‖∂L/∂h_D‖² from the probe's norms (index k holds ‖∂L/∂h_k‖, k = 0..D);
@@ -76,7 +76,7 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Result<Vec<DriftRow<'a>>> {
         .iter()
         .enumerate()
         .flat_map(|(i, g)| {
-            g.runs.iter().filter_map(move |r| Some((i as u32, log_gradient_ratio(&r.record.state_grad_norms_init)?)))
+            g.runs.iter().filter_map(move |r| Some((i as u32, log_gradient_ratio(&r.record.result.state_grad_norms_init)?)))
         })
         .collect();
     let frame = DataFrame::new_infer_height(vec![
@@ -139,7 +139,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
          its expected square is the same at every layer. Δ < 0 means ‖∂L/∂h₀‖ < ‖∂L/∂h_D‖."
             .into(),
     );
-    let left_out = runs.iter().filter(|r| r.record.steps == 0 && !applies(r)).count();
+    let left_out = runs.iter().filter(|r| r.record.setup.steps == 0 && !applies(r)).count();
     let scope = if left_out > 0 {
         format!(
             " {left_out} other zero-step runs are left out: with a batch the probe's norm sums over inputs and \

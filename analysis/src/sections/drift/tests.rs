@@ -5,10 +5,10 @@ use crate::variant::tests::{synthetic_run, typed};
 /// ‖∂L/∂h_k‖ = 1 for k ≥ 1 and ‖∂L/∂h₀‖ = e^{Δ/2}.
 fn drift_run(depth: usize, width: usize, seed: u64, delta: f64) -> Run {
     let mut record = synthetic_run("plain", depth, seed, Some(2.3));
-    (record.steps, record.batch_size, record.width, record.experiment) = (0, 1, width, "drift".into());
-    record.loss_curve.clear();
-    record.state_grad_norms_init = vec![1.0; depth + 1];
-    record.state_grad_norms_init[0] = (delta / 2.0).exp();
+    (record.setup.steps, record.setup.batch_size, record.setup.width, record.experiment) = (0, 1, width, "drift".into());
+    record.result.loss_curve.clear();
+    record.result.state_grad_norms_init = vec![1.0; depth + 1];
+    record.result.state_grad_norms_init[0] = (delta / 2.0).exp();
     typed(record)
 }
 
@@ -80,15 +80,15 @@ fn findings_report_only_differences_outside_the_interval() {
 #[test]
 fn only_zero_step_plain_he_relu_runs_with_one_input_are_used() {
     let mut trained = drift_run(16, 32, 0, -1.0);
-    trained.record.steps = 100;
+    trained.record.setup.steps = 100;
     let mut batched = drift_run(16, 32, 1, -1.0);
-    batched.record.batch_size = 64;
+    batched.record.setup.batch_size = 64;
     let batched = typed(batched.record);
     let mut normalised = drift_run(16, 32, 2, -1.0).record;
-    normalised.norm = Norm::Batch;
+    normalised.setup.norm = Norm::Batch;
     let residual = {
         let mut r = synthetic_run("residual", 16, 3, Some(2.3));
-        (r.steps, r.batch_size) = (0, 1);
+        (r.setup.steps, r.setup.batch_size) = (0, 1);
         typed(r)
     };
     let trained = typed(trained.record);

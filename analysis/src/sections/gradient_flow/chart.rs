@@ -26,8 +26,8 @@ pub enum Probe {
 impl Probe {
     fn values(self, run: &Run) -> &[f64] {
         match self {
-            Probe::GradientNorm => &run.record.state_grad_norms_init,
-            Probe::StateRms => &run.record.state_rms_init,
+            Probe::GradientNorm => &run.record.result.state_grad_norms_init,
+            Probe::StateRms => &run.record.result.state_rms_init,
         }
     }
 }

@@ -53,10 +53,10 @@ pub fn rows<'a>(groups: &[Group<'a>]) -> Vec<FlowRow<'a>> {
             let stats: Vec<_> = g
                 .runs
                 .iter()
-                .filter(|r| phase == Phase::Init || (r.record.steps > 0 && !r.record.diverged))
+                .filter(|r| phase == Phase::Init || (r.record.setup.steps > 0 && !r.record.result.diverged))
                 .map(|r| match phase {
-                    Phase::Init => (&r.record.state_grad_norms_init, &r.record.state_rms_init),
-                    Phase::End => (&r.record.state_grad_norms_final, &r.record.state_rms_final),
+                    Phase::Init => (&r.record.result.state_grad_norms_init, &r.record.result.state_rms_init),
+                    Phase::End => (&r.record.result.state_grad_norms_final, &r.record.result.state_rms_final),
                 })
                 .filter(|(grads, rms)| !grads.is_empty() || !rms.is_empty())
                 .map(|(grads, rms)| flow_stats(grads, rms))
@@ -106,7 +106,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
         section.summary.push(CONV_NOTE.trim_start().to_string());
     }
     section.findings = findings(&rows, &axes);
-    let probes = groups.iter().filter(|g| g.runs.iter().any(|r| r.record.state_rms_init.len() >= 2));
+    let probes = groups.iter().filter(|g| g.runs.iter().any(|r| r.record.result.state_rms_init.len() >= 2));
     let probed: Vec<Group> = probes.cloned().collect();
     section.charts.extend(chart::profiles(&probed, &axes, Probe::GradientNorm));
     section.charts.extend(chart::profiles(&probed, &axes, Probe::StateRms));

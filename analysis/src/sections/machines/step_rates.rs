@@ -86,17 +86,17 @@ pub fn step_rates(inputs: &Inputs, benches: &BTreeMap<String, MachineTimes>) -> 
     for set in &inputs.results {
         for run in &set.runs {
             let r = &run.record;
-            if r.family != Family::Mlp
+            if r.setup.family != Family::Mlp
                 || r.implementation.is_some()
-                || r.steps_per_second.is_nan()
-                || r.steps_per_second <= 0.0
+                || r.result.steps_per_second.is_nan()
+                || r.result.steps_per_second <= 0.0
             {
                 continue;
             }
-            let key = (r.machine_id.clone(), r.width, r.depth, r.batch_size);
+            let key = (r.machine_id.clone(), r.setup.width, r.setup.depth, r.setup.batch_size);
             let entry = groups.entry(key).or_default();
-            let side = if r.arch == Arch::Plain { &mut entry.0 } else { &mut entry.1 };
-            side.push((r.steps_per_second, r.final_train_loss));
+            let side = if r.setup.arch == Arch::Plain { &mut entry.0 } else { &mut entry.1 };
+            side.push((r.result.steps_per_second, r.result.final_train_loss));
         }
     }
     let summary = |runs: &[(f64, Option<f64>)]| -> Option<SweepRate> {

@@ -130,14 +130,14 @@ fn losses(group: &Group, statistic: Statistic) -> Option<Vec<f64>> {
         Statistic::Final => group
             .runs
             .iter()
-            .map(|r| if r.record.diverged { Some(f64::INFINITY) } else { r.record.final_train_loss })
+            .map(|r| if r.record.result.diverged { Some(f64::INFINITY) } else { r.record.result.final_train_loss })
             .collect(),
     }
 }
 
 /// Test accuracies of the runs that did not diverge and recorded one.
 fn accuracies(group: &Group) -> Vec<f64> {
-    group.runs.iter().filter(|r| !r.record.diverged).filter_map(|r| r.record.test_accuracy).collect()
+    group.runs.iter().filter(|r| !r.record.result.diverged).filter_map(|r| r.record.result.test_accuracy).collect()
 }
 
 /// Every peer group against our group of the same configuration and depth, by depth, with
@@ -225,7 +225,7 @@ mod tests {
 
     fn run(arch: &str, depth: usize, seed: u64, robust: Option<f64>, peer: bool) -> Run {
         let mut record = synthetic_run(arch, depth, seed, robust.map(|r| r * 1.5));
-        record.robust_train_loss = robust;
+        record.result.robust_train_loss = robust;
         record.implementation = peer.then(|| "pytorch 1.13.1".to_string());
         typed(record)
     }
@@ -247,7 +247,7 @@ mod tests {
             let s = seed as f64;
             runs.push(run("plain", 32, seed, Some(1.0 + 0.01 * s), false));
             let mut peer = run("plain", 32, seed, Some(1.005 + 0.01 * s), true);
-            peer.record.test_accuracy = Some(0.95 + 0.002 * s);
+            peer.record.result.test_accuracy = Some(0.95 + 0.002 * s);
             runs.push(peer);
         }
         for seed in 0..3u64 {
@@ -338,7 +338,7 @@ mod tests {
         let older: Vec<Run> = sweep()
             .into_iter()
             .map(|mut r| {
-                r.record.robust_train_loss = None;
+                r.record.result.robust_train_loss = None;
                 r
             })
             .collect();

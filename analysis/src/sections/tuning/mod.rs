@@ -114,7 +114,7 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let runs: Vec<Run> = inputs
         .training_runs()
         .into_iter()
-        .filter(|r| r.record.robust_train_loss.is_some() || r.record.diverged)
+        .filter(|r| r.record.result.robust_train_loss.is_some() || r.record.result.diverged)
         .collect();
     let mut tuned: Vec<Variant> = runs.iter().map(|r| untuned(&r.variant)).collect();
     tuned.sort();
@@ -146,16 +146,16 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
 fn runs_frame(runs: &[Run], tuned: &[Variant]) -> Result<DataFrame> {
     let index = |r: &Run| tuned.binary_search(&untuned(&r.variant)).map_or(u32::MAX, |i| i as u32);
     let robust =
-        |r: &Run| if r.record.diverged { f64::INFINITY } else { r.record.robust_train_loss.unwrap_or(f64::INFINITY) };
+        |r: &Run| if r.record.result.diverged { f64::INFINITY } else { r.record.result.robust_train_loss.unwrap_or(f64::INFINITY) };
     DataFrame::new_infer_height(vec![
         Column::new("tuned".into(), runs.iter().map(index).collect::<Vec<_>>()),
-        Column::new("depth".into(), runs.iter().map(|r| r.record.depth as u64).collect::<Vec<_>>()),
-        Column::new("lr".into(), runs.iter().map(|r| r.record.lr).collect::<Vec<_>>()),
-        Column::new("seed".into(), runs.iter().map(|r| r.record.seed).collect::<Vec<_>>()),
+        Column::new("depth".into(), runs.iter().map(|r| r.record.setup.depth as u64).collect::<Vec<_>>()),
+        Column::new("lr".into(), runs.iter().map(|r| r.record.setup.lr).collect::<Vec<_>>()),
+        Column::new("seed".into(), runs.iter().map(|r| r.record.setup.seed).collect::<Vec<_>>()),
         Column::new("robust".into(), runs.iter().map(robust).collect::<Vec<_>>()),
         Column::new(
             "test_error".into(),
-            runs.iter().map(|r| r.record.test_accuracy.map(|a| 1.0 - a)).collect::<Vec<_>>(),
+            runs.iter().map(|r| r.record.result.test_accuracy.map(|a| 1.0 - a)).collect::<Vec<_>>(),
         ),
     ])
     .map_err(Error::polars("tuning_runs"))
@@ -214,9 +214,9 @@ fn best_points(grid: &DataFrame, runs: &[Run], tuned: &[Variant]) -> Result<Vec<
         grid.sort_by(f64::total_cmp);
         let mut chosen_runs: Vec<&Run> = runs
             .iter()
-            .filter(|r| r.record.depth == depth && r.record.lr == lr && untuned(&r.variant) == tuned)
+            .filter(|r| r.record.setup.depth == depth && r.record.setup.lr == lr && untuned(&r.variant) == tuned)
             .collect();
-        chosen_runs.sort_by_key(|r| r.record.seed);
+        chosen_runs.sort_by_key(|r| r.record.setup.seed);
         let losses = chosen_runs.iter().map(|r| robust_loss(r)).collect();
         out.push(Best { tuned, depth, lr, grid, losses, loss_median, test_error_median: test_errors.get(row) });
     }
@@ -226,10 +226,10 @@ fn best_points(grid: &DataFrame, runs: &[Run], tuned: &[Variant]) -> Result<Vec<
 /// The robust final training loss as the rank test takes it: a diverged run ranks above every
 /// run that learned.
 fn robust_loss(run: &Run) -> f64 {
-    if run.record.diverged {
+    if run.record.result.diverged {
         f64::INFINITY
     } else {
-        run.record.robust_train_loss.unwrap_or(f64::INFINITY)
+        run.record.result.robust_train_loss.unwrap_or(f64::INFINITY)
     }
 }
 

@@ -44,8 +44,8 @@ fn sweep() -> Vec<Run> {
             let factor = if arch == "plain" && depth == 16 { [4.0, 2.0, 1.0][k] } else { [3.0, 1.0, 2.0][k] };
             for seed in 0..5u64 {
                 let mut record = synthetic_run(arch, depth, seed, Some(1.0));
-                record.lr = lr;
-                record.robust_train_loss = Some(best * factor * (1.0 + 0.01 * seed as f64));
+                record.setup.lr = lr;
+                record.result.robust_train_loss = Some(best * factor * (1.0 + 0.01 * seed as f64));
                 runs.push(typed(record));
             }
         }
@@ -97,6 +97,6 @@ fn picks_the_best_rate_per_depth_and_finds_degradation_that_survives_tuning() {
 
 #[test]
 fn a_single_learning_rate_is_no_grid() {
-    let runs: Vec<Run> = sweep().into_iter().filter(|r| r.record.lr == 1e-3).collect();
+    let runs: Vec<Run> = sweep().into_iter().filter(|r| r.record.setup.lr == 1e-3).collect();
     assert!(build(&inputs(runs)).unwrap().is_none());
 }
