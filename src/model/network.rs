@@ -59,67 +59,75 @@ pub trait Network<T: Real>: Sized {
     fn set_lesion(&mut self, position: Option<usize>);
 }
 
+/// The trait methods that are each network's inherent method of the same name, written once
+/// for both networks (the inherent methods stay: benches and tests call them directly).
+macro_rules! same_named_methods {
+    ($net:ident) => {
+        #[inline]
+        fn max_batch(&self) -> usize {
+            $net::max_batch(self)
+        }
+
+        #[inline]
+        fn num_params(&self) -> usize {
+            $net::num_params(self)
+        }
+
+        #[inline]
+        fn forward(&mut self, inputs: ArrayView2<'_, T>, mode: Mode) -> ArrayView2<'_, T> {
+            $net::forward(self, inputs, mode)
+        }
+
+        #[inline]
+        fn backward(
+            &mut self,
+            inputs: ArrayView2<'_, T>,
+            dlogits: ArrayView2<'_, T>,
+            state_grad_norms: Option<&mut Vec<f64>>,
+        ) {
+            $net::backward(self, inputs, dlogits, state_grad_norms)
+        }
+
+        fn input_gradient(&mut self, out: ArrayViewMut2<'_, T>) {
+            $net::input_gradient(self, out)
+        }
+
+        #[inline]
+        fn params(&self) -> &Array1<T> {
+            &self.params
+        }
+
+        #[inline]
+        fn params_and_grads(&mut self) -> (&mut Array1<T>, &Array1<T>) {
+            (&mut self.params, &self.grads)
+        }
+
+        fn state_rms(&self, n: usize) -> Vec<f64> {
+            $net::state_rms(self, n)
+        }
+
+        fn weight_grad_norms(&self) -> Vec<f64> {
+            $net::weight_grad_norms(self)
+        }
+
+        fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
+            $net::weight_norms_of(self, buffer)
+        }
+    };
+}
+
 impl<T: Real> Network<T> for Mlp<T> {
     const FAMILY: Family = Family::Mlp;
+
+    same_named_methods!(Mlp);
 
     fn for_run(config: &RunConfig, _data: &Dataset, max_batch: usize) -> Result<Self> {
         Mlp::new(&config.model, max_batch, config.seed)
     }
 
     #[inline]
-    fn max_batch(&self) -> usize {
-        Mlp::max_batch(self)
-    }
-
-    #[inline]
-    fn num_params(&self) -> usize {
-        Mlp::num_params(self)
-    }
-
-    #[inline]
     fn output_dim(&self) -> usize {
         self.config().output_dim
-    }
-
-    #[inline]
-    fn forward(&mut self, inputs: ArrayView2<'_, T>, mode: Mode) -> ArrayView2<'_, T> {
-        Mlp::forward(self, inputs, mode)
-    }
-
-    #[inline]
-    fn backward(
-        &mut self,
-        inputs: ArrayView2<'_, T>,
-        dlogits: ArrayView2<'_, T>,
-        state_grad_norms: Option<&mut Vec<f64>>,
-    ) {
-        Mlp::backward(self, inputs, dlogits, state_grad_norms)
-    }
-
-    fn input_gradient(&mut self, out: ArrayViewMut2<'_, T>) {
-        Mlp::input_gradient(self, out)
-    }
-
-    #[inline]
-    fn params(&self) -> &Array1<T> {
-        &self.params
-    }
-
-    #[inline]
-    fn params_and_grads(&mut self) -> (&mut Array1<T>, &Array1<T>) {
-        (&mut self.params, &self.grads)
-    }
-
-    fn state_rms(&self, n: usize) -> Vec<f64> {
-        Mlp::state_rms(self, n)
-    }
-
-    fn weight_grad_norms(&self) -> Vec<f64> {
-        Mlp::weight_grad_norms(self)
-    }
-
-    fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
-        Mlp::weight_norms_of(self, buffer)
     }
 
     fn branch_ratios(&self, n: usize) -> Vec<f64> {
@@ -138,6 +146,8 @@ impl<T: Real> Network<T> for Mlp<T> {
 impl<T: Real> Network<T> for ConvNet<T> {
     const FAMILY: Family = Family::Conv;
 
+    same_named_methods!(ConvNet);
+
     fn for_run(config: &RunConfig, data: &Dataset, max_batch: usize) -> Result<Self> {
         let Some(image) = data.image_shape else {
             return Err(Error::invalid(
@@ -153,59 +163,8 @@ impl<T: Real> Network<T> for ConvNet<T> {
     }
 
     #[inline]
-    fn max_batch(&self) -> usize {
-        ConvNet::max_batch(self)
-    }
-
-    #[inline]
-    fn num_params(&self) -> usize {
-        ConvNet::num_params(self)
-    }
-
-    #[inline]
     fn output_dim(&self) -> usize {
         self.config().classes
-    }
-
-    #[inline]
-    fn forward(&mut self, inputs: ArrayView2<'_, T>, mode: Mode) -> ArrayView2<'_, T> {
-        ConvNet::forward(self, inputs, mode)
-    }
-
-    #[inline]
-    fn backward(
-        &mut self,
-        inputs: ArrayView2<'_, T>,
-        dlogits: ArrayView2<'_, T>,
-        state_grad_norms: Option<&mut Vec<f64>>,
-    ) {
-        ConvNet::backward(self, inputs, dlogits, state_grad_norms)
-    }
-
-    fn input_gradient(&mut self, out: ArrayViewMut2<'_, T>) {
-        ConvNet::input_gradient(self, out)
-    }
-
-    #[inline]
-    fn params(&self) -> &Array1<T> {
-        &self.params
-    }
-
-    #[inline]
-    fn params_and_grads(&mut self) -> (&mut Array1<T>, &Array1<T>) {
-        (&mut self.params, &self.grads)
-    }
-
-    fn state_rms(&self, n: usize) -> Vec<f64> {
-        ConvNet::state_rms(self, n)
-    }
-
-    fn weight_grad_norms(&self) -> Vec<f64> {
-        ConvNet::weight_grad_norms(self)
-    }
-
-    fn weight_norms_of(&self, buffer: &Array1<T>) -> Vec<f64> {
-        ConvNet::weight_norms_of(self, buffer)
     }
 
     /// Not measured for conv nets.
