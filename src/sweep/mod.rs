@@ -47,6 +47,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("stalls", include_str!("../../experiments/stalls.toml")),
     ("deep", include_str!("../../experiments/deep.toml")),
     ("deep_conv", include_str!("../../experiments/deep_conv.toml")),
+    ("deep_conv_gentle", include_str!("../../experiments/deep_conv_gentle.toml")),
 ];
 
 /// The presets' names, in the order above (for command-line help and checks).
