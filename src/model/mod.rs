@@ -15,9 +15,6 @@ pub mod norm_act;
 pub mod plain;
 pub mod residual;
 
-#[cfg(test)]
-mod gradcheck;
-
 pub use mlp::{Mlp, Mode};
 pub use network::Network;
 

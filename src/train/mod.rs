@@ -8,6 +8,8 @@
 //! module and imports nothing from it.
 
 pub mod eval;
+#[cfg(test)]
+mod gradcheck;
 mod instruments;
 pub mod loss;
 pub mod mechanisms;

@@ -1,6 +1,6 @@
 //! Finite-difference checks of every hand-written backward of the conv layers and of whole
 //! small plain and residual conv nets, in f64: central differences with step 1e-6, the error
-//! taken relative to the gradient's largest component, as in `model::gradcheck`.
+//! taken relative to the gradient's largest component, as in `train::gradcheck`.
 
 use super::batch_norm2d::BatchNorm2d;
 use super::conv2d::{Conv2d, InputGrad};
@@ -35,7 +35,7 @@ fn central_differences(values: &mut [f64], mut loss: impl FnMut(&[f64]) -> f64) 
         .collect()
 }
 
-/// The worst disagreement relative to the gradient's overall scale (as `model::gradcheck`).
+/// The worst disagreement relative to the gradient's overall scale (as `train::gradcheck`).
 fn worst_error(analytic: &[f64], numeric: &[f64]) -> f64 {
     assert_eq!(analytic.len(), numeric.len());
     assert!(numeric.iter().any(|v| v.abs() > 1e-4), "the loss does not depend on these values");

@@ -1,8 +1,9 @@
-//! Finite-difference checks of every hand-written backward, in f64, over every combination
-//! of arch × norm × activation × residual scale × block layers × loss.
+//! Finite-difference checks of every hand-written backward of the MLP, in f64, through the
+//! loss the trainer uses, over every combination of arch × norm × activation × residual
+//! scale × block layers × loss (here, beside the loss, so the model imports nothing above it).
 
-use super::{Mlp, Mode};
 use crate::config::{Activation, Arch, Init, ModelConfig, Norm, ResidualScale};
+use crate::model::{Mlp, Mode};
 use crate::train::loss::{loss_and_grad, BatchTargets};
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};
