@@ -34,6 +34,9 @@ pub const UNKNOWN_MACHINE: &str = "unknown";
 /// The groups that time a network (the others are ignored, except the ceiling).
 pub const LAYER_GROUPS: [&str; 3] = ["forward", "backward", "train_step"];
 pub const CEILING_GROUP: &str = "gemm_ceiling";
+/// The conv bench's groups (`benches/conv.rs`): the paper's conv nets and their GEMMs.
+pub const CONV_GROUPS: [&str; 3] = ["conv_forward", "conv_backward", "conv_train_step"];
+pub const CONV_CEILING_GROUP: &str = "gemm_ceiling_conv";
 
 /// What a benchmark id says it measures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,12 @@ pub enum BenchKind {
     Network { arch: String, depth: usize, width: usize },
     /// The raw GEMM at the layer shape: `gemm_ceiling / * / w{width}`.
     Ceiling { width: usize },
+    /// A conv net pass: `conv_forward|conv_backward|conv_train_step / plain|residual /
+    /// d{depth}_i{side}` (side: the input images' side).
+    ConvNetwork { arch: String, depth: usize, side: usize },
+    /// One GEMM a stride-1 conv runs: `gemm_ceiling_conv / forward|weight_grad|input_grad /
+    /// i{side}_c{channels}`.
+    ConvCeiling { side: usize, channels: usize },
 }
 
 /// One benchmark's result.
@@ -342,6 +351,14 @@ pub fn classify(group: &str, function: &str, param: &str) -> Option<BenchKind> {
         let width = param.strip_prefix('w')?.parse().ok()?;
         return Some(BenchKind::Ceiling { width });
     }
+    if group == CONV_CEILING_GROUP {
+        let (side, channels) = parse_prefixed_pair(param, 'i', 'c')?;
+        return Some(BenchKind::ConvCeiling { side, channels });
+    }
+    if CONV_GROUPS.contains(&group) && (function == "plain" || function == "residual") {
+        let (depth, side) = parse_prefixed_pair(param, 'd', 'i')?;
+        return Some(BenchKind::ConvNetwork { arch: function.to_string(), depth, side });
+    }
     if !LAYER_GROUPS.contains(&group) || !(function == "plain" || function == "residual") {
         return None;
     }
@@ -351,10 +368,13 @@ pub fn classify(group: &str, function: &str, param: &str) -> Option<BenchKind> {
 
 /// Parses `d{depth}_w{width}`.
 pub fn parse_depth_width(param: &str) -> Option<(usize, usize)> {
-    let (d, w) = param.split_once('_')?;
-    let depth = d.strip_prefix('d')?.parse().ok()?;
-    let width = w.strip_prefix('w')?.parse().ok()?;
-    Some((depth, width))
+    parse_prefixed_pair(param, 'd', 'w')
+}
+
+/// Parses `{a}{x}_{b}{y}` into (x, y), e.g. `d20_i28` with `'d'`, `'i'`.
+fn parse_prefixed_pair(param: &str, a: char, b: char) -> Option<(usize, usize)> {
+    let (x, y) = param.split_once('_')?;
+    Some((x.strip_prefix(a)?.parse().ok()?, y.strip_prefix(b)?.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -398,6 +418,15 @@ mod tests {
         assert_eq!(classify("gemm_ceiling", "f32", "w1024"), Some(BenchKind::Ceiling { width: 1024 }));
         assert_eq!(classify("train_step", "other", "d4_w64"), None);
         assert_eq!(classify("misc", "plain", "d4_w64"), None);
+        assert_eq!(
+            classify("conv_train_step", "plain", "d56_i28"),
+            Some(BenchKind::ConvNetwork { arch: "plain".into(), depth: 56, side: 28 })
+        );
+        assert_eq!(
+            classify("gemm_ceiling_conv", "weight_grad", "i8_c64"),
+            Some(BenchKind::ConvCeiling { side: 8, channels: 64 })
+        );
+        assert_eq!(classify("conv_train_step", "plain", "d56_w28"), None);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod conv_bench;
 pub mod criterion;
 pub mod equivalence;
 pub mod error;

@@ -36,6 +36,7 @@ sections!(
     branch,
     longer,
     timing,
+    conv_timing,
     overhead,
     run_time,
     experiment_files,
