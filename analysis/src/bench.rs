@@ -57,10 +57,11 @@ impl BenchKey {
     }
 }
 
-/// One network benchmark on one machine.
+/// One network benchmark on one machine: an MLP's by default, a conv net's with
+/// `K = conv_bench::ConvKey`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NetworkTime {
-    pub key: BenchKey,
+pub struct NetworkTime<K = BenchKey> {
+    pub key: K,
     /// Median ns per iteration with criterion's interval.
     pub time_ns: Interval,
     pub gflops: Option<Interval>,
@@ -72,7 +73,7 @@ pub struct NetworkTime {
     pub ceiling_stable: bool,
 }
 
-impl NetworkTime {
+impl<K> NetworkTime<K> {
     pub fn is_stable(&self) -> bool {
         self.stability.is_stable()
     }
@@ -87,21 +88,16 @@ impl NetworkTime {
     /// efficiency above 100% is never a bare number); "unstable" or "ceiling unstable" in place
     /// of a number.
     pub fn efficiency_text(&self) -> Option<String> {
-        Some(efficiency_cell(self.efficiency?, self.is_stable(), self.ceiling_stable))
-    }
-}
-
-/// An efficiency as a table cell: "85% (80–90%)"; "102% (92–105%), over the ceiling"; or
-/// "unstable" / "ceiling unstable" in place of a number when either time is not one number.
-pub fn efficiency_cell(efficiency: Interval, stable: bool, ceiling_stable: bool) -> String {
-    if !stable {
-        "unstable".to_string()
-    } else if !ceiling_stable {
-        "ceiling unstable".to_string()
-    } else if efficiency.point > 1.0 {
-        format!("{}, over the ceiling", percent_text(&efficiency))
-    } else {
-        percent_text(&efficiency)
+        let efficiency = self.efficiency?;
+        Some(if !self.is_stable() {
+            "unstable".to_string()
+        } else if !self.ceiling_stable {
+            "ceiling unstable".to_string()
+        } else if efficiency.point > 1.0 {
+            format!("{}, over the ceiling", percent_text(&efficiency))
+        } else {
+            percent_text(&efficiency)
+        })
     }
 }
 

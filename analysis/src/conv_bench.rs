@@ -10,7 +10,7 @@
 //! treated as fully correlated: the wider choice). As for the MLPs, an efficiency is printed as
 //! a number only when the step and every GEMM of its ceiling are stable.
 
-use crate::bench::{efficiency_cell, Op};
+use crate::bench::{NetworkTime, Op};
 use crate::criterion::{BenchKind, BenchSet, Stability};
 use crate::interval::Interval;
 use degradation_bench::config::Arch;
@@ -25,34 +25,9 @@ pub struct ConvKey {
     pub arch: Arch,
 }
 
-/// One conv net benchmark on one machine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConvTime {
-    pub key: ConvKey,
-    /// Median ns per iteration with criterion's interval.
-    pub time_ns: Interval,
-    pub gflops: Option<Interval>,
-    /// Achieved GFLOP/s ÷ the side's ceiling, both intervals combined.
-    pub efficiency: Option<Interval>,
-    pub stability: Stability,
-    /// Whether every GEMM behind the ceiling is stable (`true` without a ceiling).
-    pub ceiling_stable: bool,
-}
-
-impl ConvTime {
-    pub fn is_stable(&self) -> bool {
-        self.stability.is_stable()
-    }
-
-    /// The efficiency when the step and its ceiling are both stable.
-    pub fn stable_efficiency(&self) -> Option<Interval> {
-        self.efficiency.filter(|_| self.is_stable() && self.ceiling_stable)
-    }
-
-    pub fn efficiency_text(&self) -> Option<String> {
-        Some(efficiency_cell(self.efficiency?, self.is_stable(), self.ceiling_stable))
-    }
-}
+/// One conv net benchmark on one machine; its efficiency divides by the side's ceiling, and
+/// `ceiling_stable` says whether every GEMM behind that ceiling is stable.
+pub type ConvTime = NetworkTime<ConvKey>;
 
 /// One GEMM of the conv ceiling.
 #[derive(Debug, Clone, PartialEq)]
