@@ -162,15 +162,36 @@ impl MachineTimes {
 
     /// residual ÷ plain time at each (op, depth, width) measured for both.
     pub fn residual_ratios(&self) -> Vec<(BenchKey, Interval)> {
-        self.networks
-            .iter()
-            .filter(|(key, _)| key.arch == Arch::Residual)
-            .filter_map(|(key, residual)| {
-                let plain = self.networks.get(&BenchKey { arch: Arch::Plain, ..*key })?;
-                Some((*key, residual.time_ns.ratio(plain.time_ns)))
-            })
-            .collect()
+        residual_ratios(&self.networks)
     }
+}
+
+/// A benchmark key that names an arch: a plain and a residual benchmark of one key differ only
+/// there (MLP and conv keys alike).
+pub trait ArchKey: Copy + Ord {
+    fn arch(&self) -> Arch;
+    fn with_arch(self, arch: Arch) -> Self;
+}
+
+impl ArchKey for BenchKey {
+    fn arch(&self) -> Arch {
+        self.arch
+    }
+    fn with_arch(self, arch: Arch) -> Self {
+        BenchKey { arch, ..self }
+    }
+}
+
+/// residual ÷ plain time at each key timed for both.
+pub fn residual_ratios<K: ArchKey>(networks: &BTreeMap<K, NetworkTime<K>>) -> Vec<(K, Interval)> {
+    networks
+        .iter()
+        .filter(|(key, _)| key.arch() == Arch::Residual)
+        .filter_map(|(key, residual)| {
+            let plain = networks.get(&key.with_arch(Arch::Plain))?;
+            Some((*key, residual.time_ns.ratio(plain.time_ns)))
+        })
+        .collect()
 }
 
 /// "1.23 (1.10–1.40)": a point with its interval, `digits` significant digits.
@@ -205,10 +226,15 @@ pub(crate) mod tests {
         } else {
             BenchKind::Network { arch: arch.into(), depth, width }
         };
+        row_of_kind(group, arch, kind, ns, flops)
+    }
+
+    /// A stable row of any kind: `ns` = median and its interval, `flops` per iteration.
+    pub(crate) fn row_of_kind(group: &str, function: &str, kind: BenchKind, ns: [f64; 3], flops: f64) -> BenchRow {
         BenchRow {
             machine_id: "m".into(),
             group: group.into(),
-            function: arch.into(),
+            function: function.into(),
             param: String::new(),
             kind,
             median: Interval::new(ns[0], ns[1], ns[2], 0.95).unwrap(),

@@ -10,7 +10,7 @@
 //! treated as fully correlated: the wider choice). As for the MLPs, an efficiency is printed as
 //! a number only when the step and every GEMM of its ceiling are stable.
 
-use crate::bench::{NetworkTime, Op};
+use crate::bench::{residual_ratios, ArchKey, NetworkTime, Op};
 use crate::criterion::{BenchKind, BenchSet, Stability};
 use crate::interval::Interval;
 use degradation_bench::config::Arch;
@@ -118,40 +118,28 @@ impl ConvTimes {
 
     /// residual ÷ plain time at each (op, side, depth) timed for both.
     pub fn residual_ratios(&self) -> Vec<(ConvKey, Interval)> {
-        self.networks
-            .iter()
-            .filter(|(key, _)| key.arch == Arch::Residual)
-            .filter_map(|(key, residual)| {
-                let plain = self.networks.get(&ConvKey { arch: Arch::Plain, ..*key })?;
-                Some((*key, residual.time_ns.ratio(plain.time_ns)))
-            })
-            .collect()
+        residual_ratios(&self.networks)
+    }
+}
+
+impl ArchKey for ConvKey {
+    fn arch(&self) -> Arch {
+        self.arch
+    }
+    fn with_arch(self, arch: Arch) -> Self {
+        ConvKey { arch, ..self }
     }
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::criterion::BenchRow;
-
-    pub(crate) fn conv_row(group: &str, function: &str, kind: BenchKind, ns: [f64; 3], flops: f64) -> BenchRow {
-        BenchRow {
-            machine_id: "m".into(),
-            group: group.into(),
-            function: function.into(),
-            param: String::new(),
-            kind,
-            median: Interval::new(ns[0], ns[1], ns[2], 0.95).unwrap(),
-            mean: None,
-            stability: Stability { samples: None, spread: None, problems: Vec::new() },
-            flops: Some(flops),
-        }
-    }
+    use crate::bench::tests::row_of_kind;
 
     #[test]
     fn the_ceiling_is_the_harmonic_mean_of_a_sides_gemms() {
         let gemm = |product: &str, channels: usize, ns: [f64; 3]| {
-            conv_row("gemm_ceiling_conv", product, BenchKind::ConvCeiling { side: 28, channels }, ns, 1_000.0)
+            row_of_kind("gemm_ceiling_conv", product, BenchKind::ConvCeiling { side: 28, channels }, ns, 1_000.0)
         };
         // 1000 FLOPs in 10, 20 and 40 ns: 100, 50 and 25 GFLOP/s; harmonic mean 3 ÷ (1/100 + 1/50
         // + 1/25) = 42.857…
@@ -163,7 +151,7 @@ pub(crate) mod tests {
         // A step of 6000 FLOPs in 200 ns: 30 GFLOP/s, 70% of the ceiling.
         let step = |arch: &str, ns: f64| {
             let kind = BenchKind::ConvNetwork { arch: arch.into(), depth: 20, side: 28 };
-            conv_row("conv_train_step", arch, kind, [ns, ns, ns], 6_000.0)
+            row_of_kind("conv_train_step", arch, kind, [ns, ns, ns], 6_000.0)
         };
         rows.push(step("plain", 200.0));
         rows.push(step("residual", 210.0));

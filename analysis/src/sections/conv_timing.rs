@@ -211,18 +211,18 @@ fn ceiling_table(machines: &[(String, ConvTimes)]) -> Result<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conv_bench::tests::conv_row;
+    use crate::bench::tests::row_of_kind;
     use crate::criterion::{BenchKind, BenchSet};
     use crate::peak::Peak;
 
     #[test]
     fn lead_states_efficiency_range_ceilings_and_shares_of_peak() {
         let gemm = |channels: usize| {
-            conv_row("gemm_ceiling_conv", "forward", BenchKind::ConvCeiling { side: 8, channels }, [10.0, 10.0, 10.0], 500.0)
+            row_of_kind("gemm_ceiling_conv", "forward", BenchKind::ConvCeiling { side: 8, channels }, [10.0, 10.0, 10.0], 500.0)
         };
         let step = |arch: &str, depth: usize, ns: f64| {
             let kind = BenchKind::ConvNetwork { arch: arch.into(), depth, side: 8 };
-            conv_row("conv_train_step", arch, kind, [ns, ns * 0.99, ns * 1.01], 2_000.0)
+            row_of_kind("conv_train_step", arch, kind, [ns, ns * 0.99, ns * 1.01], 2_000.0)
         };
         // Ceiling 50 GFLOP/s; steps at 20 and 25 GFLOP/s: 40% and 50%.
         let rows = vec![gemm(16), gemm(32), step("plain", 20, 100.0), step("residual", 20, 80.0)];
