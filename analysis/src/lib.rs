@@ -12,6 +12,7 @@ pub mod bench;
 pub mod cli;
 pub mod conv_bench;
 pub mod criterion;
+pub mod depth_tests;
 pub mod equivalence;
 pub mod error;
 pub mod fingerprint;

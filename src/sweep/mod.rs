@@ -43,6 +43,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("fashion", include_str!("../../experiments/fashion.toml")),
     ("conv_quick", include_str!("../../experiments/conv_quick.toml")),
     ("resnet", include_str!("../../experiments/resnet.toml")),
+    ("resnet_seeds", include_str!("../../experiments/resnet_seeds.toml")),
     ("fig6_short", include_str!("../../experiments/fig6_short.toml")),
     ("stalls", include_str!("../../experiments/stalls.toml")),
     ("deep", include_str!("../../experiments/deep.toml")),

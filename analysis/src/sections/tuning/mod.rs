@@ -10,6 +10,7 @@
 //! The grid points and the best point per (variant, depth) are polars queries over one frame
 //! of runs; the rank tests take the chosen runs' losses as columns.
 
+use crate::depth_tests::{against_best_depth, DepthLosses, Tested};
 use crate::equivalence::holm;
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
@@ -245,25 +246,20 @@ fn depth_comparisons(best: &[Best], axes: &VaryingAxes) -> Vec<Comparison> {
     let mut variants: Vec<&Variant> = best.iter().map(|b| &b.tuned).collect();
     variants.dedup();
     for variant in variants {
-        let mine: Vec<&Best> = best.iter().filter(|b| b.tuned == *variant).collect();
-        let Some(top) = mine.iter().min_by(|a, b| a.loss_median.total_cmp(&b.loss_median).then(a.depth.cmp(&b.depth)))
-        else {
-            continue;
-        };
-        for deeper in mine.iter().filter(|b| b.depth > top.depth) {
-            if let Some(test) = mann_whitney_u(&deeper.losses, &top.losses) {
-                out.push(Comparison {
-                    what: label(variant, axes),
-                    depth: deeper.depth,
-                    reference: format!("depth {}", top.depth),
-                    test,
-                    ratio: median_ratio(&deeper.losses, &top.losses),
-                    holm_p: f64::NAN,
-                });
-            }
-        }
+        let depths: Vec<DepthLosses> = best
+            .iter()
+            .filter(|b| b.tuned == *variant)
+            .map(|b| DepthLosses { depth: b.depth, median: b.loss_median, losses: &b.losses })
+            .collect();
+        out.extend(against_best_depth(&depths, Tested::Every).into_iter().map(|t| Comparison {
+            what: label(variant, axes),
+            depth: t.depth,
+            reference: format!("depth {}", t.best_depth),
+            test: t.test,
+            ratio: t.ratio,
+            holm_p: t.holm_p,
+        }));
     }
-    adjust_per_line(&mut out);
     out
 }
 

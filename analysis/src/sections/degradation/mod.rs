@@ -2,6 +2,8 @@
 //! against depth, per variant: a table (median and interquartile range over seeds), a chart,
 //! and findings computed from the typed rows.
 
+mod depth;
+
 use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::rank_test::{smallest_p, SIGNIFICANCE};
@@ -126,10 +128,14 @@ pub fn build(inputs: &Inputs) -> Result<Option<Section>> {
     let seeds = seeds_phrase_of(rows.iter().map(|r| r.seeds));
     let mut section = Section::new("Degradation");
     section.summary.push(degradation_summary(&rows));
-    section.lead = lead(&rows, &axes);
-    section.findings = findings(&rows, &axes);
+    let depth_tests = depth::variant_tests(&rows);
+    section.lead = lead(&rows, &axes, &depth_tests);
+    section.findings = findings(&rows, &axes, &depth_tests);
     section.charts.extend(chart(&rows, &axes, &seeds));
     section.tables.push(table(&pooled, &rows, &axes)?);
+    if !depth_tests.is_empty() {
+        section.tables.push(depth::table(&depth_tests, &rows, &axes)?);
+    }
     Ok(Some(section))
 }
 
@@ -152,9 +158,9 @@ fn deepest<'a>(rows: &'a [LossRow<'a>], variant: &Variant) -> Option<&'a LossRow
     rows.iter().filter(|r| r.variant == variant && r.median.is_some()).max_by_key(|r| r.depth)
 }
 
-/// The opening sentences: where plain nets stop learning, and what residual nets reach at the
-/// deepest depth.
-pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
+/// The opening sentences: where plain nets stop learning, what residual nets reach at the
+/// deepest depth, and what the rank tests between depths found.
+fn lead(rows: &[LossRow], axes: &VaryingAxes, depth_tests: &[depth::VariantTests]) -> Vec<String> {
     let mut out = Vec::new();
     let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
     variants.dedup();
@@ -206,9 +212,10 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
         }
     }
     out.push(sentence);
-    let residuals: Vec<String> = variants
+    let counterparts: Vec<&Variant> =
+        variants.iter().copied().filter(|v| !v.is_plain() && v.context() == plain.context()).collect();
+    let residuals: Vec<String> = counterparts
         .iter()
-        .filter(|v| !v.is_plain() && v.context() == plain.context())
         .filter_map(|v| deepest(rows, v))
         .map(|r| {
             let arch = r.variant.arch_label();
@@ -224,6 +231,8 @@ pub fn lead(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
     if let Some(caveat) = one_seed_caveat(rows, plain) {
         out.push(caveat);
     }
+    let tested: Vec<&Variant> = std::iter::once(plain).chain(counterparts).collect();
+    out.extend(depth::lead_sentence(depth_tests, &tested, axes));
     out
 }
 
@@ -247,9 +256,10 @@ fn one_seed_caveat(rows: &[LossRow], plain: &Variant) -> Option<String> {
     Some(format!("So far {which}: these sentences describe runs, not a test of depth."))
 }
 
-/// Each variant's best depth and how far the deepest is from it; each plain variant against its
-/// residual counterparts (same context) at the deepest depth both reached; divergences.
-pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
+/// Each variant's best depth, how far the deepest is from it and, where seeds allow, which deeper
+/// depths are worse beyond seed noise; each plain variant against its residual counterparts
+/// (same context) at the deepest depth both reached; divergences.
+fn findings(rows: &[LossRow], axes: &VaryingAxes, depth_tests: &[depth::VariantTests]) -> Vec<String> {
     let mut variants: Vec<&Variant> = rows.iter().map(|r| r.variant).collect();
     variants.dedup();
     let losses = |v: &Variant| -> Vec<(usize, f64)> {
@@ -274,6 +284,9 @@ pub fn findings(rows: &[LossRow], axes: &VaryingAxes) -> Vec<String> {
                 format_ratio(deep / best),
                 format_sig(deep, 3)
             ));
+        }
+        if let Some(tested) = depth_tests.iter().find(|t| t.variant == *variant) {
+            line.push_str(&depth::clause(&tested.tests));
         }
         line.push('.');
         out.push(line);
@@ -543,7 +556,7 @@ mod tests {
                 row(residual, 4, 0.2, seeds),
                 row(residual, 8, 0.1, seeds),
             ];
-            let text = findings(&rows, &axes).join("\n");
+            let text = findings(&rows, &axes, &[]).join("\n");
             assert!(text.contains("At depth 8, the median final train loss of plain (1.00) is 10× that of"), "{text}");
             let untested = text.contains("no finding yet") || text.contains("not a tested finding");
             assert_eq!(untested, unmeasured, "{text}");
@@ -562,9 +575,49 @@ mod tests {
         let mut overlapping = row(plain, 8, 0.5, 3);
         overlapping.losses = vec![0.05, 0.5, 0.9];
         let rows = [row(plain, 4, 0.4, 3), overlapping, row(residual, 4, 0.2, 3), row(residual, 8, 0.1, 3)];
-        let text = findings(&rows, &axes).join("\n");
+        let text = findings(&rows, &axes, &[]).join("\n");
         assert!(text.contains("(3 and 3 seeds whose ranges overlap, and too few for any rank test"), "{text}");
         assert!(text.contains("within seed noise"), "{text}");
+    }
+
+    #[test]
+    fn deeper_depths_are_tested_where_the_seeds_allow() {
+        let runs = [typed(synthetic_run("plain", 8, 0, Some(1.0))), typed(synthetic_run("residual", 8, 0, Some(0.1)))];
+        let axes = VaryingAxes::of_runs(&runs);
+        let (plain, residual) = (&runs[0].variant, &runs[1].variant);
+        let spread = |variant, depth, losses: &[f64]| {
+            let mut r = row(variant, depth, crate::stats::median(losses.iter().copied()).unwrap(), losses.len());
+            r.losses = losses.to_vec();
+            r
+        };
+        let rows = [
+            spread(plain, 4, &[0.20, 0.21, 0.22, 0.23, 0.24]),
+            spread(plain, 8, &[0.45, 0.50, 0.40, 0.55, 0.48]),
+            spread(plain, 16, &[0.9, 1.1, 1.0]), // 3 against 5 seeds can reach p = 0.036: tested
+            spread(residual, 4, &[0.30, 0.10, 0.20, 0.25, 0.15]),
+            spread(residual, 8, &[0.22, 0.12, 0.19, 0.27, 0.21]),
+            spread(residual, 16, &[0.5]), // 1 against 5 cannot: left out
+        ];
+        let tests = depth::variant_tests(&rows);
+        let text = findings(&rows, &axes, &tests).join("\n");
+        // 5 against 5, every loss above: p = 2/252; Holm over the line's two tests doubles it.
+        assert!(
+            text.contains(
+                "rank tests over seeds against depth 4, Holm-corrected over 2: higher at depth 8 (p = 0.0079; 0.016 \
+                 corrected), higher at depth 16 (p = 0.036; 0.036 corrected)."
+            ),
+            "{text}"
+        );
+        assert!(text.contains("rank tests over seeds against depth 4: depth 8 within seed noise (p = "), "{text}");
+        assert!(!text.contains("depth 16 within"), "{text}");
+        let lead = lead(&rows, &axes, &tests).join(" ");
+        let expected = format!(
+            "plain worse at depths 8 and 16 than at depth 4; {}: no difference from depth 4 detected at depth 8.",
+            residual.label(&axes)
+        );
+        assert!(lead.ends_with(&expected), "{lead}");
+        let table = depth::table(&tests, &rows, &axes).unwrap();
+        assert_eq!(table.frame.height(), 3);
     }
 
     #[test]
@@ -579,7 +632,7 @@ mod tests {
                 row(residual, 4, 0.2, residual_seeds[0]),
                 row(residual, 8, 0.1, residual_seeds[1]),
             ];
-            lead(&rows, &axes).join(" ")
+            lead(&rows, &axes, &[]).join(" ")
         };
         let all_single = lead_of([1, 1], [1, 1]);
         assert!(all_single.contains("worse when deeper"), "{all_single}");
