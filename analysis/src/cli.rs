@@ -2,7 +2,7 @@
 
 use crate::criterion::load_criterion;
 use crate::error::{Error, Result, Warning};
-use crate::inputs::{coverage, load_results_dirs, Inputs};
+use crate::inputs::{coverage, load_results_dirs, pool_seeds, Inputs, PoolSeeds};
 use crate::report::{self, Report};
 use crate::sections;
 use clap::Parser;
@@ -48,6 +48,12 @@ pub struct Args {
     /// Do not pick up target/criterion when no --criterion is given.
     #[arg(long)]
     pub no_default_criterion: bool,
+
+    /// Read the runs of experiment EXTRA as more seeds of experiment BASE (an experiment that
+    /// only adds seeds, such as `resnet_seeds` to `resnet`); otherwise runs of different
+    /// experiments are never pooled. Repeatable.
+    #[arg(long = "pool-seeds", value_name = "EXTRA=BASE")]
+    pub pool_seeds: Vec<PoolSeeds>,
 }
 
 /// Where criterion writes by default, relative to the workspace root.
@@ -79,6 +85,13 @@ pub fn load_inputs(args: &Args, sweep_outputs: &[PathBuf]) -> Result<Loaded> {
     let mut notes = load_results_dirs(&dirs, &mut inputs)?;
     for c in coverage(&inputs.results)? {
         notes.push(c.line());
+    }
+    for pool in &args.pool_seeds {
+        let moved = pool_seeds(&mut inputs.results, pool)?;
+        notes.push(format!(
+            "The {moved} runs of `{}` are read as more seeds of `{}`'s nets (`--pool-seeds {pool}`).",
+            pool.extra, pool.base
+        ));
     }
     let mut criterion_dirs = args.criterion.clone();
     for dir in &args.criterion {
@@ -130,7 +143,7 @@ pub fn run(args: &Args) -> Result<PathBuf> {
     );
     let out = report_dir(args, &loaded.inputs);
     let inputs: Vec<PathBuf> = sweep_outputs.iter().chain(&args.inputs).cloned().collect();
-    let command = regenerate_command(&inputs, &loaded.criterion_dirs, &out);
+    let command = regenerate_command(&inputs, &loaded.criterion_dirs, &args.pool_seeds, &out);
     let mut report = assemble(&loaded.inputs, command)?;
     report.notes = loaded.notes;
     report::write(&report, &out)?;
@@ -162,7 +175,7 @@ pub fn keep_results(results: &Path) -> Result<PathBuf> {
 
 /// The command that regenerates the report from the files it read: every input by path (a
 /// `--run` sweep by the directory its results were copied to), no implicit default.
-pub fn regenerate_command(inputs: &[PathBuf], criterion: &[PathBuf], out: &Path) -> String {
+pub fn regenerate_command(inputs: &[PathBuf], criterion: &[PathBuf], pools: &[PoolSeeds], out: &Path) -> String {
     let mut words = vec!["analyze".to_string()];
     for dir in inputs {
         words.push("--input".into());
@@ -174,6 +187,10 @@ pub fn regenerate_command(inputs: &[PathBuf], criterion: &[PathBuf], out: &Path)
     }
     if criterion.is_empty() {
         words.push("--no-default-criterion".into());
+    }
+    for pool in pools {
+        words.push("--pool-seeds".into());
+        words.push(quote(&pool.to_string()));
     }
     words.push("--out".into());
     words.push(quote(&out.display().to_string()));

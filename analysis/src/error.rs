@@ -42,6 +42,10 @@ pub enum Error {
     #[error("run `{run_id}` appears in {first} and in {second} with different results; remove one of the two inputs")]
     ConflictingRun { run_id: String, first: PathBuf, second: PathBuf },
 
+    /// `--pool-seeds EXTRA=BASE` cannot pool these inputs.
+    #[error("--pool-seeds {pool}: {message}")]
+    PoolSeeds { pool: String, message: String },
+
     /// Two sections of one report would write the same file.
     #[error("two parts of the report would both write `{file}`")]
     DuplicateOutput { file: String },

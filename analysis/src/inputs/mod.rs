@@ -3,9 +3,11 @@
 //! Sections take [`Inputs`] and nothing else.
 
 pub mod merge;
+pub mod pool;
 pub mod results;
 
 pub use merge::{coverage, merge_runs, same_training, Coverage};
+pub use pool::{pool_seeds, PoolSeeds};
 pub use results::{load_results, parse_runs, read_machine, ResultSet};
 
 use crate::criterion::BenchSet;
