@@ -6,7 +6,7 @@
 
 use crate::equivalence::holm;
 use crate::rank_test::{mann_whitney_u, smallest_p, RankTest, SIGNIFICANCE};
-use crate::stats::median_with_infinities;
+use crate::stats::median_ratio;
 
 /// One depth of one variant: the median that ranks the depths, and every seed's loss (a
 /// diverged run as +∞).
@@ -32,7 +32,7 @@ pub struct DepthTest {
 impl DepthTest {
     /// Higher at p < [`SIGNIFICANCE`], before correction.
     pub fn higher(&self) -> bool {
-        self.test.p_value < SIGNIFICANCE && self.test.probability_a_greater() > 0.5
+        self.test.a_higher()
     }
 
     /// Higher, and still below [`SIGNIFICANCE`] after Holm's correction within its variant.
@@ -58,7 +58,6 @@ pub fn against_best_depth(depths: &[DepthLosses], tested: Tested) -> Vec<DepthTe
     let Some(best) = depths.iter().min_by(|a, b| a.median.total_cmp(&b.median).then(a.depth.cmp(&b.depth))) else {
         return Vec::new();
     };
-    let median = |v: &[f64]| median_with_infinities(v.iter().copied()).unwrap_or(f64::NAN);
     let mut tests: Vec<DepthTest> = depths
         .iter()
         .filter(|d| d.depth > best.depth)
@@ -69,7 +68,7 @@ pub fn against_best_depth(depths: &[DepthLosses], tested: Tested) -> Vec<DepthTe
                 depth: deeper.depth,
                 best_depth: best.depth,
                 test,
-                ratio: median(deeper.losses) / median(best.losses),
+                ratio: median_ratio(deeper.losses, best.losses),
                 holm_p: f64::NAN,
             })
         })
@@ -84,6 +83,7 @@ pub fn against_best_depth(depths: &[DepthLosses], tested: Tested) -> Vec<DepthTe
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::median_with_infinities;
 
     fn at(depth: usize, losses: &[f64]) -> DepthLosses<'_> {
         let median = median_with_infinities(losses.iter().copied()).unwrap();

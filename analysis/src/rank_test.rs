@@ -47,6 +47,11 @@ impl RankTest {
     pub fn probability_a_greater(&self) -> f64 {
         self.u / (self.n_a * self.n_b) as f64
     }
+
+    /// `a` is higher than `b`: p below [`SIGNIFICANCE`], uncorrected, and `a` above in most pairs.
+    pub fn a_higher(&self) -> bool {
+        self.p_value < SIGNIFICANCE && self.probability_a_greater() > 0.5
+    }
 }
 
 /// C(n, k) as a float (exact for the sample sizes of a sweep).

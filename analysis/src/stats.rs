@@ -173,6 +173,13 @@ pub fn median_with_infinities(values: impl IntoIterator<Item = f64>) -> Option<f
     Some(if v.len() % 2 == 1 { v[middle] } else { (v[middle - 1] + v[middle]) / 2.0 })
 }
 
+/// The median of `a` over the median of `b`, infinities (diverged runs) counted as values; NaN
+/// where either is empty.
+pub fn median_ratio(a: &[f64], b: &[f64]) -> f64 {
+    let median = |v: &[f64]| median_with_infinities(v.iter().copied()).unwrap_or(f64::NAN);
+    median(a) / median(b)
+}
+
 /// A point estimate of either sign with its confidence interval (`lower ≤ point ≤ upper`) at
 /// [`CONFIDENCE_LEVEL`]; [`crate::interval::Interval`] is the positive-only counterpart.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -227,7 +227,7 @@ pub fn lead(comparisons: &[Comparison], axes: &VaryingAxes) -> Vec<String> {
         let (fewest, most) = (sizes.iter().min().copied().unwrap_or(0), sizes.iter().max().copied().unwrap_or(0));
         let seeds = if fewest == most { format!("{most}") } else { format!("{fewest}–{most}") };
         let higher: Vec<&Comparison> =
-            mine.iter().copied().filter(|c| c.significant() && c.test.probability_a_greater() > 0.5).collect();
+            mine.iter().copied().filter(|c| c.test.a_higher()).collect();
         let lower: Vec<&Comparison> =
             mine.iter().copied().filter(|c| c.significant() && c.test.probability_a_greater() < 0.5).collect();
         let noise: Vec<&Comparison> = mine.iter().copied().filter(|c| !c.significant()).collect();

@@ -25,15 +25,13 @@ pub fn variant_tests<'a>(rows: &[LossRow<'a>]) -> Vec<VariantTests<'a>> {
     variants
         .into_iter()
         .filter_map(|variant| {
-            let mine: Vec<(&LossRow, Vec<f64>)> = rows
+            let mine: Vec<(usize, f64, Vec<f64>)> = rows
                 .iter()
-                .filter(|r| r.variant == variant && r.median.is_some())
-                .map(|r| (r, seed_losses(r)))
+                .filter(|r| r.variant == variant)
+                .filter_map(|r| Some((r.depth, r.median?, seed_losses(r))))
                 .collect();
-            let depths: Vec<DepthLosses> = mine
-                .iter()
-                .map(|(r, losses)| DepthLosses { depth: r.depth, median: r.median.unwrap_or(f64::NAN), losses })
-                .collect();
+            let depths: Vec<DepthLosses> =
+                mine.iter().map(|(depth, median, losses)| DepthLosses { depth: *depth, median: *median, losses }).collect();
             let tests = against_best_depth(&depths, Tested::ReachingSignificance);
             (!tests.is_empty()).then_some(VariantTests { variant, tests })
         })
@@ -48,7 +46,8 @@ fn seed_losses(row: &LossRow) -> Vec<f64> {
 fn outcome(test: &DepthTest, corrected: bool) -> String {
     let p = format_sig(test.test.p_value, 2);
     let holm = if corrected { format!("; {} corrected", format_sig(test.holm_p, 2)) } else { String::new() };
-    match (test.test.p_value < SIGNIFICANCE, test.higher(), test.higher_after_holm() || !corrected) {
+    // With one test, Holm's p is the test's own: higher after correction is higher.
+    match (test.test.p_value < SIGNIFICANCE, test.higher(), test.higher_after_holm()) {
         (true, true, true) => format!("higher at depth {} (p = {p}{holm})", test.depth),
         (true, true, false) => format!("higher at depth {} before correction only (p = {p}{holm})", test.depth),
         (true, false, _) => format!("lower at depth {} (p = {p}{holm})", test.depth),

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::inputs::Inputs;
 use crate::rank_test::{mann_whitney_u, RankTest, SIGNIFICANCE};
 use crate::section::Section;
-use crate::stats::median_with_infinities;
+use crate::stats::median_ratio;
 use crate::variant::{Run, Variant, VaryingAxes};
 use degradation_bench::config::Arch;
 use polars::prelude::*;
@@ -88,7 +88,7 @@ struct Comparison {
 
 impl Comparison {
     fn higher(&self) -> bool {
-        self.test.p_value < SIGNIFICANCE && self.test.probability_a_greater() > 0.5
+        self.test.a_higher()
     }
 
     /// Higher, and still below [`SIGNIFICANCE`] after Holm's correction within its line.
@@ -232,12 +232,6 @@ fn robust_loss(run: &Run) -> f64 {
     } else {
         run.record.result.robust_train_loss.unwrap_or(f64::INFINITY)
     }
-}
-
-/// The median of `a` over the median of `b`, diverged runs (+∞) counted as values.
-fn median_ratio(a: &[f64], b: &[f64]) -> f64 {
-    let median = |v: &[f64]| median_with_infinities(v.iter().copied()).unwrap_or(f64::NAN);
-    median(a) / median(b)
 }
 
 /// For each tuned variant: every depth deeper than its best depth against the best depth.
